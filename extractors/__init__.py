@@ -1,0 +1,1 @@
+"""Fetching and parsing of every llmflation source. Pure of prefect and duckdb."""

@@ -1,0 +1,102 @@
+"""The one HTTP client: timeouts, an honest User-Agent, retries with backoff that honour Retry-After."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from extractors.base import Payload
+from extractors.errors import FetchError
+
+USER_AGENT = "llmflation/0.1 (+https://github.com/llmflation/llmflation; price and adoption tracker)"
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+MAX_BYTES = 64 * 1024 * 1024
+
+
+def make_session(
+    *,
+    retries: int = 3,
+    backoff: float = 1.0,
+    max_retry_after: int = 120,
+    user_agent: str = USER_AGENT,
+) -> requests.Session:
+    """A session that retries 429/5xx, connection errors and read timeouts with exponential backoff."""
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=backoff,
+        backoff_max=max(backoff * 8, 1.0),
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        respect_retry_after_header=True,
+        retry_after_max=max_retry_after,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = user_agent
+    return session
+
+
+def fetch(
+    session: requests.Session,
+    source: str,
+    url: str,
+    *,
+    timeout: float = 30.0,
+    max_bytes: int = MAX_BYTES,
+    headers: dict[str, str] | None = None,
+) -> Payload:
+    """GET url and return the body as a Payload; any failure becomes a FetchError with a clear reason."""
+    fetched_at = datetime.now(UTC)
+    try:
+        response = session.get(url, timeout=(min(timeout, 10.0), timeout), stream=True, headers=headers)
+    except requests.exceptions.RetryError as exc:
+        raise FetchError(source, url, f"gave up after retries: {_reason(exc)}") from exc
+    except requests.exceptions.Timeout as exc:
+        raise FetchError(source, url, f"timed out after {timeout:g} s") from exc
+    except requests.exceptions.RequestException as exc:
+        raise FetchError(source, url, f"request failed: {_reason(exc)}") from exc
+    with response:
+        if response.status_code >= 400:
+            tries = len(getattr(getattr(response.raw, "retries", None), "history", ()) or ())
+            after = f" after {tries} retries" if tries else ""
+            status = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
+            raise FetchError(source, url, status + after)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=256 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FetchError(source, url, f"response larger than {max_bytes} bytes")
+                chunks.append(chunk)
+        except requests.exceptions.Timeout as exc:
+            raise FetchError(source, url, f"timed out reading the body after {timeout:g} s") from exc
+        except requests.exceptions.RequestException as exc:
+            raise FetchError(source, url, f"body cut short: {_reason(exc)}", retryable=True) from exc
+        return Payload(
+            source=source,
+            url=url,
+            fetched_at=fetched_at,
+            status=response.status_code,
+            content=b"".join(chunks),
+            content_type=response.headers.get("Content-Type", ""),
+        )
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost message of a requests/urllib3 exception chain, without the noise."""
+    inner = exc
+    while inner.args and isinstance(inner.args[0], BaseException):
+        inner = inner.args[0]
+    reason = getattr(inner, "reason", None)
+    text = str(reason or inner)
+    return text[:200]

@@ -1,0 +1,1 @@
+"""One module per source: NAME, URL, DESCRIPTION, parse(payload) -> ParseResult."""

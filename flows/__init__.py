@@ -1,0 +1,1 @@
+"""Flows, the CLI and settings: the composition layer of llmflation."""

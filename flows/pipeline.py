@@ -1,0 +1,282 @@
+"""The price pipeline as plain functions: fetch -> archive -> parse -> validate -> load -> history.
+
+The Prefect flow in flows/pricing.py composes these; benchmarks and tests call them directly.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+import filelock
+import requests
+
+from extractors import http
+from extractors.base import Payload, source_module
+from extractors.errors import FetchError, LlmflationError, ParseError
+from flows.settings import Settings
+from warehouse import db, load
+from warehouse.models import validate_rows
+
+FLOW_NAME = "track-prices"
+
+
+class RunInProgress(LlmflationError):
+    """Another run holds the warehouse's run lock."""
+
+
+@dataclass
+class SourceOutcome:
+    """What one source did in one run."""
+
+    source: str
+    status: str  # ok, failed, suspect
+    items: int = 0
+    parsed: int = 0
+    rejected: int = 0
+    loaded: int = 0
+    bytes: int = 0
+    error: str | None = None
+    notes: str | None = None
+    duration_s: float = 0.0
+
+
+@dataclass
+class RunSummary:
+    """The outcome of a run: ok, partial (some sources failed) or failed (all did)."""
+
+    run_id: str
+    as_of: datetime
+    status: str
+    outcomes: list[SourceOutcome] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "as_of": self.as_of.isoformat(),
+            "status": self.status,
+            "outcomes": [asdict(o) for o in self.outcomes],
+        }
+
+
+@contextmanager
+def run_lock(settings: Settings) -> Iterator[None]:
+    """Hold the warehouse's run lock; a second run at the same time fails at once with a clear message."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(settings.lock_path, timeout=0, is_singleton=False)
+    try:
+        lock.acquire()
+    except filelock.Timeout as exc:
+        raise RunInProgress(
+            f"another llmflation run is already writing to {settings.db} (lock {settings.lock_path}); "
+            "wait for it to finish"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def make_session(settings: Settings) -> requests.Session:
+    """The HTTP session for one run, configured from settings."""
+    return http.make_session(
+        retries=settings.http_retries,
+        backoff=settings.http_backoff,
+        max_retry_after=settings.http_max_retry_after,
+    )
+
+
+def fetch_source(settings: Settings, name: str, session: requests.Session | None = None) -> Payload:
+    """Fetch one source's payload (I/O only)."""
+    module = source_module(name)
+    session = session or make_session(settings)
+    fetch = getattr(module, "fetch", None)
+    url = settings.url_for(name)
+    if fetch is not None:
+        return fetch(session, url, timeout=settings.http_timeout)
+    return http.fetch(session, name, url, timeout=settings.http_timeout)
+
+
+def start(settings: Settings, sources: list[str], as_of: datetime | None) -> tuple[str, datetime]:
+    """Open a run in the ledger; returns its id and its as-of time (now unless given)."""
+    started = datetime.now(UTC)
+    as_of = _aware(as_of) or started
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    con = db.connect(settings.db)
+    try:
+        load.start_run(con, run_id, FLOW_NAME, started, as_of, sources)
+    finally:
+        con.close()
+    return run_id, as_of
+
+
+def ingest(
+    settings: Settings, run_id: str, name: str, observed_at: datetime, fetched: Payload | FetchError
+) -> SourceOutcome:
+    """Archive, parse, validate and load one source's payload; never raises for a source's own failure."""
+    clock = time.monotonic()
+    con = db.connect(settings.db)
+    try:
+        load.start_source_run(con, run_id, name, observed_at, datetime.now(UTC))
+        try:
+            return _ingest(settings, con, run_id, name, observed_at, fetched, clock)
+        except Exception as exc:  # a bug or a broken file must not stop the other sources
+            outcome = SourceOutcome(
+                name, "failed", error=f"internal error: {type(exc).__name__}: {exc}"[:500]
+            )
+            _close(con, run_id, outcome, clock)
+            return outcome
+    finally:
+        con.close()
+
+
+def _ingest(
+    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    name: str,
+    observed_at: datetime,
+    fetched: Payload | FetchError,
+    clock: float,
+) -> SourceOutcome:
+    if isinstance(fetched, FetchError):
+        load.record_fetch(con, run_id, name, fetched.url, datetime.now(UTC), None, None, None, fetched.detail)
+        outcome = SourceOutcome(name, "failed", error=f"fetch failed: {fetched.detail}")
+        _close(con, run_id, outcome, clock)
+        return outcome
+    sha = load.archive_payload(con, settings.data_dir, run_id, fetched)
+    try:
+        result = source_module(name).parse(fetched)
+    except ParseError as exc:
+        outcome = SourceOutcome(
+            name, "suspect", bytes=len(fetched.content), error=f"parse failed: {exc.detail}"
+        )
+        _close(con, run_id, outcome, clock, raw_sha256=sha)
+        return outcome
+    rows, rejects = validate_rows(result.rows)
+    rejects = result.rejects + rejects
+    outcome = SourceOutcome(
+        name,
+        "ok",
+        items=result.items,
+        parsed=len(rows),
+        rejected=len(rejects),
+        bytes=len(fetched.content),
+        notes=_notes(result.skipped, rejects),
+    )
+    previous = load.previous_healthy_rows(con, name, observed_at, run_id)
+    if not rows:
+        outcome.status, outcome.error = "suspect", "no valid price rows"
+    elif previous and len(rows) < previous * settings.suspect_ratio:
+        outcome.status = "suspect"
+        outcome.error = (
+            f"parsed {len(rows)} rows, fewer than {settings.suspect_ratio:.0%} of the "
+            f"{previous} of its last healthy run; quarantined, not applied"
+        )
+    apply = outcome.status == "ok"
+    outcome.loaded = len(rows) if apply else 0
+    outcome.duration_s = time.monotonic() - clock
+    load.load_observations(
+        con,
+        run_id=run_id,
+        source=name,
+        observed_at=observed_at,
+        raw_sha256=sha,
+        rows=rows,
+        rejects=rejects,
+        apply=apply,
+        removal_runs=settings.removal_runs,
+        status=outcome.status,
+        finished_at=datetime.now(UTC),
+        duration_s=outcome.duration_s,
+        items=result.items,
+        parsed=len(rows),
+        size=len(fetched.content),
+        error=outcome.error,
+        notes=outcome.notes,
+    )
+    return outcome
+
+
+def finish(settings: Settings, run_id: str, as_of: datetime, outcomes: list[SourceOutcome]) -> RunSummary:
+    """Close the run: ok if every source is ok, failed if none is, partial otherwise."""
+    healthy = sum(o.status == "ok" for o in outcomes)
+    status = "ok" if healthy == len(outcomes) else "failed" if healthy == 0 else "partial"
+    note = "; ".join(f"{o.source}: {o.error}" for o in outcomes if o.error) or None
+    con = db.connect(settings.db)
+    try:
+        load.finish_run(con, run_id, datetime.now(UTC), status, note)
+    finally:
+        con.close()
+    return RunSummary(run_id, as_of, status, outcomes)
+
+
+def run_prices(
+    settings: Settings,
+    sources: list[str],
+    as_of: datetime | None = None,
+    on_outcome: Callable[[SourceOutcome], None] | None = None,
+) -> RunSummary:
+    """The whole price run without an orchestrator: sources fetched concurrently, loaded one at a time."""
+    with run_lock(settings):
+        run_id, as_of = start(settings, sources, as_of)
+        session = make_session(settings)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = {name: pool.submit(fetch_or_error, settings, name, session) for name in sources}
+            outcomes = []
+            for name, future in futures.items():
+                outcome = ingest(settings, run_id, name, as_of, future.result())
+                if on_outcome:
+                    on_outcome(outcome)
+                outcomes.append(outcome)
+        return finish(settings, run_id, as_of, outcomes)
+
+
+def fetch_or_error(
+    settings: Settings, name: str, session: requests.Session | None = None
+) -> Payload | FetchError:
+    """fetch_source, with a FetchError returned instead of raised."""
+    try:
+        return fetch_source(settings, name, session)
+    except FetchError as exc:
+        return exc
+
+
+def _close(
+    con: object, run_id: str, outcome: SourceOutcome, clock: float, raw_sha256: str | None = None
+) -> None:
+    outcome.duration_s = time.monotonic() - clock
+    load.finish_source_run(
+        con,
+        run_id,
+        outcome.source,
+        status=outcome.status,
+        finished_at=datetime.now(UTC),  # type: ignore[arg-type]
+        duration_s=outcome.duration_s,
+        size=outcome.bytes or None,
+        raw_sha256=raw_sha256,
+        error=outcome.error,
+        parsed=0,
+        loaded=0,
+    )
+
+
+def _notes(skipped: dict[str, int], rejects: list[tuple[str, str]]) -> str | None:
+    parts = [
+        f"skipped {count} ({reason})" for reason, count in sorted(skipped.items(), key=lambda kv: -kv[1])
+    ]
+    if rejects:
+        parts.append(f"rejected {len(rejects)}, e.g. {rejects[0][0]}: {rejects[0][1]}")
+    return "; ".join(parts) or None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)

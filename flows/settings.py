@@ -1,0 +1,114 @@
+"""The only place that reads the environment. Everything else takes a Settings argument."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from extractors.base import PRICE_SOURCES
+
+DEFAULT_DB = Path("data") / "llmflation.duckdb"
+DEFAULT_CRON = "0 3 * * *"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one llmflation process."""
+
+    db: Path = DEFAULT_DB
+    source_urls: Mapping[str, str] = field(default_factory=dict)
+    http_timeout: float = 30.0
+    http_retries: int = 3
+    http_backoff: float = 1.0
+    http_max_retry_after: int = 120
+    removal_runs: int = 3
+    suspect_ratio: float = 0.5
+    cron: str = DEFAULT_CRON
+
+    @property
+    def data_dir(self) -> Path:
+        """Folder of the warehouse file; raw payloads and Prefect's local state live under it."""
+        return self.db.parent
+
+    @property
+    def lock_path(self) -> Path:
+        return self.db.with_name(self.db.name + ".lock")
+
+    def url_for(self, source: str) -> str:
+        """The URL a source fetches: its LLMFLATION_<SOURCE>_URL override or its default."""
+        from extractors.base import source_module
+
+        return self.source_urls.get(source) or source_module(source).URL
+
+    @classmethod
+    def from_env(cls, db: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from explicit arguments first, then LLMFLATION_* variables, then defaults."""
+        env = os.environ if environ is None else environ
+        urls = {
+            name: env[f"LLMFLATION_{name.upper()}_URL"]
+            for name in PRICE_SOURCES
+            if env.get(f"LLMFLATION_{name.upper()}_URL")
+        }
+        return cls(
+            db=Path(db or env.get("LLMFLATION_DB") or DEFAULT_DB).expanduser(),
+            source_urls=urls,
+            http_timeout=_number(env, "LLMFLATION_HTTP_TIMEOUT", 30.0),
+            http_retries=int(_number(env, "LLMFLATION_HTTP_RETRIES", 3)),
+            http_backoff=_number(env, "LLMFLATION_HTTP_BACKOFF", 1.0),
+            http_max_retry_after=int(_number(env, "LLMFLATION_HTTP_MAX_RETRY_AFTER", 120)),
+            removal_runs=int(_number(env, "LLMFLATION_REMOVAL_RUNS", 3)),
+            suspect_ratio=_number(env, "LLMFLATION_SUSPECT_RATIO", 0.5),
+            cron=env.get("LLMFLATION_CRON") or DEFAULT_CRON,
+        )
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used."""
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a number") from exc
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def prefect_environment(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Prefect variables to set before prefect is imported.
+
+    With no Prefect API, profile or home configured by the user, Prefect's state goes into llmflation's data
+    folder and its ephemeral server runs quietly; otherwise the user's Prefect configuration is left alone.
+    """
+    env = os.environ if environ is None else environ
+    if any(env.get(name) for name in ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_HOME")):
+        return {}
+    if _profile_sets_api(Path(env.get("HOME") or Path.home()) / ".prefect" / "profiles.toml"):
+        return {}
+    wanted = {
+        "PREFECT_HOME": str((settings.data_dir / "prefect").resolve()),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS": "4",
+    }
+    return {name: value for name, value in wanted.items() if not env.get(name)}
+
+
+def _profile_sets_api(profiles: Path) -> bool:
+    """True when the user's active Prefect profile points at a server or Prefect Cloud."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(profiles.read_text())
+    except (OSError, ValueError):
+        return False
+    active = data.get("active")
+    profile = data.get("profiles", {}).get(active, {}) if isinstance(active, str) else {}
+    return bool(profile.get("PREFECT_API_URL"))

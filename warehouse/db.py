@@ -1,0 +1,131 @@
+"""Connecting to the warehouse: lock-aware retries, numbered migrations, and the public views."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from extractors.errors import LlmflationError
+
+
+class WarehouseError(LlmflationError):
+    """The warehouse file cannot be used: missing, unreadable, locked or from a newer release."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped with this release, in order."""
+    folder = resources.files("warehouse") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text()))
+    return sorted(found)
+
+
+def view_sql() -> list[str]:
+    """The CREATE OR REPLACE VIEW statements of the public SQL contract, in file order."""
+    folder = resources.files("warehouse") / "views"
+    return [
+        entry.read_text()
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".sql")
+    ]
+
+
+def sql_file(name: str) -> str:
+    """Text of warehouse/sql/<name>.sql."""
+    return (resources.files("warehouse") / "sql" / f"{name}.sql").read_text()
+
+
+def connect(path: Path | str, *, read_only: bool = False, wait_s: float = 30.0) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; a writer migrates it. Waits up to wait_s while another process holds the file."""
+    path = Path(path)
+    if str(path) != ":memory:":
+        if read_only and not path.exists():
+            raise WarehouseError(f"no warehouse at {path}; run `llmflation run` first")
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_s
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.Error as exc:
+            message = str(exc)
+            if "lock" in message.lower() and time.monotonic() < deadline:
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            raise WarehouseError(_explain(path, message)) from exc
+    if not read_only:
+        try:
+            migrate(con)
+        except Exception:
+            con.close()
+            raise
+    return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, or ROLLBACK on any exception."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply the migrations this file lacks, each in its own transaction; then (re)create the views."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+        "applied_at TIMESTAMPTZ DEFAULT current_timestamp)"
+    )
+    applied = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    shipped = migrations()
+    newest = max(version for version, _, _ in shipped)
+    if applied and max(applied) > newest:
+        raise WarehouseError(
+            f"this warehouse has schema version {max(applied)}, newer than this release knows ({newest}); "
+            "upgrade llmflation"
+        )
+    for version, name, sql in shipped:
+        if version in applied:
+            continue
+        with transaction(con):
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+    statements = view_sql()
+    checksum = hashlib.sha256("\n".join(statements).encode()).hexdigest()
+    con.execute("CREATE TABLE IF NOT EXISTS schema_views (checksum VARCHAR)")
+    if con.execute("SELECT checksum FROM schema_views").fetchall() != [(checksum,)]:
+        with transaction(con):
+            for statement in statements:
+                con.execute(statement)
+            con.execute("DELETE FROM schema_views")
+            con.execute("INSERT INTO schema_views VALUES (?)", [checksum])
+    return newest
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The newest migration applied to this file."""
+    return con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+
+
+def _explain(path: Path, message: str) -> str:
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    if "lock" in first.lower():
+        return f"the warehouse {path} is in use by another process (a run may be loading); try again shortly"
+    if "not a valid" in first.lower() or "file is not" in first.lower() or "Serialization" in first:
+        return f"{path} is not a DuckDB warehouse file ({first})"
+    return f"cannot open the warehouse {path}: {first}"

@@ -1,0 +1,255 @@
+"""Writes to the ledger: runs, fetches, raw documents, observations, and the price history rebuild."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from extractors.base import Payload
+from warehouse import archive
+from warehouse.db import sql_file, transaction
+from warehouse.models import PriceObservation
+
+OBSERVATION_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("source", pa.string()),
+        ("observed_at", pa.timestamp("us", tz="UTC")),
+        ("provider", pa.string()),
+        ("provider_model_id", pa.string()),
+        ("model_key", pa.string()),
+        ("region", pa.string()),
+        ("tier", pa.string()),
+        ("metric", pa.string()),
+        ("unit", pa.string()),
+        ("currency", pa.string()),
+        ("amount", pa.decimal128(38, 12)),
+        ("effective_from", pa.timestamp("us", tz="UTC")),
+        ("effective_to", pa.timestamp("us", tz="UTC")),
+        ("raw_sha256", pa.string()),
+    ]
+)
+
+
+def start_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    flow: str,
+    started_at: datetime,
+    as_of: datetime,
+    sources: list[str],
+) -> None:
+    """Record a run as running; runs left running by a killed process are marked aborted first."""
+    with transaction(con):
+        con.execute(
+            "UPDATE source_runs SET status = 'aborted', error = 'the process stopped before it finished' "
+            "WHERE status = 'running'"
+        )
+        con.execute(
+            "UPDATE runs SET status = 'aborted', note = 'the process stopped before it finished' "
+            "WHERE status = 'running'"
+        )
+        con.execute(
+            "INSERT INTO runs (run_id, flow, started_at, as_of, sources, status) VALUES (?, ?, ?, ?, ?, ?)",
+            [run_id, flow, started_at, as_of, sources, "running"],
+        )
+
+
+def finish_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, finished_at: datetime, status: str, note: str | None
+) -> None:
+    """Close a run with its overall status."""
+    con.execute(
+        "UPDATE runs SET finished_at = ?, status = ?, note = ? WHERE run_id = ?",
+        [finished_at, status, note, run_id],
+    )
+
+
+def start_source_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, source: str, observed_at: datetime, started_at: datetime
+) -> None:
+    """Record that a source's ingestion began (it stays 'running' if the process dies)."""
+    con.execute(
+        "INSERT INTO source_runs (run_id, source, observed_at, started_at, status) VALUES (?, ?, ?, ?, ?)",
+        [run_id, source, observed_at, started_at, "running"],
+    )
+
+
+def record_fetch(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    source: str,
+    url: str,
+    fetched_at: datetime,
+    http_status: int | None,
+    size: int | None,
+    sha256: str | None,
+    error: str | None,
+) -> None:
+    """One row per HTTP fetch, successful or not."""
+    con.execute(
+        "INSERT INTO fetches VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_id, source, url, fetched_at, http_status, size, sha256, error],
+    )
+
+
+def archive_payload(con: duckdb.DuckDBPyConnection, data_dir: Path, run_id: str, payload: Payload) -> str:
+    """Store the raw bytes (file first, then the row) and record the fetch; returns the sha256."""
+    relative = archive.store(data_dir, payload.sha256, payload.content)
+    with transaction(con):
+        con.execute(
+            "INSERT INTO raw_documents VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [payload.sha256, len(payload.content), payload.content_type, relative, payload.fetched_at],
+        )
+        record_fetch(
+            con,
+            run_id,
+            payload.source,
+            payload.url,
+            payload.fetched_at,
+            payload.status,
+            len(payload.content),
+            payload.sha256,
+            None,
+        )
+    return payload.sha256
+
+
+def previous_healthy_rows(
+    con: duckdb.DuckDBPyConnection, source: str, observed_at: datetime, run_id: str
+) -> int | None:
+    """Parsed rows of the source's latest applied run at or before observed_at (None if there is none)."""
+    row = con.execute(
+        "SELECT parsed FROM source_runs WHERE source = ? AND applied AND observed_at <= ? AND run_id <> ? "
+        "ORDER BY observed_at DESC, started_at DESC LIMIT 1",
+        [source, observed_at, run_id],
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def load_observations(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    source: str,
+    observed_at: datetime,
+    raw_sha256: str,
+    rows: list[PriceObservation],
+    rejects: list[tuple[str, str]],
+    apply: bool,
+    removal_runs: int,
+    status: str,
+    finished_at: datetime,
+    duration_s: float,
+    items: int,
+    parsed: int,
+    size: int,
+    error: str | None,
+    notes: str | None,
+) -> None:
+    """Insert observations and rejects, close the source run; if apply, rebuild the source's history.
+
+    All in one transaction: a process killed here leaves the ledger as it was before.
+    """
+    table = pa.Table.from_pylist(
+        [
+            {
+                **obs.model_dump(),
+                "run_id": run_id,
+                "source": source,
+                "observed_at": observed_at,
+                "raw_sha256": raw_sha256,
+            }
+            for obs in rows
+        ],
+        schema=OBSERVATION_SCHEMA,
+    )
+    reject_table = pa.Table.from_pylist(
+        [
+            {"run_id": run_id, "source": source, "item": item[:300], "reason": reason[:500]}
+            for item, reason in rejects
+        ],
+        schema=pa.schema(
+            [("run_id", pa.string()), ("source", pa.string()), ("item", pa.string()), ("reason", pa.string())]
+        ),
+    )
+    columns = ", ".join(OBSERVATION_SCHEMA.names)
+    with transaction(con):
+        con.register("incoming_observations", table)
+        con.register("incoming_rejects", reject_table)
+        try:
+            con.execute(f"INSERT INTO observations ({columns}) SELECT {columns} FROM incoming_observations")
+            con.execute("INSERT INTO rejects SELECT * FROM incoming_rejects")
+        finally:
+            con.unregister("incoming_observations")
+            con.unregister("incoming_rejects")
+        finish_source_run(
+            con,
+            run_id,
+            source,
+            status=status,
+            finished_at=finished_at,
+            duration_s=duration_s,
+            items=items,
+            parsed=parsed,
+            rejected=len(rejects),
+            loaded=len(rows) if apply else 0,
+            size=size,
+            raw_sha256=raw_sha256,
+            error=error,
+            notes=notes,
+        )
+        if apply:
+            con.execute(
+                "UPDATE source_runs SET applied = true WHERE run_id = ? AND source = ?", [run_id, source]
+            )
+            rebuild_history(con, source, removal_runs)
+
+
+def rebuild_history(con: duckdb.DuckDBPyConnection, source: str, removal_runs: int) -> None:
+    """Recompute price_segments of one source from its applied observations (caller holds a transaction)."""
+    con.execute("DELETE FROM price_segments WHERE source = ?", [source])
+    con.execute(sql_file("rebuild_price_segments"), {"source": source, "removal_runs": removal_runs})
+
+
+def finish_source_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    source: str,
+    *,
+    status: str,
+    finished_at: datetime,
+    duration_s: float,
+    items: int | None = None,
+    parsed: int | None = None,
+    rejected: int | None = None,
+    loaded: int | None = None,
+    size: int | None = None,
+    raw_sha256: str | None = None,
+    error: str | None = None,
+    notes: str | None = None,
+) -> None:
+    """Close a source run with its status and counts."""
+    con.execute(
+        "UPDATE source_runs SET status = ?, finished_at = ?, duration_s = ?, items = ?, parsed = ?, "
+        "rejected = ?, "
+        "loaded = ?, bytes = ?, raw_sha256 = ?, error = ?, notes = ? WHERE run_id = ? AND source = ?",
+        [
+            status,
+            finished_at,
+            duration_s,
+            items,
+            parsed,
+            rejected,
+            loaded,
+            size,
+            raw_sha256,
+            error,
+            notes,
+            run_id,
+            source,
+        ],
+    )
