@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, InvalidOperation
 
 # Token prices are stored per 1M tokens; this maps a stated token unit to its multiplier.
 TOKEN_SCALE = {
@@ -48,14 +48,20 @@ def to_decimal(value: object) -> Decimal:
 
 def per_mtok(value: object, unit: str = "token") -> Decimal:
     """Convert a price stated per `unit` of tokens into a non-negative Decimal per 1M tokens."""
-    return quantize(to_decimal(value) * TOKEN_SCALE[unit])
+    try:
+        return quantize(to_decimal(value) * TOKEN_SCALE[unit])
+    except DecimalException as exc:
+        raise PriceValueError(f"not a storable number: {value!r}") from exc
 
 
 def quantize(amount: Decimal) -> Decimal:
     """Round to the warehouse's precision; refuse negatives and values lost to rounding."""
     if amount < 0:
         raise PriceValueError(f"negative price: {amount}")
-    rounded = amount.quantize(QUANTUM).normalize()
+    try:
+        rounded = amount.quantize(QUANTUM).normalize()
+    except DecimalException as exc:
+        raise PriceValueError(f"not a storable number: {amount}") from exc
     if rounded == 0 and amount != 0:
         raise PriceValueError(f"price too small to store: {amount}")
     if rounded == rounded.to_integral_value():

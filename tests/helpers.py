@@ -1,0 +1,66 @@
+"""Test helpers: the one place that finds the shared real-data fixtures, and payload builders."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from extractors.base import Payload
+
+ROOT = Path(__file__).resolve().parent.parent
+OWN_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def shared_fixtures() -> Path:
+    """The real-payload folder: $LLMFLATION_FIXTURES or ../shared/fixtures next to the checkout.
+
+    Tests that need it skip with a reason when it is absent, except under CI=true, where that is a failure.
+    """
+    folder = Path(os.environ.get("LLMFLATION_FIXTURES") or ROOT.parent / "shared" / "fixtures")
+    if not folder.is_dir():
+        reason = f"real fixtures not found at {folder} (set LLMFLATION_FIXTURES)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return folder
+
+
+def real(relative: str) -> Path:
+    """Path of one real fixture file (skips or fails as shared_fixtures does)."""
+    path = shared_fixtures() / relative
+    if not path.is_file():
+        pytest.fail(f"real fixture {relative} missing from {path.parent}")
+    return path
+
+
+def real_glob(pattern: str) -> list[Path]:
+    """Real fixture files matching a glob under the shared folder, sorted by name."""
+    found = sorted(shared_fixtures().glob(pattern))
+    if not found:
+        pytest.fail(f"no real fixtures match {pattern}")
+    return found
+
+
+def openrouter_body(path: Path) -> bytes:
+    """The raw API body {"data": [...]} from a collector's wrapped snapshot (or a raw body)."""
+    wrapped = json.loads(path.read_bytes())
+    body = wrapped.get("body", wrapped)
+    return json.dumps({"data": body["data"]}).encode()
+
+
+def payload(source: str, content: bytes | str | dict | list, url: str = "http://127.0.0.1/test") -> Payload:
+    """A Payload as a fetch would produce it."""
+    if isinstance(content, dict | list):
+        content = json.dumps(content)
+    if isinstance(content, str):
+        content = content.encode()
+    return Payload(source, url, datetime.now(UTC), 200, content, "application/json")
+
+
+def ts(text: str) -> datetime:
+    """'2025-12-29T18:00' -> aware UTC datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)

@@ -1,0 +1,49 @@
+"""Drive the real pipeline (start -> ingest -> finish) with payloads built in tests, and read the ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from extractors.base import Payload
+from extractors.errors import FetchError
+from flows import pipeline
+from flows.settings import Settings
+from tests.helpers import payload
+
+
+def openrouter_payload(prices: dict[str, dict[str, str]]) -> Payload:
+    """An OpenRouter body with the given {model_id: pricing} entries."""
+    return payload("openrouter", {"data": [{"id": k, "pricing": v} for k, v in prices.items()]})
+
+
+def run_once(settings: Settings, source: str, fetched: Payload | FetchError, as_of: datetime) -> pipeline.RunSummary:
+    """One run of one source through the real pipeline functions."""
+    with pipeline.run_lock(settings):
+        run_id, observed_at = pipeline.start(settings, [source], as_of)
+        outcome = pipeline.ingest(settings, run_id, source, observed_at, fetched)
+        return pipeline.finish(settings, run_id, observed_at, [outcome])
+
+
+def history(settings: Settings, source: str | None = None) -> list[tuple]:
+    """price_history as sorted tuples (provider_model_id, metric, tier, amount, valid_from, valid_to, missing_runs)."""
+    con = duckdb.connect(str(settings.db), read_only=True)
+    try:
+        where = "WHERE source = ?" if source else ""
+        return con.execute(
+            "SELECT provider_model_id, metric, tier, price_per_mtok, valid_from, valid_to, missing_runs "
+            f"FROM price_history {where} ORDER BY ALL",
+            [source] if source else [],
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    """Run a read-only query against the test warehouse."""
+    con = duckdb.connect(str(settings.db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
