@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -58,11 +59,9 @@ def fetch(
     fetched_at = datetime.now(UTC)
     try:
         response = session.get(url, timeout=(min(timeout, 10.0), timeout), stream=True, headers=headers)
-    except requests.exceptions.RetryError as exc:
-        raise FetchError(source, url, f"gave up after retries: {_reason(exc)}") from exc
-    except requests.exceptions.Timeout as exc:
-        raise FetchError(source, url, f"timed out after {timeout:g} s") from exc
     except requests.exceptions.RequestException as exc:
+        if _timed_out(exc):
+            raise FetchError(source, url, f"timed out after {timeout:g} s") from exc
         raise FetchError(source, url, f"request failed: {_reason(exc)}") from exc
     with response:
         if response.status_code >= 400:
@@ -90,6 +89,21 @@ def fetch(
             content=b"".join(chunks),
             content_type=response.headers.get("Content-Type", ""),
         )
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a requests/urllib3 exception chain is a timeout (urllib3 wraps them after retries)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, requests.exceptions.Timeout | urllib3.exceptions.TimeoutError):
+            return True
+        nested = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = nested or getattr(seen, "reason", None) or seen.__cause__
+        if not isinstance(seen, BaseException):
+            return False
+    return False
 
 
 def _reason(exc: BaseException) -> str:

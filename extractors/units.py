@@ -11,8 +11,8 @@ TOKEN_SCALE = {
     "1k_tokens": Decimal(1_000),
     "mtok": Decimal(1),
 }
-# Storage precision of the warehouse's DECIMAL(38, 12).
-QUANTUM = Decimal("1e-12")
+# Storage precision of the warehouse's DECIMAL(38, 18): exact for per-token strings with up to 24 decimals.
+QUANTUM = Decimal("1e-18")
 
 
 class PriceValueError(ValueError):

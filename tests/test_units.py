@@ -39,4 +39,4 @@ def test_not_prices(value: object) -> None:
 
 def test_too_small_to_store_is_an_error_not_a_zero() -> None:
     with pytest.raises(PriceValueError, match="too small"):
-        quantize(Decimal("1e-15"))
+        quantize(Decimal("1e-21"))

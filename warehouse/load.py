@@ -26,7 +26,7 @@ OBSERVATION_SCHEMA = pa.schema(
         ("metric", pa.string()),
         ("unit", pa.string()),
         ("currency", pa.string()),
-        ("amount", pa.decimal128(38, 12)),
+        ("amount", pa.decimal128(38, 18)),
         ("effective_from", pa.timestamp("us", tz="UTC")),
         ("effective_to", pa.timestamp("us", tz="UTC")),
         ("raw_sha256", pa.string()),

@@ -53,7 +53,7 @@ class PriceObservation(BaseModel):
     metric: Name
     unit: Annotated[str, AfterValidator(_known_unit)]
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-    amount: Annotated[Decimal, Field(ge=0, max_digits=38, decimal_places=12)]
+    amount: Annotated[Decimal, Field(ge=0, max_digits=38, decimal_places=18)]
     effective_from: Annotated[datetime | None, AfterValidator(_aware)] = None
     effective_to: Annotated[datetime | None, AfterValidator(_aware)] = None
 

@@ -63,7 +63,7 @@ CREATE TABLE observations (
     metric            VARCHAR NOT NULL,
     unit              VARCHAR NOT NULL,      -- mtok for token prices; image, request, second ... otherwise
     currency          VARCHAR NOT NULL,
-    amount            DECIMAL(38, 12) NOT NULL,
+    amount            DECIMAL(38, 18) NOT NULL,
     effective_from    TIMESTAMPTZ,           -- a date the source itself states; never guessed
     effective_to      TIMESTAMPTZ,
     raw_sha256        VARCHAR NOT NULL,
@@ -87,7 +87,7 @@ CREATE TABLE price_segments (
     metric            VARCHAR NOT NULL,
     unit              VARCHAR NOT NULL,
     currency          VARCHAR NOT NULL,
-    amount            DECIMAL(38, 12) NOT NULL,
+    amount            DECIMAL(38, 18) NOT NULL,
     valid_from        TIMESTAMPTZ NOT NULL,
     valid_to          TIMESTAMPTZ,           -- exclusive; NULL while current
     first_seen_at     TIMESTAMPTZ NOT NULL,
