@@ -1,0 +1,124 @@
+"""A run killed mid-load leaves a consistent warehouse; two runs at once never both write."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+from pytest_httpserver import HTTPServer
+
+from flows import pipeline
+from flows.pipeline import run_prices
+from flows.settings import Settings
+from tests.helpers import ROOT, real, ts
+from tests.ledger_helpers import query
+
+SEGMENTS = "SELECT * FROM price_segments ORDER BY ALL"
+
+
+def _serve(server: HTTPServer, name: str) -> str:
+    server.clear()
+    server.expect_request("/map.json").respond_with_data(real(f"litellm/{name}").read_bytes())
+    return server.url_for("/map.json")
+
+
+def test_sigkill_in_the_middle_of_a_load(settings: Settings, httpserver: HTTPServer, tmp_path: Path) -> None:
+    first = replace(settings, source_urls={"litellm": _serve(httpserver, "model_prices_2025-02-06.json")})
+    assert run_prices(first, ["litellm"], ts("2025-02-06T00:00")).status == "ok"
+    before = query(settings, SEGMENTS)
+
+    url = _serve(httpserver, "model_prices_2025-03-14.json")
+    # The child runs the real pipeline; it pauses inside the load transaction, after the history rebuild.
+    script = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from datetime import datetime, UTC
+        from warehouse import load
+        real_rebuild = load.rebuild_history
+        def rebuild_then_hang(con, source, removal_runs):
+            real_rebuild(con, source, removal_runs)
+            print("IN-LOAD", flush=True)
+            time.sleep(120)
+        load.rebuild_history = rebuild_then_hang
+        from flows.settings import Settings
+        from flows.pipeline import run_prices
+        settings = Settings(db=Path({str(settings.db)!r}), source_urls={{"litellm": {url!r}}})
+        run_prices(settings, ["litellm"], datetime(2025, 3, 14, tzinfo=UTC))
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "IN-LOAD"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    # The killed load left nothing half-applied.
+    assert query(settings, SEGMENTS) == before
+    assert query(settings, "SELECT count(*) FROM observations o JOIN runs r USING (run_id) "
+                           "WHERE r.status = 'running'") == [(0,)]
+
+    second = replace(settings, source_urls={"litellm": url})
+    assert run_prices(second, ["litellm"], ts("2025-03-14T00:00")).status == "ok"
+    statuses = query(settings, "SELECT status, count(*) FROM runs GROUP BY ALL ORDER BY ALL")
+    assert statuses == [("aborted", 1), ("ok", 2)]
+    assert query(settings, "SELECT status, applied FROM source_runs WHERE status = 'aborted'") == [("aborted", False)]
+
+    clean = Settings(db=tmp_path / "clean" / "w.duckdb")
+    url = _serve(httpserver, "model_prices_2025-02-06.json")
+    run_prices(replace(clean, source_urls={"litellm": url}), ["litellm"], ts("2025-02-06T00:00"))
+    url = _serve(httpserver, "model_prices_2025-03-14.json")
+    run_prices(replace(clean, source_urls={"litellm": url}), ["litellm"], ts("2025-03-14T00:00"))
+    assert query(settings, SEGMENTS) == query(clean, SEGMENTS)
+
+
+def test_a_second_cli_run_fails_at_once_with_a_clear_message(settings: Settings) -> None:
+    with pipeline.run_lock(settings):
+        done = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "run", "--db", str(settings.db), "--sources", "openrouter"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"error: another llmflation run is already writing to {settings.db} (lock {settings.lock_path}); "
+        "wait for it to finish\n"
+    )
+    assert not settings.db.exists() or query(settings, "SELECT count(*) FROM runs") == [(0,)]
+
+
+def test_two_runs_at_once_one_writes_the_other_refuses(settings: Settings, httpserver: HTTPServer) -> None:
+    import time
+
+    from werkzeug import Request, Response
+
+    body = real("litellm/model_prices_2025-02-06.json").read_bytes()
+
+    def slow(request: Request) -> Response:
+        time.sleep(1.0)
+        return Response(body, content_type="application/json")
+
+    httpserver.expect_request("/map.json").respond_with_handler(slow)
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from flows.settings import Settings
+        from flows.pipeline import run_prices, RunInProgress
+        settings = Settings(db=Path({str(settings.db)!r}), source_urls={{"litellm": {httpserver.url_for('/map.json')!r}}})
+        try:
+            print(run_prices(settings, ["litellm"]).status)
+        except RunInProgress as exc:
+            print("refused:", exc)
+    """)
+    children = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                for _ in range(2)]
+    outputs = sorted(child.communicate(timeout=120)[0].strip() for child in children)
+    for child in children:
+        child.stdout.close()
+    assert outputs[0] == "ok"
+    assert outputs[1].startswith("refused: another llmflation run is already writing to")
+    assert query(settings, "SELECT status, count(*) FROM runs GROUP BY ALL") == [("ok", 1)]
