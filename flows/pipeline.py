@@ -127,9 +127,7 @@ def ingest(
         try:
             return _ingest(settings, con, run_id, name, observed_at, fetched, clock)
         except Exception as exc:  # a bug or a broken file must not stop the other sources
-            outcome = SourceOutcome(
-                name, "failed", error=f"internal error: {type(exc).__name__}: {exc}"[:500]
-            )
+            outcome = SourceOutcome(name, "failed", error=f"internal error: {type(exc).__name__}: {exc}"[:500])
             _close(con, run_id, outcome, clock)
             return outcome
     finally:
@@ -154,9 +152,7 @@ def _ingest(
     try:
         result = source_module(name).parse(fetched)
     except ParseError as exc:
-        outcome = SourceOutcome(
-            name, "suspect", bytes=len(fetched.content), error=f"parse failed: {exc.detail}"
-        )
+        outcome = SourceOutcome(name, "suspect", bytes=len(fetched.content), error=f"parse failed: {exc.detail}")
         _close(con, run_id, outcome, clock, raw_sha256=sha)
         return outcome
     rows, rejects = validate_rows(result.rows)
@@ -238,9 +234,7 @@ def run_prices(
         return finish(settings, run_id, as_of, outcomes)
 
 
-def fetch_or_error(
-    settings: Settings, name: str, session: requests.Session | None = None
-) -> Payload | FetchError:
+def fetch_or_error(settings: Settings, name: str, session: requests.Session | None = None) -> Payload | FetchError:
     """fetch_source, with a FetchError returned instead of raised."""
     try:
         return fetch_source(settings, name, session)
@@ -248,9 +242,7 @@ def fetch_or_error(
         return exc
 
 
-def _close(
-    con: object, run_id: str, outcome: SourceOutcome, clock: float, raw_sha256: str | None = None
-) -> None:
+def _close(con: object, run_id: str, outcome: SourceOutcome, clock: float, raw_sha256: str | None = None) -> None:
     outcome.duration_s = time.monotonic() - clock
     load.finish_source_run(
         con,
@@ -268,9 +260,7 @@ def _close(
 
 
 def _notes(skipped: dict[str, int], rejects: list[tuple[str, str]]) -> str | None:
-    parts = [
-        f"skipped {count} ({reason})" for reason, count in sorted(skipped.items(), key=lambda kv: -kv[1])
-    ]
+    parts = [f"skipped {count} ({reason})" for reason, count in sorted(skipped.items(), key=lambda kv: -kv[1])]
     if rejects:
         parts.append(f"rejected {len(rejects)}, e.g. {rejects[0][0]}: {rejects[0][1]}")
     return "; ".join(parts) or None

@@ -60,8 +60,9 @@ def test_sigkill_in_the_middle_of_a_load(settings: Settings, httpserver: HTTPSer
         child.stdout.close()
     # The killed load left nothing half-applied.
     assert query(settings, SEGMENTS) == before
-    assert query(settings, "SELECT count(*) FROM observations o JOIN runs r USING (run_id) "
-                           "WHERE r.status = 'running'") == [(0,)]
+    assert query(
+        settings, "SELECT count(*) FROM observations o JOIN runs r USING (run_id) WHERE r.status = 'running'"
+    ) == [(0,)]
 
     second = replace(settings, source_urls={"litellm": url})
     assert run_prices(second, ["litellm"], ts("2025-03-14T00:00")).status == "ok"
@@ -81,7 +82,10 @@ def test_a_second_cli_run_fails_at_once_with_a_clear_message(settings: Settings)
     with pipeline.run_lock(settings):
         done = subprocess.run(
             [sys.executable, "-m", "flows.cli", "run", "--db", str(settings.db), "--sources", "openrouter"],
-            cwd=ROOT, capture_output=True, text=True, timeout=60,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert done.returncode == 1
     assert done.stderr == (
@@ -103,19 +107,21 @@ def test_two_runs_at_once_one_writes_the_other_refuses(settings: Settings, https
         return Response(body, content_type="application/json")
 
     httpserver.expect_request("/map.json").respond_with_handler(slow)
+    url = httpserver.url_for("/map.json")
     script = textwrap.dedent(f"""
         import sys
         from pathlib import Path
         from flows.settings import Settings
         from flows.pipeline import run_prices, RunInProgress
-        settings = Settings(db=Path({str(settings.db)!r}), source_urls={{"litellm": {httpserver.url_for('/map.json')!r}}})
+        settings = Settings(db=Path({str(settings.db)!r}), source_urls={{"litellm": {url!r}}})
         try:
             print(run_prices(settings, ["litellm"]).status)
         except RunInProgress as exc:
             print("refused:", exc)
     """)
-    children = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-                for _ in range(2)]
+    children = [
+        subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     outputs = sorted(child.communicate(timeout=120)[0].strip() for child in children)
     for child in children:
         child.stdout.close()

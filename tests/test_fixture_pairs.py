@@ -13,9 +13,7 @@ from extractors.errors import ParseError
 from tests.helpers import OWN_FIXTURES, payload
 from warehouse.models import validate_rows
 
-CASES = sorted(
-    p for p in OWN_FIXTURES.glob("*/*") if p.is_file() and not p.name.endswith(".expected.json")
-)
+CASES = sorted(p for p in OWN_FIXTURES.glob("*/*") if p.is_file() and not p.name.endswith(".expected.json"))
 
 
 def render(source: str, case: Path) -> dict:

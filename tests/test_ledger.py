@@ -79,8 +79,10 @@ def test_a_collapsed_parse_is_quarantined_not_a_market_event(settings: Settings)
     )
     assert history(settings) == before
     # the rows are kept (quarantined), traceable to their raw document
-    kept = query(settings, "SELECT count(*) FROM observations o JOIN source_runs r USING (run_id, source) "
-                           "WHERE NOT r.applied")
+    kept = query(
+        settings,
+        "SELECT count(*) FROM observations o JOIN source_runs r USING (run_id, source) WHERE NOT r.applied",
+    )
     assert kept == [(2,)]
 
 
@@ -90,9 +92,16 @@ def test_broken_payloads_and_failed_fetches_leave_history_untouched(settings: Se
     cases = [
         (payload("openrouter", '{"data": [{"id": "x/a", "pri'), "suspect", "parse failed: not valid JSON"),
         (payload("openrouter", {"data": []}), "suspect", 'parse failed: the "data" list is empty'),
-        (payload("openrouter", {"error": "maintenance"}), "suspect", 'parse failed: no "data" list of models'),
-        (FetchError("openrouter", "http://127.0.0.1/x", "HTTP 500 after 3 retries"), "failed",
-         "fetch failed: HTTP 500 after 3 retries"),
+        (
+            payload("openrouter", {"error": "maintenance"}),
+            "suspect",
+            'parse failed: no "data" list of models',
+        ),
+        (
+            FetchError("openrouter", "http://127.0.0.1/x", "HTTP 500 after 3 retries"),
+            "failed",
+            "fetch failed: HTTP 500 after 3 retries",
+        ),
     ]
     for day, (fetched, status, reason) in enumerate(cases, start=2):
         outcome = run_once(settings, "openrouter", fetched, ts(f"2026-01-0{day}T00:00")).outcomes[0]
@@ -110,8 +119,10 @@ def test_every_observation_traces_to_an_archived_raw_document(settings: Settings
 
     fetched = openrouter_payload({"x/a": A})
     run_once(settings, "openrouter", fetched, ts("2026-01-01T00:00"))
-    rows = query(settings, "SELECT DISTINCT d.path, d.sha256 FROM observations o "
-                           "JOIN raw_documents d ON d.sha256 = o.raw_sha256")
+    rows = query(
+        settings,
+        "SELECT DISTINCT d.path, d.sha256 FROM observations o JOIN raw_documents d ON d.sha256 = o.raw_sha256",
+    )
     assert len(rows) == 1
     assert archive.read(settings.data_dir, rows[0][0]) == fetched.content
     assert rows[0][1] == fetched.sha256

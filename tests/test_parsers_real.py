@@ -38,7 +38,11 @@ def test_openrouter_every_priced_model_is_parsed(name: str) -> None:
     assert not placeholders & {r.provider_model_id for r in rows}
     got = _by_key(result.rows)
     for model in models:
-        for field_name, metric in (("prompt", "input"), ("completion", "output"), ("input_cache_read", "cached_input")):
+        for field_name, metric in (
+            ("prompt", "input"),
+            ("completion", "output"),
+            ("input_cache_read", "cached_input"),
+        ):
             raw = model["pricing"].get(field_name)
             if raw is None or Decimal(raw) < 0 or (Decimal(raw) == 0 and field_name == "input_cache_read"):
                 assert (model["id"], metric, "standard") not in got
@@ -87,7 +91,10 @@ def test_litellm_every_version_parses_completely() -> None:
         # Independent route: every positive input/output per-token price appears, times 1e6.
         checked = 0
         for key, entry in entries.items():
-            for field_name, metric in (("input_cost_per_token", "input"), ("output_cost_per_token", "output")):
+            for field_name, metric in (
+                ("input_cost_per_token", "input"),
+                ("output_cost_per_token", "output"),
+            ):
                 value = entry.get(field_name)
                 if isinstance(value, int | float) and value > 0:
                     exact = Decimal(repr(value)) * 1_000_000
@@ -117,8 +124,11 @@ def test_litellm_every_version_parses_completely() -> None:
 )
 def test_litellm_pinned_prices(name: str, key: str, metric: str, expected: str) -> None:
     rows = litellm.parse(payload("litellm", real(f"litellm/{name}").read_bytes())).rows
-    match = [r for r in rows if r["provider_model_id"] == key and r["metric"] == metric and r["tier"] == "standard"
-             and r["unit"] == "mtok"]
+    match = [
+        r
+        for r in rows
+        if r["provider_model_id"] == key and r["metric"] == metric and r["tier"] == "standard" and r["unit"] == "mtok"
+    ]
     assert len(match) == 1
     assert match[0]["amount"] == Decimal(expected)
 

@@ -23,9 +23,14 @@ SEGMENTS = (
 )
 # OpenRouter pricing field -> (metric, unit), written out here independently of the parser.
 OPENROUTER_FIELDS = {
-    "prompt": ("input", "mtok"), "completion": ("output", "mtok"), "input_cache_read": ("cached_input", "mtok"),
-    "input_cache_write": ("cache_write", "mtok"), "internal_reasoning": ("reasoning_output", "mtok"),
-    "audio": ("audio_input", "mtok"), "image": ("image_input", "image"), "request": ("request", "request"),
+    "prompt": ("input", "mtok"),
+    "completion": ("output", "mtok"),
+    "input_cache_read": ("cached_input", "mtok"),
+    "input_cache_write": ("cache_write", "mtok"),
+    "internal_reasoning": ("reasoning_output", "mtok"),
+    "audio": ("audio_input", "mtok"),
+    "image": ("image_input", "image"),
+    "request": ("request", "request"),
     "web_search": ("web_search", "search"),
 }
 
@@ -40,7 +45,9 @@ def _openrouter_prices(body: bytes) -> dict[tuple[str, str, str, str, str], Deci
             if value < 0 or (value == 0 and field_name not in ("prompt", "completion")):
                 continue  # "-1" placeholders, and zero for components not charged separately
             metric, unit = OPENROUTER_FIELDS[field_name]
-            prices[("openrouter", model["id"], metric, unit, "standard")] = value * 1_000_000 if unit == "mtok" else value
+            prices[("openrouter", model["id"], metric, unit, "standard")] = (
+                value * 1_000_000 if unit == "mtok" else value
+            )
     return prices
 
 

@@ -32,9 +32,7 @@ def view_sql() -> list[str]:
     """The CREATE OR REPLACE VIEW statements of the public SQL contract, in file order."""
     folder = resources.files("warehouse") / "views"
     return [
-        entry.read_text()
-        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
-        if entry.name.endswith(".sql")
+        entry.read_text() for entry in sorted(folder.iterdir(), key=lambda e: e.name) if entry.name.endswith(".sql")
     ]
 
 

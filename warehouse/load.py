@@ -168,10 +168,7 @@ def load_observations(
         schema=OBSERVATION_SCHEMA,
     )
     reject_table = pa.Table.from_pylist(
-        [
-            {"run_id": run_id, "source": source, "item": item[:300], "reason": reason[:500]}
-            for item, reason in rejects
-        ],
+        [{"run_id": run_id, "source": source, "item": item[:300], "reason": reason[:500]} for item, reason in rejects],
         schema=pa.schema(
             [("run_id", pa.string()), ("source", pa.string()), ("item", pa.string()), ("reason", pa.string())]
         ),
@@ -203,9 +200,7 @@ def load_observations(
             notes=notes,
         )
         if apply:
-            con.execute(
-                "UPDATE source_runs SET applied = true WHERE run_id = ? AND source = ?", [run_id, source]
-            )
+            con.execute("UPDATE source_runs SET applied = true WHERE run_id = ? AND source = ?", [run_id, source])
             rebuild_history(con, source, removal_runs)
 
 

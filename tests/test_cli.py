@@ -1,0 +1,144 @@
+"""The CLI as a user meets it: exact error lines, output formats, documented commands, no prefect on queries."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.cli import app
+from flows.settings import Settings, prefect_environment
+from tests.helpers import ROOT, ts
+from tests.ledger_helpers import openrouter_payload, run_once
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LLMFLATION_")}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def warehouse(settings: Settings) -> Settings:
+    run_once(
+        settings,
+        "openrouter",
+        openrouter_payload({"x/a": {"prompt": "0.000001", "completion": "0.000002"}}),
+        ts("2026-01-01T00:00"),
+    )
+    return settings
+
+
+def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -> None:
+    db = str(warehouse.db)
+    garbage = tmp_path / "garbage.duckdb"
+    garbage.write_text("not a database")
+    cases = [
+        (("sql", "selec 1", "--db", db), 'error: SQL error: Parser Error: syntax error at or near "selec"\n'),
+        (
+            ("sql", "select * from nope", "--db", db),
+            "error: SQL error: Catalog Error: Table with name nope does not exist!\n",
+        ),
+        (
+            ("sql", "delete from observations", "--db", db),
+            'error: SQL error: Invalid Input Error: Cannot execute statement of type "DELETE" on database '
+            '"llmflation" which is attached in read-only mode!\n',
+        ),
+        (
+            ("sql", "select 1", "--db", str(tmp_path / "absent.duckdb")),
+            f"error: no warehouse at {tmp_path / 'absent.duckdb'}; run `llmflation run` first\n",
+        ),
+        (
+            ("status", "--db", str(garbage)),
+            f'error: {garbage} is not a DuckDB warehouse file (IO Error: The file "{garbage}" exists, but it is not '
+            "a valid DuckDB database file!)\n",
+        ),
+        (
+            ("run", "--sources", "openrouter,nope", "--db", db),
+            "error: unknown source 'nope'; known sources: openrouter, litellm\n",
+        ),
+        (
+            ("run", "--as-of", "last tuesday", "--db", db),
+            "error: --as-of 'last tuesday' is not an ISO 8601 timestamp (for example 2025-12-29T18:00:00Z)\n",
+        ),
+    ]
+    for args, expected in cases:
+        done = cli(*args)
+        assert (done.returncode, done.stderr, done.stdout) == (1, expected, ""), args
+
+
+def test_bad_configuration_is_one_line(warehouse: Settings) -> None:
+    done = cli("sources", env={"LLMFLATION_HTTP_TIMEOUT": "soon"})
+    assert (done.returncode, done.stderr) == (1, "error: LLMFLATION_HTTP_TIMEOUT='soon' is not a number\n")
+
+
+def test_sql_formats(warehouse: Settings) -> None:
+    query = "SELECT provider_model_id, metric, usd_per_mtok FROM current_prices ORDER BY metric"
+    done = cli("sql", query, "--format", "csv", "--db", str(warehouse.db))
+    assert done.stdout == "provider_model_id,metric,usd_per_mtok\nx/a,input,1\nx/a,output,2\n"
+    done = cli("sql", query, "--format", "json", "--db", str(warehouse.db))
+    assert json.loads(done.stdout) == [
+        {"provider_model_id": "x/a", "metric": "input", "usd_per_mtok": 1.0},
+        {"provider_model_id": "x/a", "metric": "output", "usd_per_mtok": 2.0},
+    ]
+    done = cli("sql", query, "--db", str(warehouse.db))
+    assert done.returncode == 0 and "x/a" in done.stdout and "usd_per_mtok" in done.stdout
+
+
+def test_status_and_sources(warehouse: Settings) -> None:
+    done = cli("status", "--format", "json", "--db", str(warehouse.db))
+    [row] = json.loads(done.stdout)
+    assert (row["source"], row["status"], row["rows"], row["reason"]) == ("openrouter", "ok", 2, None)
+    done = cli("sources", "--format", "csv", env={"LLMFLATION_LITELLM_URL": "http://127.0.0.1:9/map.json"})
+    lines = done.stdout.splitlines()
+    assert lines[0] == "source,maturity,url,description"
+    assert lines[1].startswith("openrouter,stable,https://openrouter.ai/api/v1/models,")
+    assert lines[2].startswith("litellm,stable,http://127.0.0.1:9/map.json (overridden),")
+
+
+def test_query_commands_never_import_prefect(warehouse: Settings) -> None:
+    db = ["--db", str(warehouse.db)]
+    for args in (["sql", "select 1", *db], ["status", *db], ["sources"]):
+        code = (
+            "import sys; from flows.cli import main\n"
+            f"sys.argv = ['llmflation', *{args!r}]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('PREFECT' if any(m == 'prefect' or m.startswith('prefect.') for m in sys.modules) else 'CLEAN',"
+            " file=sys.stderr)"
+        )
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.stderr.strip().splitlines()[-1] == "CLEAN", (args, done.stderr)
+
+
+def test_every_command_is_documented_in_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    names = sorted(app.commands)
+    assert names == ["run", "serve", "sources", "sql", "status"]
+    for name in names:
+        assert f"llmflation {name}" in readme, f"`llmflation {name}` is not documented in README.md"
+
+
+def test_prefect_state_goes_to_the_data_folder_unless_the_user_configured_prefect(tmp_path: Path) -> None:
+    settings = Settings(db=tmp_path / "data" / "w.duckdb")
+    home = tmp_path / "home"
+    env = prefect_environment(settings, {"HOME": str(home)})
+    assert env["PREFECT_HOME"] == str((tmp_path / "data" / "prefect").resolve())
+    assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    assert prefect_environment(settings, {"HOME": str(home), "PREFECT_API_URL": "http://127.0.0.1:4200/api"}) == {}
+    (home / ".prefect").mkdir(parents=True)
+    profiles = home / ".prefect" / "profiles.toml"
+    profiles.write_text('active = "local"\n[profiles.local]\n')
+    assert "PREFECT_HOME" in prefect_environment(settings, {"HOME": str(home)})
+    profiles.write_text('active = "local"\n[profiles.local]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n')
+    assert prefect_environment(settings, {"HOME": str(home)}) == {}
