@@ -242,14 +242,17 @@ def fetch_or_error(settings: Settings, name: str, session: requests.Session | No
         return exc
 
 
-def _close(con: object, run_id: str, outcome: SourceOutcome, clock: float, raw_sha256: str | None = None) -> None:
+def _close(
+    con: duckdb.DuckDBPyConnection, run_id: str, outcome: SourceOutcome, clock: float, raw_sha256: str | None = None
+) -> None:
+    """Close a source run that produced no rows (failed fetch, failed parse, internal error)."""
     outcome.duration_s = time.monotonic() - clock
     load.finish_source_run(
         con,
         run_id,
         outcome.source,
         status=outcome.status,
-        finished_at=datetime.now(UTC),  # type: ignore[arg-type]
+        finished_at=datetime.now(UTC),
         duration_s=outcome.duration_s,
         size=outcome.bytes or None,
         raw_sha256=raw_sha256,

@@ -40,7 +40,11 @@ def fetch(settings: Settings, name: str) -> Payload:
     return payload
 
 
-@flow(name=pipeline.FLOW_NAME, task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=False)
+@flow(
+    name=pipeline.FLOW_NAME,
+    task_runner=ThreadPoolTaskRunner(max_workers=4),  # type: ignore[arg-type]
+    log_prints=False,
+)
 def track_prices(
     sources: list[str] | None = None,
     as_of: datetime | None = None,

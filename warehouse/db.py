@@ -117,7 +117,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The newest migration applied to this file."""
-    return con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _explain(path: Path, message: str) -> str:
