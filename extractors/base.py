@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import pkgutil
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,8 +14,8 @@ from typing import Any
 
 from extractors.errors import UnknownSourceError
 
-# Module name under extractors.sources == source slug.
-PRICE_SOURCES = ("openrouter", "litellm")
+# Kinds of source, in the order they are listed and loaded.
+KINDS = ("official", "feed", "aggregator")
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,10 @@ class ParseResult:
         currency: str = "USD",
         region: str = DEFAULT_REGION,
         tier: str = DEFAULT_TIER,
+        effective_from: datetime | None = None,
+        effective_to: datetime | None = None,
     ) -> None:
-        """Append one price row."""
+        """Append one price row; effective_from/effective_to only when the source itself states them."""
         self.rows.append(
             {
                 "provider": provider,
@@ -86,22 +89,37 @@ class ParseResult:
                 "unit": unit,
                 "currency": currency,
                 "amount": amount,
+                "effective_from": effective_from,
+                "effective_to": effective_to,
             }
         )
 
 
+def source_names() -> list[str]:
+    """Every source: one module per source in extractors/sources, named by its slug (found without importing)."""
+    import extractors.sources
+
+    return sorted(m.name for m in pkgutil.iter_modules(extractors.sources.__path__) if not m.name.startswith("_"))
+
+
 def source_module(name: str) -> ModuleType:
-    """Return the module of a registered source, or raise UnknownSourceError."""
-    if name not in PRICE_SOURCES:
-        known = ", ".join(PRICE_SOURCES)
-        raise UnknownSourceError(f"unknown source {name!r}; known sources: {known}")
+    """Return the module of a source, or raise UnknownSourceError."""
+    names = source_names()
+    if name not in names:
+        raise UnknownSourceError(f"unknown source {name!r}; known sources: {', '.join(names)}")
     return importlib.import_module(f"extractors.sources.{name}")
 
 
+def listed_sources() -> list[ModuleType]:
+    """All source modules, official pages first, then dated feeds, then aggregators; by name within a kind."""
+    modules = [source_module(name) for name in source_names()]
+    return sorted(modules, key=lambda m: (KINDS.index(m.KIND), m.NAME))
+
+
 def parse_source_list(text: str | None) -> list[str]:
-    """Turn 'a,b' into a validated list of source names; None or '' means all."""
+    """Turn 'a,b' into a validated list of source names; None or '' means every stable (non-experimental) one."""
     if not text:
-        return list(PRICE_SOURCES)
+        return [m.NAME for m in listed_sources() if not getattr(m, "EXPERIMENTAL", False)]
     names = [part.strip() for part in text.split(",") if part.strip()]
     for name in names:
         source_module(name)

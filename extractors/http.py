@@ -97,6 +97,8 @@ def _timed_out(exc: BaseException) -> bool:
     for _ in range(8):
         if seen is None:
             return False
+        if isinstance(seen, urllib3.exceptions.NewConnectionError):
+            return False  # urllib3 derives it from ConnectTimeoutError, but a refused or unresolved host is not slow
         if isinstance(seen, requests.exceptions.Timeout | urllib3.exceptions.TimeoutError):
             return True
         nested = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
@@ -111,6 +113,10 @@ def _reason(exc: BaseException) -> str:
     inner = exc
     while inner.args and isinstance(inner.args[0], BaseException):
         inner = inner.args[0]
-    reason = getattr(inner, "reason", None)
-    text = str(reason or inner)
-    return text[:200]
+    while isinstance(getattr(inner, "reason", None), BaseException):
+        inner = inner.reason  # type: ignore[attr-defined]
+    if isinstance(inner, urllib3.exceptions.NameResolutionError):
+        return f"cannot resolve host {getattr(inner.conn, 'host', '?')}"
+    if isinstance(inner, urllib3.exceptions.NewConnectionError):
+        return f"cannot connect to {getattr(inner.conn, 'host', '?')}:{getattr(inner.conn, 'port', '?')}"
+    return str(inner)[:200]

@@ -76,19 +76,32 @@ def run(sources: str | None, as_of: str | None, db: Path | None) -> None:
 @click.option("--cron", default=None, help="Cron schedule in UTC [default: $LLMFLATION_CRON or 0 3 * * *].")
 @db_option
 def serve(cron: str | None, db: Path | None) -> None:
-    """Run the nightly schedule in this process (Prefect's ephemeral API unless one is configured)."""
+    """Run the nightly schedule in this process, with a local Prefect server unless one is configured."""
+    from contextlib import nullcontext
+
+    from flows.local_server import local_prefect_server
+
     settings = Settings.from_env(db=db)
-    os.environ.update(prefect_environment(settings))
-    from prefect.schedules import Cron
-
-    from flows.pricing import track_prices
-
-    track_prices.serve(
-        name="nightly",
-        schedules=[Cron(cron or settings.cron, timezone="UTC")],
-        parameters={"db": str(settings.db.resolve())},
-        tags=["llmflation"],
+    own_prefect = prefect_environment(settings)
+    os.environ.update(own_prefect)
+    server = (
+        local_prefect_server(settings.data_dir / "prefect" / "server.log")
+        if not os.environ.get("PREFECT_API_URL")
+        else nullcontext(os.environ["PREFECT_API_URL"])
     )
+    with server as api_url:
+        os.environ["PREFECT_API_URL"] = api_url
+        click.echo(f"Prefect API: {api_url}" + (f" (UI at {api_url.removesuffix('/api')})" if own_prefect else ""))
+        from prefect.schedules import Cron
+
+        from flows.pricing import track_prices
+
+        track_prices.serve(
+            name="nightly",
+            schedules=[Cron(cron or settings.cron, timezone="UTC")],
+            parameters={"db": str(settings.db.resolve())},
+            tags=["llmflation"],
+        )
 
 
 @app.command()
@@ -117,17 +130,17 @@ def status(fmt: str, db: Path | None) -> None:
 @app.command()
 @format_option
 def sources(fmt: str) -> None:
-    """List the sources, the URL each fetches (after LLMFLATION_<SOURCE>_URL overrides) and their maturity."""
-    from extractors.base import PRICE_SOURCES, source_module
+    """List the sources: kind, status (stable or experimental) and the URL each fetches (after overrides)."""
+    from extractors.base import listed_sources
 
     settings = Settings.from_env()
     rows = []
-    for name in PRICE_SOURCES:
-        module = source_module(name)
-        url = settings.url_for(name)
+    for module in listed_sources():
+        url = settings.url_for(module.NAME)
         maturity = "experimental" if getattr(module, "EXPERIMENTAL", False) else "stable"
-        rows.append((name, maturity, url + (" (overridden)" if url != module.URL else ""), module.DESCRIPTION))
-    _write(["source", "maturity", "url", "description"], rows, fmt)
+        overridden = " (overridden)" if url != module.URL else ""
+        rows.append((module.NAME, module.KIND, maturity, url + overridden, module.DESCRIPTION))
+    _write(["source", "kind", "status", "url", "description"], rows, fmt)
 
 
 def parse_timestamp(text: str) -> datetime:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from extractors.base import Payload, source_module
 from extractors.errors import FetchError, LlmflationError, ParseError
 from flows.settings import Settings
 from warehouse import db, load
-from warehouse.models import validate_rows
+from warehouse.models import PriceObservation, unique_offers, validate_rows
 
 FLOW_NAME = "track-prices"
 
@@ -92,15 +93,15 @@ def make_session(settings: Settings) -> requests.Session:
     )
 
 
-def fetch_source(settings: Settings, name: str, session: requests.Session | None = None) -> Payload:
-    """Fetch one source's payload (I/O only)."""
+def fetch_source(settings: Settings, name: str, session: requests.Session | None = None) -> list[Payload]:
+    """Fetch one source's documents (I/O only): one, or several when the module defines fetch()."""
     module = source_module(name)
     session = session or make_session(settings)
     fetch = getattr(module, "fetch", None)
     url = settings.url_for(name)
     if fetch is not None:
-        return fetch(session, url, timeout=settings.http_timeout)
-    return http.fetch(session, name, url, timeout=settings.http_timeout)
+        return list(fetch(session, url, timeout=settings.http_timeout))
+    return [http.fetch(session, name, url, timeout=settings.http_timeout)]
 
 
 def start(settings: Settings, sources: list[str], as_of: datetime | None) -> tuple[str, datetime]:
@@ -117,7 +118,7 @@ def start(settings: Settings, sources: list[str], as_of: datetime | None) -> tup
 
 
 def ingest(
-    settings: Settings, run_id: str, name: str, observed_at: datetime, fetched: Payload | FetchError
+    settings: Settings, run_id: str, name: str, observed_at: datetime, fetched: Payload | list[Payload] | FetchError
 ) -> SourceOutcome:
     """Archive, parse, validate and load one source's payload; never raises for a source's own failure."""
     clock = time.monotonic()
@@ -125,7 +126,8 @@ def ingest(
     try:
         load.start_source_run(con, run_id, name, observed_at, datetime.now(UTC))
         try:
-            return _ingest(settings, con, run_id, name, observed_at, fetched, clock)
+            documents = [fetched] if isinstance(fetched, Payload) else fetched
+            return _ingest(settings, con, run_id, name, observed_at, documents, clock)
         except Exception as exc:  # a bug or a broken file must not stop the other sources
             outcome = SourceOutcome(name, "failed", error=f"internal error: {type(exc).__name__}: {exc}"[:500])
             _close(con, run_id, outcome, clock)
@@ -140,7 +142,7 @@ def _ingest(
     run_id: str,
     name: str,
     observed_at: datetime,
-    fetched: Payload | FetchError,
+    fetched: list[Payload] | FetchError,
     clock: float,
 ) -> SourceOutcome:
     if isinstance(fetched, FetchError):
@@ -148,52 +150,58 @@ def _ingest(
         outcome = SourceOutcome(name, "failed", error=f"fetch failed: {fetched.detail}")
         _close(con, run_id, outcome, clock)
         return outcome
-    sha = load.archive_payload(con, settings.data_dir, run_id, fetched)
-    try:
-        result = source_module(name).parse(fetched)
-    except ParseError as exc:
-        outcome = SourceOutcome(name, "suspect", bytes=len(fetched.content), error=f"parse failed: {exc.detail}")
-        _close(con, run_id, outcome, clock, raw_sha256=sha)
-        return outcome
-    rows, rejects = validate_rows(result.rows)
-    rejects = result.rejects + rejects
+    size = sum(len(p.content) for p in fetched)
+    shas = [load.archive_payload(con, settings.data_dir, run_id, payload) for payload in fetched]
+    module = source_module(name)
+    pairs: list[tuple[PriceObservation, str]] = []
+    rejects: list[tuple[str, str]] = []
+    skipped: Counter[str] = Counter()
+    items = 0
+    for payload, sha in zip(fetched, shas, strict=True):
+        try:
+            result = module.parse(payload)
+        except ParseError as exc:
+            outcome = SourceOutcome(name, "suspect", bytes=size, error=f"parse failed: {exc.detail}")
+            _close(con, run_id, outcome, clock, raw_sha256=sha)
+            return outcome
+        valid, invalid = validate_rows(result.rows)
+        pairs += [(obs, sha) for obs in valid]
+        rejects += result.rejects + invalid
+        skipped.update(result.skipped)
+        items += result.items
+    pairs, conflicts = unique_offers(pairs)
+    rejects += conflicts
     outcome = SourceOutcome(
-        name,
-        "ok",
-        items=result.items,
-        parsed=len(rows),
-        rejected=len(rejects),
-        bytes=len(fetched.content),
-        notes=_notes(result.skipped, rejects),
+        name, "ok", items=items, parsed=len(pairs), rejected=len(rejects), bytes=size, notes=_notes(skipped, rejects)
     )
     previous = load.previous_healthy_rows(con, name, observed_at, run_id)
-    if not rows:
+    if not pairs:
         outcome.status, outcome.error = "suspect", "no valid price rows"
-    elif previous and len(rows) < previous * settings.suspect_ratio:
+    elif previous and len(pairs) < previous * settings.suspect_ratio:
         outcome.status = "suspect"
         outcome.error = (
-            f"parsed {len(rows)} rows, fewer than {settings.suspect_ratio:.0%} of the "
+            f"parsed {len(pairs)} rows, fewer than {settings.suspect_ratio:.0%} of the "
             f"{previous} of its last healthy run; quarantined, not applied"
         )
     apply = outcome.status == "ok"
-    outcome.loaded = len(rows) if apply else 0
+    outcome.loaded = len(pairs) if apply else 0
     outcome.duration_s = time.monotonic() - clock
     load.load_observations(
         con,
         run_id=run_id,
         source=name,
         observed_at=observed_at,
-        raw_sha256=sha,
-        rows=rows,
+        rows=pairs,
         rejects=rejects,
         apply=apply,
         removal_runs=settings.removal_runs,
         status=outcome.status,
         finished_at=datetime.now(UTC),
         duration_s=outcome.duration_s,
-        items=result.items,
-        parsed=len(rows),
-        size=len(fetched.content),
+        items=items,
+        parsed=len(pairs),
+        size=size,
+        raw_sha256=shas[0] if len(shas) == 1 else None,
         error=outcome.error,
         notes=outcome.notes,
     )
@@ -234,7 +242,9 @@ def run_prices(
         return finish(settings, run_id, as_of, outcomes)
 
 
-def fetch_or_error(settings: Settings, name: str, session: requests.Session | None = None) -> Payload | FetchError:
+def fetch_or_error(
+    settings: Settings, name: str, session: requests.Session | None = None
+) -> list[Payload] | FetchError:
     """fetch_source, with a FetchError returned instead of raised."""
     try:
         return fetch_source(settings, name, session)

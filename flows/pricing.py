@@ -1,6 +1,8 @@
-"""@flow track_prices: fetch the enabled sources concurrently, then archive, parse, validate and load each."""
+"""@flow track_prices: fetch the enabled sources concurrently, then archive, parse, validate and load each.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: `serve` pickles the flow by value, and string annotations would
+lose the names (datetime) that Prefect needs to validate parameters in the run's subprocess.
+"""
 
 from datetime import datetime
 
@@ -33,11 +35,18 @@ def _retry_if_cut_short(task: object, task_run: object, state: object) -> bool:
     retry_condition_fn=_retry_if_cut_short,
     task_run_name="fetch-{name}",
 )
-def fetch(settings: Settings, name: str) -> Payload:
-    """Fetch one source (I/O: the only retried step)."""
-    payload = pipeline.fetch_source(settings, name)
-    get_run_logger().info("%s: fetched %s bytes from %s", name, len(payload.content), payload.url)
-    return payload
+def fetch(settings: Settings, name: str) -> list[Payload]:
+    """Fetch one source's documents (I/O: the only retried step)."""
+    payloads = pipeline.fetch_source(settings, name)
+    size = sum(len(p.content) for p in payloads)
+    get_run_logger().info(
+        "%s: fetched %s bytes in %s document(s) from %s",
+        name,
+        size,
+        len(payloads),
+        payloads[0].url if len(payloads) == 1 else settings.url_for(name),
+    )
+    return payloads
 
 
 @flow(
@@ -49,7 +58,7 @@ def track_prices(
     sources: list[str] | None = None,
     as_of: datetime | None = None,
     db: str | None = None,
-) -> dict[str, object]:
+) -> dict:
     """Track LLM API prices: one run of every enabled source into the warehouse."""
     logger = get_run_logger()
     settings = Settings.from_env(db=db)
@@ -67,7 +76,7 @@ def track_prices(
         outcomes = []
         for name, future in futures.items():
             try:
-                fetched: Payload | FetchError = future.result()
+                fetched: list[Payload] | FetchError = future.result()
             except FetchError as exc:
                 fetched = exc
             except Exception as exc:  # one broken source never stops the others

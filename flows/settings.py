@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from extractors.base import PRICE_SOURCES
+from extractors.base import source_names
 
 DEFAULT_DB = Path("data") / "llmflation.duckdb"
 DEFAULT_CRON = "0 3 * * *"
@@ -48,7 +48,7 @@ class Settings:
         env = os.environ if environ is None else environ
         urls = {
             name: env[f"LLMFLATION_{name.upper()}_URL"]
-            for name in PRICE_SOURCES
+            for name in source_names()
             if env.get(f"LLMFLATION_{name.upper()}_URL")
         }
         return cls(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from extractors.base import source_names
 from flows.cli import app
 from flows.settings import Settings, prefect_environment
 from tests.helpers import ROOT, ts
@@ -66,7 +67,7 @@ def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -
         ),
         (
             ("run", "--sources", "openrouter,nope", "--db", db),
-            "error: unknown source 'nope'; known sources: openrouter, litellm\n",
+            f"error: unknown source 'nope'; known sources: {', '.join(source_names())}\n",
         ),
         (
             ("run", "--as-of", "last tuesday", "--db", db),
@@ -101,10 +102,10 @@ def test_status_and_sources(warehouse: Settings) -> None:
     [row] = json.loads(done.stdout)
     assert (row["source"], row["status"], row["rows"], row["reason"]) == ("openrouter", "ok", 2, None)
     done = cli("sources", "--format", "csv", env={"LLMFLATION_LITELLM_URL": "http://127.0.0.1:9/map.json"})
-    lines = done.stdout.splitlines()
-    assert lines[0] == "source,maturity,url,description"
-    assert lines[1].startswith("openrouter,stable,https://openrouter.ai/api/v1/models,")
-    assert lines[2].startswith("litellm,stable,http://127.0.0.1:9/map.json (overridden),")
+    rows = {line.split(",")[0]: line for line in done.stdout.splitlines()}
+    assert rows["source"] == "source,kind,status,url,description"
+    assert rows["openrouter"].startswith("openrouter,aggregator,stable,https://openrouter.ai/api/v1/models,")
+    assert rows["litellm"].startswith("litellm,aggregator,stable,http://127.0.0.1:9/map.json (overridden),")
 
 
 def test_query_commands_never_import_prefect(warehouse: Settings) -> None:

@@ -81,3 +81,14 @@ def test_size_cap(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/big").respond_with_data(b"x" * 5000)
     with pytest.raises(FetchError, match="larger than 1000 bytes"):
         http.fetch(http.make_session(), "demo", httpserver.url_for("/big"), max_bytes=1000)
+
+
+def test_unreachable_hosts_are_not_called_timeouts() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(FetchError) as error:
+        http.fetch(http.make_session(retries=0), "demo", f"http://127.0.0.1:{port}/x")
+    assert error.value.detail == f"request failed: cannot connect to 127.0.0.1:{port}"

@@ -136,8 +136,7 @@ def load_observations(
     run_id: str,
     source: str,
     observed_at: datetime,
-    raw_sha256: str,
-    rows: list[PriceObservation],
+    rows: list[tuple[PriceObservation, str]],
     rejects: list[tuple[str, str]],
     apply: bool,
     removal_runs: int,
@@ -147,10 +146,12 @@ def load_observations(
     items: int,
     parsed: int,
     size: int,
+    raw_sha256: str | None,
     error: str | None,
     notes: str | None,
 ) -> None:
-    """Insert observations and rejects, close the source run; if apply, rebuild the source's history.
+    """Insert observations (each with the sha256 of its raw document) and rejects, close the source run;
+    if apply, rebuild the source's history.
 
     All in one transaction: a process killed here leaves the ledger as it was before.
     """
@@ -161,9 +162,9 @@ def load_observations(
                 "run_id": run_id,
                 "source": source,
                 "observed_at": observed_at,
-                "raw_sha256": raw_sha256,
+                "raw_sha256": sha,
             }
-            for obs in rows
+            for obs, sha in rows
         ],
         schema=OBSERVATION_SCHEMA,
     )

@@ -58,12 +58,21 @@ class PriceObservation(BaseModel):
     effective_to: Annotated[datetime | None, AfterValidator(_aware)] = None
 
     @property
-    def offer_key(self) -> tuple[str, ...]:
-        return (self.provider, self.provider_model_id, self.region, self.tier, self.metric, self.unit)
+    def offer_key(self) -> tuple[Any, ...]:
+        """What one price row is about: the offer, metric, unit and the period the source states (if any)."""
+        return (
+            self.provider,
+            self.provider_model_id,
+            self.region,
+            self.tier,
+            self.metric,
+            self.unit,
+            self.effective_from,
+        )
 
 
 def validate_rows(rows: list[dict[str, Any]]) -> tuple[list[PriceObservation], list[tuple[str, str]]]:
-    """Validate parser rows; return the valid ones (one per offer and metric) and (item, reason) rejects."""
+    """Validate parser rows; return the valid ones (one per offer, metric and stated period) and rejects."""
     valid: list[PriceObservation] = []
     rejects: list[tuple[str, str]] = []
     for row in rows:
@@ -73,15 +82,24 @@ def validate_rows(rows: list[dict[str, Any]]) -> tuple[list[PriceObservation], l
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             rejects.append((str(row.get("provider_model_id", "?")), f"{where}: {first['msg']}"))
-    by_key: dict[tuple[str, ...], list[PriceObservation]] = defaultdict(list)
-    for obs in valid:
-        by_key[obs.offer_key].append(obs)
-    unique: list[PriceObservation] = []
+    unique, conflicts = unique_offers([(obs, "") for obs in valid])
+    return [obs for obs, _ in unique], rejects + conflicts
+
+
+def unique_offers(
+    pairs: list[tuple[PriceObservation, str]],
+) -> tuple[list[tuple[PriceObservation, str]], list[tuple[str, str]]]:
+    """Keep one observation per offer key; a key stated twice with different prices is rejected, not guessed."""
+    by_key: dict[tuple[Any, ...], list[tuple[PriceObservation, str]]] = defaultdict(list)
+    for pair in pairs:
+        by_key[pair[0].offer_key].append(pair)
+    unique: list[tuple[PriceObservation, str]] = []
+    rejects: list[tuple[str, str]] = []
     for key, group in by_key.items():
-        amounts = {(o.amount, o.currency) for o in group}
+        amounts = {(o.amount, o.currency, o.effective_to) for o, _ in group}
         if len(amounts) == 1:
             unique.append(group[0])
         else:
-            stated = ", ".join(sorted(f"{a} {c}" for a, c in amounts))
+            stated = ", ".join(sorted(f"{a} {c}" for a, c, _ in amounts))
             rejects.append((key[1], f"{key[4]} {key[3]}: conflicting prices in one payload ({stated})"))
     return unique, rejects

@@ -66,8 +66,9 @@ CREATE TABLE observations (
     amount            DECIMAL(38, 18) NOT NULL,
     effective_from    TIMESTAMPTZ,           -- a date the source itself states; never guessed
     effective_to      TIMESTAMPTZ,
-    raw_sha256        VARCHAR NOT NULL,
-    PRIMARY KEY (run_id, source, provider, provider_model_id, region, tier, metric, unit)
+    raw_sha256        VARCHAR NOT NULL
+    -- one row per (run_id, source, provider, provider_model_id, region, tier, metric, unit, effective_from),
+    -- enforced by warehouse.models.unique_offers before the load
 );
 
 CREATE TABLE rejects (

@@ -1,0 +1,71 @@
+"""`llmflation serve` on the embedded defaults: a scheduled run happens, and SIGTERM stops everything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from flows.settings import Settings
+from tests.helpers import openrouter_body, real
+from tests.ledger_helpers import query
+
+pytestmark = pytest.mark.e2e
+
+
+def test_serve_runs_the_schedule_and_stops_cleanly(httpserver: HTTPServer, tmp_path: Path) -> None:
+    import cloudpickle
+
+    from flows.pricing import track_prices
+
+    # serve hands the flow to its run process by pickling it: parameters must still validate after that
+    clone = cloudpickle.loads(cloudpickle.dumps(track_prices))
+    assert clone.validate_parameters({"db": "x.duckdb", "as_of": "2026-01-01T00:00:00Z"})["db"] == "x.duckdb"
+
+    httpserver.expect_request("/models").respond_with_data(
+        openrouter_body(real("openrouter/openrouter_models_2026-04-20.json"))
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LLMFLATION_"))}
+    env.update(
+        HOME=str(tmp_path),
+        LLMFLATION_OPENROUTER_URL=httpserver.url_for("/models"),
+        LLMFLATION_LITELLM_URL=httpserver.url_for("/missing-map.json"),
+        LLMFLATION_HTTP_RETRIES="0",
+    )
+    with open(tmp_path / "serve.log", "w") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "serve", "--cron", "* * * * *"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    settings = Settings(db=tmp_path / "data" / "llmflation.duckdb")
+    try:
+        deadline = time.monotonic() + 240
+        done = []
+        while time.monotonic() < deadline and not done:
+            time.sleep(3)
+            assert child.poll() is None, (tmp_path / "serve.log").read_text()
+            if settings.db.exists():
+                try:
+                    done = query(settings, "SELECT status FROM runs WHERE finished_at IS NOT NULL")
+                except Exception:  # the run may hold the file for a moment
+                    continue
+        assert done == [("partial",)], (tmp_path / "serve.log").read_text()
+        health = dict(query(settings, "SELECT source, status FROM source_health"))
+        assert health == {"openrouter": "ok", "litellm": "failed"}
+    finally:
+        child.send_signal(signal.SIGTERM)
+        code = child.wait(timeout=60)
+    output = (tmp_path / "serve.log").read_text()
+    assert code == 0, output
+    assert "Traceback" not in output, output
+    assert not (tmp_path / ".prefect").exists()
+    assert (tmp_path / "data" / "prefect" / "server.log").exists()
