@@ -69,3 +69,12 @@ def test_serve_runs_the_schedule_and_stops_cleanly(httpserver: HTTPServer, tmp_p
     assert "Traceback" not in output, output
     assert not (tmp_path / ".prefect").exists()
     assert (tmp_path / "data" / "prefect" / "server.log").exists()
+    # the local Prefect server that serve started is gone with it
+    import re
+
+    import requests
+
+    api = re.search(r"Prefect API: (\S+)", output)
+    assert api, output
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{api.group(1)}/health", timeout=2)
