@@ -38,9 +38,10 @@ DEFAULT_REGION = "default"
 DEFAULT_TIER = "standard"
 
 
-def tier_name(*, service: str = "", cache: str = "", context: str = "") -> str:
-    """Compose a tier label in one order everywhere: service tier, cache duration, context length."""
-    parts = [part for part in (service, cache, context) if part]
+def tier_name(*, endpoint: str = "", service: str = "", cache: str = "", context: str = "") -> str:
+    """Compose a tier label in one order everywhere: endpoint (global/regional), service tier, cache duration,
+    context length. Examples: 'standard', '>200k', 'priority >272k', '1h', 'global', 'regional flex'."""
+    parts = [part for part in (endpoint, service, cache, context) if part]
     return " ".join(parts) if parts else DEFAULT_TIER
 
 

@@ -27,7 +27,7 @@ def render(source: str, case: Path) -> dict:
     return {
         "items": result.items,
         "rows": sorted(
-            ({**r.model_dump(exclude_none=True), "amount": str(r.amount)} for r in rows),
+            ({**r.model_dump(mode="json", exclude_none=True), "amount": str(r.amount)} for r in rows),
             key=lambda r: (r["provider_model_id"], r["metric"], r["unit"], r["tier"]),
         ),
         "skipped": dict(sorted(result.skipped.items())),
