@@ -126,3 +126,74 @@ def test_every_observation_traces_to_an_archived_raw_document(settings: Settings
     assert len(rows) == 1
     assert archive.read(settings.data_dir, rows[0][0]) == fetched.content
     assert rows[0][1] == fetched.sha256
+
+
+def _dated_source(monkeypatch, rows: list[dict]) -> None:
+    """Make the openrouter parser return these rows (dated prices come from sources that state periods)."""
+    from extractors.base import ParseResult
+    from extractors.sources import openrouter
+
+    def parse(payload):
+        result = ParseResult(items=1)
+        for row in rows:
+            result.add(provider="google", provider_model_id="gemini-x", model_key="google/gemini-x", **row)
+        return result
+
+    monkeypatch.setattr(openrouter, "parse", parse)
+
+
+def test_a_stated_future_price_is_known_before_it_applies(settings: Settings, monkeypatch) -> None:
+    _dated_source(
+        monkeypatch,
+        [
+            {"metric": "input", "amount": Decimal("0.75"), "effective_to": ts("2027-01-01T00:00")},
+            {"metric": "input", "amount": Decimal("1.50"), "effective_from": ts("2027-01-01T00:00")},
+        ],
+    )
+    run_once(settings, "openrouter", payload("openrouter", "{}"), ts("2026-09-04T00:00"))
+    assert history(settings) == [
+        ("gemini-x", "input", "standard", Decimal("0.75"), ts("2026-09-04T00:00"), ts("2027-01-01T00:00"), 0),
+        ("gemini-x", "input", "standard", Decimal("1.5"), ts("2027-01-01T00:00"), None, 0),
+    ]
+    assert query(settings, "SELECT usd_per_mtok FROM current_prices") == [(Decimal("0.75"),)]
+    assert query(settings, "SELECT usd_per_mtok FROM prices_as_of(TIMESTAMPTZ '2027-01-02 00:00:00+00')") == [
+        (Decimal("1.5"),)
+    ]
+    assert query(settings, "SELECT usd_per_mtok FROM prices_as_of(TIMESTAMPTZ '2026-12-31 23:59:59+00')") == [
+        (Decimal("0.75"),)
+    ]
+
+
+def test_stated_history_gives_stated_dates_and_restatements_win(settings: Settings, monkeypatch) -> None:
+    _dated_source(
+        monkeypatch,
+        [
+            {
+                "metric": "output",
+                "amount": Decimal("10"),
+                "effective_from": ts("2024-05-13T00:00"),
+                "effective_to": ts("2024-08-06T00:00"),
+            },
+            {"metric": "output", "amount": Decimal("15"), "effective_from": ts("2024-08-06T00:00")},
+        ],
+    )
+    run_once(settings, "openrouter", payload("openrouter", "{}"), ts("2026-01-01T00:00"))
+    _dated_source(
+        monkeypatch,
+        [
+            {
+                "metric": "output",
+                "amount": Decimal("10"),
+                "effective_from": ts("2024-05-13T00:00"),
+                "effective_to": ts("2024-08-06T00:00"),
+            },
+            {"metric": "output", "amount": Decimal("12"), "effective_from": ts("2024-08-06T00:00")},
+        ],
+    )
+    run_once(settings, "openrouter", payload("openrouter", "{}"), ts("2026-01-02T00:00"))
+    assert history(settings) == [
+        ("gemini-x", "output", "standard", Decimal("10"), ts("2024-05-13T00:00"), ts("2024-08-06T00:00"), 0),
+        ("gemini-x", "output", "standard", Decimal("12"), ts("2024-08-06T00:00"), None, 0),
+    ]
+    stated_twice = "SELECT count(*) FROM observations WHERE effective_from = TIMESTAMPTZ '2024-08-06 00:00:00+00'"
+    assert query(settings, stated_twice) == [(2,)]

@@ -1,7 +1,14 @@
 -- Rebuild the price history of one source from its applied observations: a gaps-and-islands fold.
+--
 -- A series is (provider, provider_model_id, region, tier, metric, unit). Each applied source run is a "tick".
--- A new segment starts when the amount or currency changes, or when the series comes back after having been
--- absent from at least $removal_runs consecutive ticks (it was removed in between).
+-- Undated observations (the source states no period): a new segment starts when the amount or currency changes,
+-- or when the series comes back after being absent from at least $removal_runs consecutive ticks (it was
+-- removed in between, and the old segment ends at the first tick without it). valid_from is the first
+-- observation of the value.
+-- Dated observations (the source states effective_from): one segment per stated start, valid from that date;
+-- if the source later restates a different amount for the same start, the latest statement wins (earlier ones
+-- stay in observations). A stated effective_to ends a segment; otherwise it ends where the next stated start
+-- of the same series begins.
 -- Parameters: $source, $removal_runs.
 INSERT INTO price_segments
 WITH ticks AS (
@@ -12,15 +19,15 @@ max_tick AS (
     SELECT coalesce(max(tick), 0) AS tick FROM ticks
 ),
 obs AS (
-    -- one observation per series and tick; of two runs at the same as-of time, the later run wins
+    -- one observation per series, stated start and tick; of two runs at the same as-of time, the later wins
     SELECT o.provider, o.provider_model_id, o.region, o.tier, o.metric, o.unit, o.currency, o.amount,
-           o.model_key, o.raw_sha256, o.effective_from, o.observed_at, t.tick
+           o.model_key, o.raw_sha256, o.effective_from, o.effective_to, o.observed_at, t.tick
     FROM observations o
     JOIN source_runs r ON r.run_id = o.run_id AND r.source = o.source AND r.applied
     JOIN ticks t ON t.observed_at = r.observed_at
     WHERE o.source = $source
     QUALIFY row_number() OVER (
-        PARTITION BY o.provider, o.provider_model_id, o.region, o.tier, o.metric, o.unit, t.tick
+        PARTITION BY o.provider, o.provider_model_id, o.region, o.tier, o.metric, o.unit, o.effective_from, t.tick
         ORDER BY r.started_at DESC, r.run_id DESC) = 1
 ),
 flagged AS (
@@ -28,23 +35,23 @@ flagged AS (
         CASE WHEN lag(tick) OVER w IS NULL
                OR amount <> lag(amount) OVER w
                OR currency <> lag(currency) OVER w
-               OR tick - lag(tick) OVER w > $removal_runs
+               OR (effective_from IS NULL AND tick - lag(tick) OVER w > $removal_runs)
              THEN 1 ELSE 0 END AS starts
     FROM obs
-    WINDOW w AS (PARTITION BY provider, provider_model_id, region, tier, metric, unit ORDER BY tick)
+    WINDOW w AS (PARTITION BY provider, provider_model_id, region, tier, metric, unit, effective_from ORDER BY tick)
 ),
 numbered AS (
     SELECT *, sum(starts) OVER (
-        PARTITION BY provider, provider_model_id, region, tier, metric, unit ORDER BY tick
+        PARTITION BY provider, provider_model_id, region, tier, metric, unit, effective_from ORDER BY tick
         ROWS UNBOUNDED PRECEDING) AS segment
     FROM flagged
 ),
-segments AS (
-    SELECT provider, provider_model_id, region, tier, metric, unit, segment,
+islands AS (
+    SELECT provider, provider_model_id, region, tier, metric, unit, effective_from, segment,
            any_value(currency) AS currency,
            any_value(amount) AS amount,
            arg_max(model_key, tick) AS model_key,
-           min(effective_from) AS stated_from,
+           arg_max(effective_to, tick) AS stated_to,
            min(observed_at) AS first_seen_at,
            max(observed_at) AS last_seen_at,
            min(tick) AS first_tick,
@@ -54,28 +61,49 @@ segments AS (
     FROM numbered
     GROUP BY ALL
 ),
+kept AS (
+    -- undated: every island; dated: only the latest statement for each stated start
+    SELECT *, coalesce(effective_from, first_seen_at) AS valid_from
+    FROM islands
+    QUALIFY effective_from IS NULL
+         OR segment = max(segment) OVER (PARTITION BY provider, provider_model_id, region, tier, metric, unit,
+                                                      effective_from)
+),
 linked AS (
-    SELECT s.*,
-           coalesce(s.stated_from, s.first_seen_at) AS valid_from,
-           lead(coalesce(s.stated_from, s.first_seen_at)) OVER w AS next_valid_from,
-           lead(s.first_tick) OVER w AS next_first_tick
-    FROM segments s
-    WINDOW w AS (PARTITION BY provider, provider_model_id, region, tier, metric, unit ORDER BY segment)
+    SELECT k.*,
+        lead(k.first_tick) OVER undated AS next_first_tick,
+        lead(k.valid_from) OVER undated AS next_valid_from,
+        (SELECT min(d.effective_from) FROM kept d
+         WHERE d.provider = k.provider AND d.provider_model_id = k.provider_model_id AND d.region = k.region
+           AND d.tier = k.tier AND d.metric = k.metric AND d.unit = k.unit
+           AND d.effective_from IS NOT NULL AND d.effective_from > k.valid_from) AS next_stated_from
+    FROM kept k
+    WINDOW undated AS (PARTITION BY provider, provider_model_id, region, tier, metric, unit, effective_from
+                       ORDER BY segment)
+),
+ended AS (
+    SELECT l.*,
+        l.effective_from IS NULL AND coalesce(l.next_first_tick, m.tick + 1) - l.last_tick > $removal_runs
+            AS removed,
+        CASE WHEN l.next_first_tick IS NULL THEN m.tick - l.last_tick ELSE 0 END AS missing_runs,
+        gone.observed_at AS gone_at
+    FROM linked l
+    CROSS JOIN max_tick m
+    LEFT JOIN ticks gone ON gone.tick = l.last_tick + 1
 )
 SELECT
-    $source AS source, l.provider, l.provider_model_id, l.model_key, l.region, l.tier, l.metric, l.unit,
-    l.currency, l.amount, l.valid_from,
+    $source AS source, provider, provider_model_id, model_key, region, tier, metric, unit, currency, amount,
+    valid_from,
+    least(
+        CASE WHEN removed THEN gone_at WHEN effective_from IS NULL THEN next_valid_from END,
+        stated_to,
+        next_stated_from
+    ) AS valid_to,
+    first_seen_at, last_seen_at, missing_runs,
     CASE
-        WHEN coalesce(l.next_first_tick, m.tick + 1) - l.last_tick > $removal_runs THEN gone.observed_at
-        WHEN l.next_first_tick IS NOT NULL THEN l.next_valid_from
-    END AS valid_to,
-    l.first_seen_at, l.last_seen_at,
-    CASE WHEN l.next_first_tick IS NULL THEN m.tick - l.last_tick ELSE 0 END AS missing_runs,
-    CASE
-        WHEN coalesce(l.next_first_tick, m.tick + 1) - l.last_tick > $removal_runs THEN 'removed'
-        WHEN l.next_first_tick IS NOT NULL THEN 'changed'
+        WHEN removed THEN 'removed'
+        WHEN next_first_tick IS NOT NULL AND effective_from IS NULL THEN 'changed'
+        WHEN stated_to IS NOT NULL OR next_stated_from IS NOT NULL THEN 'stated'
     END AS end_reason,
-    l.first_raw_sha256, l.last_raw_sha256
-FROM linked l
-CROSS JOIN max_tick m
-LEFT JOIN ticks gone ON gone.tick = l.last_tick + 1
+    first_raw_sha256, last_raw_sha256
+FROM ended
