@@ -143,6 +143,22 @@ def sources(fmt: str) -> None:
     _write(["source", "kind", "status", "url", "description"], rows, fmt)
 
 
+@app.command()
+@click.option("--unmapped", is_flag=True, help="Only the ids the identity rules could not place.")
+@format_option
+@db_option
+def models(unmapped: bool, fmt: str, db: Path | None) -> None:
+    """List the model catalogue: canonical key, family, open weights, HF repo, release date, providers."""
+    where = "WHERE NOT mapped" if unmapped else ""
+    _query(
+        Settings.from_env(db=db).db,
+        "SELECT model_key, family, open_weights, hf_repo, release_date, class, providers, provider_model_ids "
+        f"FROM models {where} ORDER BY model_key",
+        fmt,
+        empty="every observed model id is mapped" if unmapped else "no models yet; start with `llmflation run`",
+    )
+
+
 def parse_timestamp(text: str) -> datetime:
     """ISO 8601 date or timestamp; a value without a zone is taken as UTC."""
     try:

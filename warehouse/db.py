@@ -29,10 +29,13 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 def view_sql() -> list[str]:
-    """The CREATE OR REPLACE VIEW statements of the public SQL contract, in file order."""
+    """The statements of the public SQL contract (views, macros, reference tables), in file order."""
     folder = resources.files("warehouse") / "views"
+    data_dir = str(resources.files("warehouse") / "data").replace("'", "''")
     return [
-        entry.read_text() for entry in sorted(folder.iterdir(), key=lambda e: e.name) if entry.name.endswith(".sql")
+        entry.read_text().replace("{data_dir}", data_dir)
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".sql")
     ]
 
 
@@ -104,7 +107,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
     statements = view_sql()
-    checksum = hashlib.sha256("\n".join(statements).encode()).hexdigest()
+    catalogue = (resources.files("warehouse") / "data" / "model_catalogue.csv").read_bytes()
+    checksum = hashlib.sha256("\n".join(statements).encode() + catalogue).hexdigest()
     con.execute("CREATE TABLE IF NOT EXISTS schema_views (checksum VARCHAR)")
     if con.execute("SELECT checksum FROM schema_views").fetchall() != [(checksum,)]:
         with transaction(con):

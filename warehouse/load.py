@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from extractors.base import Payload
+from extractors.identity import identify
 from warehouse import archive
 from warehouse.db import sql_file, transaction
 from warehouse.models import PriceObservation
@@ -30,6 +31,19 @@ OBSERVATION_SCHEMA = pa.schema(
         ("effective_from", pa.timestamp("us", tz="UTC")),
         ("effective_to", pa.timestamp("us", tz="UTC")),
         ("raw_sha256", pa.string()),
+    ]
+)
+
+
+IDENTITY_SCHEMA = pa.schema(
+    [
+        ("provider", pa.string()),
+        ("provider_model_id", pa.string()),
+        ("model_key", pa.string()),
+        ("family", pa.string()),
+        ("open_weights", pa.bool_()),
+        ("mapped", pa.bool_()),
+        ("first_seen_at", pa.timestamp("us", tz="UTC")),
     ]
 )
 
@@ -174,16 +188,35 @@ def load_observations(
             [("run_id", pa.string()), ("source", pa.string()), ("item", pa.string()), ("reason", pa.string())]
         ),
     )
+    identities = pa.Table.from_pylist(
+        [
+            {
+                "provider": provider,
+                "provider_model_id": pid,
+                "model_key": key,
+                "family": ident.family,
+                "open_weights": ident.open_weights,
+                "mapped": ident.mapped,
+                "first_seen_at": observed_at,
+            }
+            for (provider, pid, key) in sorted({(o.provider, o.provider_model_id, o.model_key) for o, _ in rows})
+            for ident in [identify(provider, pid)]
+        ],
+        schema=IDENTITY_SCHEMA,
+    )
     columns = ", ".join(OBSERVATION_SCHEMA.names)
     with transaction(con):
         con.register("incoming_observations", table)
         con.register("incoming_rejects", reject_table)
+        con.register("incoming_identities", identities)
         try:
             con.execute(f"INSERT INTO observations ({columns}) SELECT {columns} FROM incoming_observations")
             con.execute("INSERT INTO rejects SELECT * FROM incoming_rejects")
+            con.execute("INSERT INTO model_identities SELECT * FROM incoming_identities ON CONFLICT DO NOTHING")
         finally:
             con.unregister("incoming_observations")
             con.unregister("incoming_rejects")
+            con.unregister("incoming_identities")
         finish_source_run(
             con,
             run_id,

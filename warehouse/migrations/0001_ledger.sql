@@ -100,3 +100,15 @@ CREATE TABLE price_segments (
     -- unique on (source, provider, provider_model_id, region, tier, metric, unit, valid_from) by construction;
     -- no index, since the table is replaced per source in the same transaction as the load
 );
+
+-- What the identity rules made of every provider model id ever observed (filled at load time).
+CREATE TABLE model_identities (
+    provider          VARCHAR NOT NULL,
+    provider_model_id VARCHAR NOT NULL,
+    model_key         VARCHAR NOT NULL,
+    family            VARCHAR,
+    open_weights      BOOLEAN,
+    mapped            BOOLEAN NOT NULL,      -- false: the rules could not place it; it keeps its own name
+    first_seen_at     TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (provider, provider_model_id)
+);
