@@ -107,8 +107,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
     statements = view_sql()
-    catalogue = (resources.files("warehouse") / "data" / "model_catalogue.csv").read_bytes()
-    checksum = hashlib.sha256("\n".join(statements).encode() + catalogue).hexdigest()
+    data = resources.files("warehouse") / "data"
+    reference = b"".join((data / name).read_bytes() for name in ("model_catalogue.csv", "fx_rates.csv"))
+    checksum = hashlib.sha256("\n".join(statements).encode() + reference).hexdigest()
     con.execute("CREATE TABLE IF NOT EXISTS schema_views (checksum VARCHAR)")
     if con.execute("SELECT checksum FROM schema_views").fetchall() != [(checksum,)]:
         with transaction(con):

@@ -83,12 +83,13 @@ def finish_run(
 
 
 def start_source_run(
-    con: duckdb.DuckDBPyConnection, run_id: str, source: str, observed_at: datetime, started_at: datetime
+    con: duckdb.DuckDBPyConnection, run_id: str, source: str, observed_at: datetime, started_at: datetime,
+    kind: str | None = None,
 ) -> None:
     """Record that a source's ingestion began (it stays 'running' if the process dies)."""
     con.execute(
-        "INSERT INTO source_runs (run_id, source, observed_at, started_at, status) VALUES (?, ?, ?, ?, ?)",
-        [run_id, source, observed_at, started_at, "running"],
+        "INSERT INTO source_runs (run_id, source, kind, observed_at, started_at, status) VALUES (?, ?, ?, ?, ?, ?)",
+        [run_id, source, kind, observed_at, started_at, "running"],
     )
 
 

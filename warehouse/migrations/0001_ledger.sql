@@ -23,6 +23,7 @@ CREATE TABLE runs (
 CREATE TABLE source_runs (
     run_id       VARCHAR NOT NULL,
     source       VARCHAR NOT NULL,
+    kind         VARCHAR,                    -- official, feed or aggregator
     observed_at  TIMESTAMPTZ NOT NULL,       -- the run's as-of time
     started_at   TIMESTAMPTZ NOT NULL,
     finished_at  TIMESTAMPTZ,

@@ -1,0 +1,51 @@
+-- Two sources pricing the same offer differently at overlapping times. Public contract.
+-- "The same offer": same comparable provider, model_key, metric and tier, and the same region (or one side not
+-- region-specific). A reseller that passes a model maker's price through (OpenRouter) is compared with the maker
+-- (openrouter's anthropic/claude-opus-4.1 with anthropic's). Prices compare in USD when both convert, else in
+-- the shared native currency.
+CREATE OR REPLACE VIEW priced_offers AS
+WITH kinds AS (
+    SELECT source, arg_max(kind, started_at) AS kind FROM source_runs WHERE kind IS NOT NULL GROUP BY source
+)
+SELECT h.*,
+       coalesce(k.kind, 'aggregator') AS source_kind,
+       CASE WHEN h.provider = 'openrouter' THEN split_part(h.model_key, '/', 1) ELSE h.provider END
+           AS comparable_provider
+FROM price_history h
+LEFT JOIN kinds k USING (source);
+
+CREATE OR REPLACE VIEW price_disagreements AS
+SELECT
+    a.comparable_provider AS provider,
+    a.model_key,
+    a.metric,
+    a.tier,
+    CASE WHEN a.region = 'default' THEN b.region ELSE a.region END AS region,
+    a.source AS source_a,
+    a.source_kind AS kind_a,
+    a.provider_model_id AS provider_model_id_a,
+    coalesce(a.usd_per_mtok, a.price_per_mtok) AS price_a,
+    b.source AS source_b,
+    b.source_kind AS kind_b,
+    b.provider_model_id AS provider_model_id_b,
+    coalesce(b.usd_per_mtok, b.price_per_mtok) AS price_b,
+    CASE WHEN a.usd_per_mtok IS NOT NULL AND b.usd_per_mtok IS NOT NULL THEN 'USD' ELSE a.currency END AS currency,
+    round(coalesce(b.usd_per_mtok, b.price_per_mtok) / nullif(coalesce(a.usd_per_mtok, a.price_per_mtok), 0), 4)
+        AS ratio_b_to_a,
+    greatest(a.valid_from, b.valid_from) AS overlap_from,
+    CASE WHEN a.valid_to IS NULL THEN b.valid_to WHEN b.valid_to IS NULL THEN a.valid_to
+         ELSE least(a.valid_to, b.valid_to) END AS overlap_to,
+    a.last_raw_sha256 AS raw_sha256_a,
+    b.last_raw_sha256 AS raw_sha256_b
+FROM priced_offers a
+JOIN priced_offers b
+  ON a.comparable_provider = b.comparable_provider
+ AND a.model_key = b.model_key
+ AND a.metric = b.metric
+ AND a.tier = b.tier
+ AND (a.region = b.region OR a.region = 'default' OR b.region = 'default')
+ AND a.source < b.source
+ AND a.valid_from < coalesce(b.valid_to, TIMESTAMPTZ 'infinity')
+ AND b.valid_from < coalesce(a.valid_to, TIMESTAMPTZ 'infinity')
+ AND (a.usd_per_mtok IS NOT NULL AND b.usd_per_mtok IS NOT NULL OR a.currency = b.currency)
+WHERE coalesce(a.usd_per_mtok, a.price_per_mtok) <> coalesce(b.usd_per_mtok, b.price_per_mtok);

@@ -1,0 +1,44 @@
+-- Per day and model class (catalogue), the cheapest open-weights offer and the cheapest closed one, by a 3:1
+-- input:output blend of standard-tier USD prices in force at the end of that day (free offers excluded), with
+-- the ratio closed / open. Public contract.
+CREATE OR REPLACE VIEW open_vs_closed AS
+WITH offers AS (
+    SELECT h.source, h.provider, h.provider_model_id, h.region, h.model_key, h.metric, h.usd_per_mtok,
+           h.valid_from, h.valid_to, m.class, m.open_weights
+    FROM price_history h
+    JOIN models m USING (model_key)
+    WHERE h.tier = 'standard' AND h.metric IN ('input', 'output') AND h.usd_per_mtok > 0
+      AND m.class IS NOT NULL AND m.open_weights IS NOT NULL
+),
+days AS (
+    SELECT CAST(unnest(generate_series(CAST(min(valid_from) AS DATE), current_date, INTERVAL 1 DAY)) AS DATE) AS day
+    FROM offers
+),
+blended AS (
+    SELECT d.day, o.class, o.open_weights, o.source, o.provider, o.provider_model_id, o.region, o.model_key,
+           max(o.usd_per_mtok) FILTER (WHERE o.metric = 'input') AS input,
+           max(o.usd_per_mtok) FILTER (WHERE o.metric = 'output') AS output
+    FROM days d
+    JOIN offers o
+      ON o.valid_from < d.day + INTERVAL 1 DAY
+     AND (o.valid_to IS NULL OR o.valid_to >= d.day + INTERVAL 1 DAY)
+    GROUP BY ALL
+    HAVING input IS NOT NULL AND output IS NOT NULL
+),
+cheapest AS (
+    SELECT day, class, open_weights,
+           arg_min(model_key, (3 * input + output) / 4) AS model_key,
+           arg_min(provider || ' via ' || source, (3 * input + output) / 4) AS offered_by,
+           min((3 * input + output) / 4) AS blended_usd_per_mtok
+    FROM blended
+    GROUP BY ALL
+)
+SELECT o.day, o.class,
+       o.model_key AS open_model, o.offered_by AS open_offered_by, round(o.blended_usd_per_mtok, 6) AS open_blended,
+       c.model_key AS closed_model, c.offered_by AS closed_offered_by,
+       round(c.blended_usd_per_mtok, 6) AS closed_blended,
+       round(c.blended_usd_per_mtok / o.blended_usd_per_mtok, 2) AS closed_to_open_ratio
+FROM cheapest o
+JOIN cheapest c ON c.day = o.day AND c.class = o.class AND NOT c.open_weights
+WHERE o.open_weights
+ORDER BY o.day, o.class;
