@@ -182,7 +182,11 @@ def _family(name: str) -> str | None:
 def model_key(provider: str, model_id: str) -> str:
     """The canonical `org/name` key of a provider model id; an id the rules cannot place keeps its own name."""
     raw = model_id.strip().lower()
-    segments = [s for s in raw.split("/") if s and not AWS_REGION.match(s) and not s.endswith("-commitment")]
+    segments = [
+        s
+        for s in raw.split("/")
+        if s and not AWS_REGION.match(s) and not s.endswith("-commitment") and s not in ("models", "routers")
+    ]
     name = segments[-1] if segments else raw
     path_org = segments[-2] if len(segments) >= 2 else ""
     name = name.split("@", 1)[0]  # Vertex: claude-opus-4-1@20250805

@@ -1,0 +1,97 @@
+"""Together AI's model list API: one JSON item per model with `pricing` in USD per 1M tokens.
+
+Format learned from the API reference https://docs.together.ai/reference/models (GET /v1/models returns a
+JSON array of {id, object, created, type, display_name, organization, link, license, context_length,
+pricing: {hourly, input, output, base, finetune}}) and from client types in public code (e.g. a TypeScript
+`Together.ModelPricing {hourly, input, output, base, finetune}`). The endpoint needs an API key
+(`Authorization: Bearer $TOGETHER_API_KEY`); fetch() adds the header only when its caller passes `api_key`,
+since sources read no configuration themselves. The public https://www.together.ai/pricing page was not
+used: no documented shape for it was found. No real capture has been tested yet: EXPERIMENTAL.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from extractors.base import ParseResult, Payload
+from extractors.errors import ParseError
+from extractors.identity import model_key
+from extractors.units import PriceValueError, per_mtok
+
+if TYPE_CHECKING:
+    import requests
+
+NAME = "together"
+URL = "https://api.together.xyz/v1/models"
+DESCRIPTION = "Together AI model list API: serverless input/output USD per 1M tokens per model (needs a key)"
+PROVIDER = "together"
+KIND = "official"
+EXPERIMENTAL = True
+
+# pricing field -> metric; values are USD per 1M tokens.
+FIELDS = {"input": "input", "output": "output"}
+# Documented fields that are not per-token serving prices.
+NOT_TOKEN = {
+    "hourly": "hourly: dedicated endpoint price, not per token",
+    "base": "base: non-token base price",
+    "finetune": "finetune: fine-tuning price, not serving",
+}
+
+
+def fetch(session: requests.Session, url: str, *, timeout: float, api_key: str | None = None) -> list[Payload]:
+    """GET the model list; the key is the caller's to give (none: the API answers 401)."""
+    from extractors import http
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    return [http.fetch(session, NAME, url, timeout=timeout, headers=headers)]
+
+
+def parse(payload: Payload) -> ParseResult:
+    """Parse the body of GET /v1/models: a JSON array (or an OpenAI-style {"data": [...]})."""
+    try:
+        body = json.loads(payload.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParseError(NAME, payload.url, f"not valid JSON ({exc})", payload.content) from exc
+    models = body.get("data") if isinstance(body, dict) else body
+    if not isinstance(models, list) or not models:
+        raise ParseError(NAME, payload.url, "no non-empty list of models", payload.content)
+    result = ParseResult(items=len(models))
+    for model in models:
+        _parse_model(model, result)
+    if not result.rows:
+        raise ParseError(NAME, payload.url, f"{len(models)} models but not one price", payload.content)
+    return result
+
+
+def _parse_model(model: Any, result: ParseResult) -> None:
+    model_id = model.get("id") if isinstance(model, dict) else None
+    if not isinstance(model_id, str) or not model_id.strip():
+        result.rejects.append((str(model)[:80], "model without an id"))
+        return
+    pricing = model.get("pricing")
+    if not isinstance(pricing, dict):
+        result.skipped["model without a pricing object"] += 1
+        return
+    for field_name, value in pricing.items():
+        if field_name in NOT_TOKEN:
+            result.skipped[NOT_TOKEN[field_name]] += 1
+            continue
+        if field_name not in FIELDS:
+            result.skipped[f"unknown pricing field {field_name}"] += 1
+            continue
+        try:
+            amount = per_mtok(value, "mtok")
+        except PriceValueError as exc:
+            result.rejects.append((model_id, f"{field_name}: {exc}"))
+            continue
+        if amount == 0:
+            result.skipped["zero: free or not priced per token"] += 1
+            continue
+        result.add(
+            provider=PROVIDER,
+            provider_model_id=model_id,
+            model_key=model_key(PROVIDER, model_id),
+            metric=FIELDS[field_name],
+            amount=amount,
+        )
