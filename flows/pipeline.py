@@ -124,7 +124,9 @@ def ingest(
     clock = time.monotonic()
     con = db.connect(settings.db)
     try:
-        load.start_source_run(con, run_id, name, observed_at, datetime.now(UTC), getattr(source_module(name), "KIND", None))
+        load.start_source_run(
+            con, run_id, name, observed_at, datetime.now(UTC), getattr(source_module(name), "KIND", None)
+        )
         try:
             documents = [fetched] if isinstance(fetched, Payload) else fetched
             return _ingest(settings, con, run_id, name, observed_at, documents, clock)

@@ -83,7 +83,11 @@ def finish_run(
 
 
 def start_source_run(
-    con: duckdb.DuckDBPyConnection, run_id: str, source: str, observed_at: datetime, started_at: datetime,
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    source: str,
+    observed_at: datetime,
+    started_at: datetime,
     kind: str | None = None,
 ) -> None:
     """Record that a source's ingestion began (it stays 'running' if the process dies)."""
