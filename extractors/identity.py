@@ -206,6 +206,8 @@ def model_key(provider: str, model_id: str) -> str:
     org = _family_org(name) or VENDOR_ORGS.get(vendor) or VENDOR_ORGS.get(path_org, path_org) or provider
     if org == "anthropic":
         name = _anthropic_name(name)
+    elif org == "openai":
+        name = re.sub(r"^gpt-35\b", "gpt-3.5", name)  # Azure's spelling of gpt-3.5
     elif org == "google" and name.startswith("gemini"):
         name = re.sub(r"-0\d\d$", "", name)  # gemini-2.0-flash-001 is gemini-2.0-flash
     return f"{org}/{name}"
@@ -233,6 +235,6 @@ def _has_prefix(name: str, prefix: str) -> bool:
 
 def _anthropic_name(name: str) -> str:
     """claude-3-5-sonnet-20240620 -> claude-3.5-sonnet; claude-opus-4-1 -> claude-opus-4.1."""
+    name = re.sub(r"-v\d+(?::\d+)?$", "", name)  # Bedrock revision on an id without its vendor prefix
     name = DATE_SUFFIX.sub("", name).removesuffix("-latest")
-    name = re.sub(r"-v\d+$", "", name)
     return re.sub(r"(?<=\d)-(?=\d(?:-|$))", ".", name)
