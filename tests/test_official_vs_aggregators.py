@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from decimal import Decimal
 
 import pytest
 
@@ -122,3 +123,48 @@ def test_identity_covers_the_aggregator_models_that_official_pages_list(loaded: 
     assert len(on_official) > 50
     print("\n".join(map(str, wrong)))
     assert coverage >= 0.95, wrong[:20]
+
+
+def test_gemini_dated_prices_land_with_their_stated_dates(loaded: Settings) -> None:
+    dated = query(
+        loaded,
+        "SELECT provider_model_id, usd_per_mtok, valid_from, valid_to FROM price_history WHERE source = 'google' "
+        "AND metric = 'input' AND tier = 'standard' AND (valid_to = TIMESTAMPTZ '2027-01-01 00:00:00+00' "
+        "OR valid_from = TIMESTAMPTZ '2027-01-01 00:00:00+00') ORDER BY provider_model_id, valid_from",
+    )
+    assert ("gemini-3.8-flash", Decimal("0.75"), ts("2026-09-04T00:00"), ts("2027-01-01T00:00")) in dated
+    assert ("gemini-3.8-flash", Decimal("1.5"), ts("2027-01-01T00:00"), None) in dated
+    price_at = (
+        "SELECT usd_per_mtok FROM prices_as_of(TIMESTAMPTZ '{}') WHERE source = 'google' "
+        "AND provider_model_id = 'gemini-3.8-flash' AND metric = 'input' AND tier = 'standard'"
+    )
+    assert query(loaded, price_at.format("2026-12-31 12:00:00+00")) == [(Decimal("0.75"),)]
+    assert query(loaded, price_at.format("2027-01-02 00:00:00+00")) == [(Decimal("1.5"),)]
+    # current_prices is prices_as_of(now): the 2026 price until the stated date, the 2027 one after it
+    now = query(
+        loaded,
+        "SELECT usd_per_mtok FROM current_prices WHERE source = 'google' "
+        "AND provider_model_id = 'gemini-3.8-flash' AND metric = 'input' AND tier = 'standard'",
+    )
+    today = query(loaded, "SELECT current_timestamp < TIMESTAMPTZ '2027-01-01 00:00:00+00'")[0][0]
+    assert now == [(Decimal("0.75"),)] if today else [(Decimal("1.5"),)]
+
+
+def test_open_vs_closed_compares_cheapest_offers_per_class(loaded: Settings) -> None:
+    rows = query(
+        loaded,
+        "SELECT day, class, open_model, open_blended, closed_model, closed_blended, "
+        "closed_to_open_ratio FROM open_vs_closed WHERE day = DATE '2026-09-05'",
+    )
+    assert rows, "a day with prices from every source has open and closed offers to compare"
+    for _day, _cls, open_model, open_blended, closed_model, closed_blended, ratio in rows:
+        assert open_blended > 0 and closed_blended > 0
+        assert float(ratio) == pytest.approx(float(closed_blended) / float(open_blended), rel=0.01)
+        flags = dict(
+            query(
+                loaded,
+                "SELECT model_key, open_weights FROM models WHERE model_key IN (?, ?)",
+                [open_model, closed_model],
+            )
+        )
+        assert flags == {open_model: True, closed_model: False}
