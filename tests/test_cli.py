@@ -143,3 +143,14 @@ def test_prefect_state_goes_to_the_data_folder_unless_the_user_configured_prefec
     assert "PREFECT_HOME" in prefect_environment(settings, {"HOME": str(home)})
     profiles.write_text('active = "local"\n[profiles.local]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n')
     assert prefect_environment(settings, {"HOME": str(home)}) == {}
+
+
+def test_models_lists_the_catalogue_and_the_unmapped_ids(warehouse: Settings) -> None:
+    done = cli("models", "--format", "json", "--db", str(warehouse.db))
+    models = {row["model_key"]: row for row in json.loads(done.stdout)}
+    assert models["openai/gpt-4o"]["family"] == "gpt" and models["openai/gpt-4o"]["open_weights"] is False
+    assert models["meta-llama/llama-3-8b-instruct"]["hf_repo"] == "meta-llama/Meta-Llama-3-8B-Instruct"
+    done = cli("models", "--unmapped", "--format", "csv", "--db", str(warehouse.db))
+    lines = done.stdout.splitlines()
+    assert lines[0] == "model_key,family,open_weights,hf_repo,release_date,class,providers,provider_model_ids"
+    assert lines[1:] == ["x/a,,,,,,['openrouter'],['x/a']"]
