@@ -154,3 +154,9 @@ def test_models_lists_the_catalogue_and_the_unmapped_ids(warehouse: Settings) ->
     lines = done.stdout.splitlines()
     assert lines[0] == "model_key,family,open_weights,hf_repo,release_date,class,providers,provider_model_ids"
     assert lines[1:] == ["x/a,,,,,,['openrouter'],['x/a']"]
+
+
+def test_every_source_is_in_the_readme_sources_table() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in source_names():
+        assert f"| `{name}` |" in readme, f"source {name} is missing from README's table of sources"
