@@ -62,6 +62,8 @@ class ParseResult:
     items: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     rejects: list[tuple[str, str]] = field(default_factory=list)
+    # provider_model_id -> Hugging Face repo id, where the payload states one (open-weights models)
+    hf_repos: dict[str, str] = field(default_factory=dict)
 
     def add(
         self,

@@ -158,6 +158,7 @@ def _ingest(
     pairs: list[tuple[PriceObservation, str]] = []
     rejects: list[tuple[str, str]] = []
     skipped: Counter[str] = Counter()
+    hf_repos: dict[str, str] = {}
     items = 0
     for payload, sha in zip(fetched, shas, strict=True):
         try:
@@ -170,6 +171,7 @@ def _ingest(
         pairs += [(obs, sha) for obs in valid]
         rejects += result.rejects + invalid
         skipped.update(result.skipped)
+        hf_repos.update(result.hf_repos)
         items += result.items
     pairs, conflicts = unique_offers(pairs)
     rejects += conflicts
@@ -206,6 +208,7 @@ def _ingest(
         raw_sha256=shas[0] if len(shas) == 1 else None,
         error=outcome.error,
         notes=outcome.notes,
+        hf_repos=hf_repos,
     )
     return outcome
 

@@ -168,3 +168,22 @@ def test_open_vs_closed_compares_cheapest_offers_per_class(loaded: Settings) -> 
             )
         )
         assert flags == {open_model: True, closed_model: False}
+
+
+def test_open_models_get_their_hugging_face_repo_from_openrouter(loaded: Settings) -> None:
+    stated = {
+        m["id"]: m["hugging_face_id"]
+        for m in json.loads(openrouter_body(real(OPENROUTER)))["data"]
+        if m.get("hugging_face_id")
+    }
+    assert len(stated) > 20
+    got = dict(
+        query(
+            loaded,
+            "SELECT provider_model_id, hf_repo FROM model_identities "
+            "WHERE provider = 'openrouter' AND hf_repo IS NOT NULL",
+        )
+    )
+    assert {pid: repo for pid, repo in got.items() if pid in stated} == stated
+    uncatalogued = query(loaded, "SELECT count(*) FROM models WHERE NOT catalogued AND hf_repo IS NOT NULL")
+    assert uncatalogued[0][0] > 10

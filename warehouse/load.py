@@ -43,6 +43,7 @@ IDENTITY_SCHEMA = pa.schema(
         ("family", pa.string()),
         ("open_weights", pa.bool_()),
         ("mapped", pa.bool_()),
+        ("hf_repo", pa.string()),
         ("first_seen_at", pa.timestamp("us", tz="UTC")),
     ]
 )
@@ -168,6 +169,7 @@ def load_observations(
     raw_sha256: str | None,
     error: str | None,
     notes: str | None,
+    hf_repos: dict[str, str] | None = None,
 ) -> None:
     """Insert observations (each with the sha256 of its raw document) and rejects, close the source run;
     if apply, rebuild the source's history.
@@ -202,6 +204,7 @@ def load_observations(
                 "family": ident.family,
                 "open_weights": ident.open_weights,
                 "mapped": ident.mapped,
+                "hf_repo": (hf_repos or {}).get(pid),
                 "first_seen_at": observed_at,
             }
             for (provider, pid, key) in sorted({(o.provider, o.provider_model_id, o.model_key) for o, _ in rows})
@@ -217,7 +220,11 @@ def load_observations(
         try:
             con.execute(f"INSERT INTO observations ({columns}) SELECT {columns} FROM incoming_observations")
             con.execute("INSERT INTO rejects SELECT * FROM incoming_rejects")
-            con.execute("INSERT INTO model_identities SELECT * FROM incoming_identities ON CONFLICT DO NOTHING")
+            con.execute(
+                "INSERT INTO model_identities BY NAME SELECT * FROM incoming_identities "
+                "ON CONFLICT (provider, provider_model_id) DO UPDATE SET "
+                "hf_repo = coalesce(EXCLUDED.hf_repo, model_identities.hf_repo)"
+            )
         finally:
             con.unregister("incoming_observations")
             con.unregister("incoming_rejects")

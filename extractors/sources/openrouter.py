@@ -63,6 +63,8 @@ def _parse_model(model: Any, result: ParseResult) -> None:
         result.rejects.append((str(model)[:80], "model without an id or a pricing object"))
         return
     key = model_key(PROVIDER, strip_variant(model_id))
+    if isinstance(model.get("hugging_face_id"), str) and model["hugging_face_id"].strip():
+        result.hf_repos[model_id] = model["hugging_face_id"].strip()
     _add_prices(model_id, key, pricing, "", result)
     for override in pricing.get("overrides") or []:
         tier = _override_tier(override)

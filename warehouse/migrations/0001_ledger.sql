@@ -110,6 +110,7 @@ CREATE TABLE model_identities (
     family            VARCHAR,
     open_weights      BOOLEAN,
     mapped            BOOLEAN NOT NULL,      -- false: the rules could not place it; it keeps its own name
+    hf_repo           VARCHAR,               -- Hugging Face repo id, where a source states it
     first_seen_at     TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (provider, provider_model_id)
 );

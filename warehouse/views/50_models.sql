@@ -5,6 +5,7 @@ WITH observed AS (
            any_value(family) AS family,
            bool_or(open_weights) AS open_weights,
            bool_and(mapped) AS mapped,
+           any_value(hf_repo) FILTER (WHERE hf_repo IS NOT NULL) AS hf_repo,
            list(DISTINCT provider ORDER BY provider) AS providers,
            list(DISTINCT provider_model_id ORDER BY provider_model_id) AS provider_model_ids
     FROM model_identities GROUP BY model_key
@@ -13,7 +14,7 @@ SELECT
     coalesce(c.model_key, o.model_key) AS model_key,
     coalesce(c.family, o.family) AS family,
     coalesce(c.open_weights, o.open_weights) AS open_weights,
-    c.hf_repo,
+    coalesce(c.hf_repo, o.hf_repo) AS hf_repo,
     c.release_date,
     c.class,
     c.model_key IS NOT NULL AS catalogued,
