@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import pkgutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from functools import cached_property
 from types import ModuleType
 from typing import Any
 
-from extractors.errors import UnknownSourceError
+from extractors.errors import ParseError, UnknownSourceError
 
 # Kinds of source, in the order they are listed and loaded.
 KINDS = ("official", "feed", "aggregator")
@@ -127,3 +128,11 @@ def parse_source_list(text: str | None) -> list[str]:
     for name in names:
         source_module(name)
     return list(dict.fromkeys(names))
+
+
+def json_body(source: str, payload: Payload) -> Any:
+    """The payload decoded as JSON, or a ParseError naming the source, the URL and the payload's start."""
+    try:
+        return json.loads(payload.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParseError(source, payload.url, f"not valid JSON ({exc})", payload.content) from exc

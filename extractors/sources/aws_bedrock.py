@@ -17,13 +17,12 @@ reads one raw offer file, or a saved bundle {"AmazonBedrock": {...}, "AmazonBedr
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from extractors.base import ParseResult, Payload, tier_name
+from extractors.base import ParseResult, Payload, json_body, tier_name
 from extractors.errors import ParseError
 from extractors.identity import model_key
 from extractors.sources._aws_bedrock_regions import LOCATIONS
@@ -53,10 +52,7 @@ def fetch(session: requests.Session, url: str, *, timeout: float = 30.0) -> list
 
 def parse(payload: Payload) -> ParseResult:
     """Parse a raw offer file or a bundle of offer files."""
-    try:
-        body = json.loads(payload.content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(NAME, payload.url, f"not valid JSON ({exc})", payload.content) from exc
+    body = json_body(NAME, payload)
     offers = _offers(body)
     if not offers:
         raise ParseError(NAME, payload.url, "neither a Price List offer file nor a bundle of them", payload.content)

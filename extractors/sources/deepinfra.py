@@ -10,10 +10,9 @@ https://deepinfra.com/docs/advanced/openai_api. No real capture has been tested 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from extractors.base import ParseResult, Payload
+from extractors.base import ParseResult, Payload, json_body
 from extractors.errors import ParseError
 from extractors.identity import model_key
 from extractors.units import PriceValueError, per_mtok
@@ -31,10 +30,7 @@ FIELDS = {"input_tokens": "input", "output_tokens": "output", "cache_read_tokens
 
 def parse(payload: Payload) -> ParseResult:
     """Parse the body of GET /v1/openai/models."""
-    try:
-        body = json.loads(payload.content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(NAME, payload.url, f"not valid JSON ({exc})", payload.content) from exc
+    body = json_body(NAME, payload)
     models = body.get("data") if isinstance(body, dict) else None
     if not isinstance(models, list) or not models:
         raise ParseError(NAME, payload.url, 'no non-empty "data" list of models', payload.content)

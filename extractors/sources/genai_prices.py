@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from extractors.base import ParseResult, Payload, tier_name, token_count_label
+from extractors.base import ParseResult, Payload, json_body, tier_name, token_count_label
 from extractors.errors import ParseError
 from extractors.identity import model_key, strip_variant
 from extractors.units import PriceValueError, per_mtok, quantize, to_decimal
@@ -62,10 +61,7 @@ class Unsupported(ValueError):
 
 def parse(payload: Payload) -> ParseResult:
     """Parse prices/new_data/v2/data.json: a JSON array of providers, each with its models."""
-    try:
-        body = json.loads(payload.content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(NAME, payload.url, f"not valid JSON ({exc})", payload.content) from exc
+    body = json_body(NAME, payload)
     result = ParseResult()
     providers = []
     for entry in body if isinstance(body, list) else []:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from extractors.base import DEFAULT_REGION, ParseResult, Payload, tier_name, token_count_label
+from extractors.base import DEFAULT_REGION, ParseResult, Payload, json_body, tier_name, token_count_label
 from extractors.errors import ParseError
 from extractors.identity import AWS_REGION, litellm_provider_slug, model_key
 from extractors.units import PriceValueError, per_mtok, quantize, to_decimal
@@ -69,10 +68,7 @@ NOT_MONEY = re.compile(r"_dbu?_cost_")  # Databricks DBUs are not a currency
 
 def parse(payload: Payload) -> ParseResult:
     """Parse model_prices_and_context_window.json (any version since 2023)."""
-    try:
-        body = json.loads(payload.content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(NAME, payload.url, f"not valid JSON ({exc})", payload.content) from exc
+    body = json_body(NAME, payload)
     if not isinstance(body, dict):
         raise ParseError(NAME, payload.url, "top level is not an object of models", payload.content)
     entries = {k: v for k, v in body.items() if isinstance(v, dict) and k != "sample_spec"}

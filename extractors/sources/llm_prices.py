@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from extractors.base import ParseResult, Payload, tier_name, token_count_label
+from extractors.base import ParseResult, Payload, json_body, tier_name, token_count_label
 from extractors.errors import FetchError, ParseError
 from extractors.identity import model_key
 from extractors.units import PriceValueError, per_mtok
@@ -61,10 +61,7 @@ def fetch(session: requests.Session, url: str, *, timeout: float) -> list[Payloa
 
 def parse(payload: Payload) -> ParseResult:
     """Parse one vendor file: {"vendor": ..., "models": [{"id", "name", "price_history": [...]}]}."""
-    try:
-        body = json.loads(payload.content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(NAME, payload.url, f"not valid JSON ({exc})", payload.content) from exc
+    body = json_body(NAME, payload)
     models = body.get("models") if isinstance(body, dict) else None
     if not isinstance(models, list) or not models:
         raise ParseError(NAME, payload.url, 'no "models" list in the vendor file', payload.content)

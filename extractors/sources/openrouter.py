@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from extractors.base import ParseResult, Payload, tier_name, token_count_label
+from extractors.base import ParseResult, Payload, json_body, tier_name, token_count_label
 from extractors.errors import ParseError
 from extractors.identity import model_key, strip_variant
 from extractors.units import PriceValueError, per_mtok, to_decimal
@@ -39,10 +38,7 @@ ZERO_IS_PRICE = {"prompt", "completion"}
 
 def parse(payload: Payload) -> ParseResult:
     """Parse the body of GET /api/v1/models."""
-    try:
-        body = json.loads(payload.content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(NAME, payload.url, f"not valid JSON ({exc})", payload.content) from exc
+    body = json_body(NAME, payload)
     models = body.get("data") if isinstance(body, dict) else None
     if not isinstance(models, list):
         raise ParseError(NAME, payload.url, 'no "data" list of models', payload.content)

@@ -11,10 +11,9 @@ used: no documented shape for it was found. No real capture has been tested yet:
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from extractors.base import ParseResult, Payload
+from extractors.base import ParseResult, Payload, json_body
 from extractors.errors import ParseError
 from extractors.identity import model_key
 from extractors.units import PriceValueError, per_mtok
@@ -49,10 +48,7 @@ def fetch(session: requests.Session, url: str, *, timeout: float, api_key: str |
 
 def parse(payload: Payload) -> ParseResult:
     """Parse the body of GET /v1/models: a JSON array (or an OpenAI-style {"data": [...]})."""
-    try:
-        body = json.loads(payload.content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(NAME, payload.url, f"not valid JSON ({exc})", payload.content) from exc
+    body = json_body(NAME, payload)
     models = body.get("data") if isinstance(body, dict) else body
     if not isinstance(models, list) or not models:
         raise ParseError(NAME, payload.url, "no non-empty list of models", payload.content)
