@@ -34,7 +34,7 @@ LITELLM_PROVIDERS = {
 AWS_REGION = re.compile(r"^(us|eu|ap|ca|sa|me|af|il|mx|cn)(-gov)?-[a-z]+-\d$")
 # Bedrock ids: optional cross-region prefix, vendor, name, optional version: "us.meta.llama3-8b-instruct-v1:0".
 BEDROCK_ID = re.compile(
-    r"^(?:(?:us|eu|apac|global|jp|au|us-gov|ca)\.)?([a-z0-9-]+)\.(.+?)(?:-v\d+(?::\d+)?|-\d+:\d+|:\d+)?$"
+    r"^(?:(?:us|eu|apac|global|regional|jp|au|us-gov|ca)\.)?([a-z0-9-]+)\.(.+?)(?:-v\d+(?::\d+)?|-\d+:\d+|:\d+)?$"
 )
 # Model family prefix -> the org that publishes it (the canonical key's org).
 FAMILY_ORGS = (

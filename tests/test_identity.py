@@ -28,6 +28,7 @@ from extractors.identity import identify, model_key
         ("aws-bedrock", "openai.gpt-oss-120b-1:0", "openai/gpt-oss-120b"),
         ("aws-bedrock", "amazon.titan-embed-text-v2:0", "amazon/titan-embed-text-v2"),  # v2 is another model
         ("aws-bedrock", "deepseek.v3.2", "deepseek/deepseek-v3.2"),
+        ("aws-bedrock", "regional.anthropic.claude-opus-4-5-v1:0", "anthropic/claude-opus-4.5"),
         ("deepseek", "deepseek-v4-flash", "deepseek/deepseek-v4-flash"),
         ("openrouter", "x-ai/grok-4", "x-ai/grok-4"),
         ("openrouter", "openrouter/auto", "openrouter/auto"),

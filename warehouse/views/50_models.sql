@@ -4,7 +4,7 @@ WITH observed AS (
     SELECT model_key,
            any_value(family) AS family,
            bool_or(open_weights) AS open_weights,
-           bool_and(mapped) AS mapped,
+           bool_or(mapped) AS mapped,
            any_value(hf_repo) FILTER (WHERE hf_repo IS NOT NULL) AS hf_repo,
            list(DISTINCT provider ORDER BY provider) AS providers,
            list(DISTINCT provider_model_id ORDER BY provider_model_id) AS provider_model_ids
