@@ -17,6 +17,8 @@ from extractors.errors import ParseError, UnknownSourceError
 
 # Kinds of source, in the order they are listed and loaded.
 KINDS = ("official", "feed", "aggregator")
+# Sources of adoption data (not prices); they run in their own flow, track_adoption.
+ADOPTION_SOURCES = ("huggingface",)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Payload:
     status: int
     content: bytes
     content_type: str = ""
+    # Link header relations of the response (rel -> absolute or relative URL), e.g. {"next": "...?cursor=..."}
+    links: dict[str, str] = field(default_factory=dict, compare=False)
 
     @cached_property
     def sha256(self) -> str:
@@ -110,7 +114,8 @@ def source_module(name: str) -> ModuleType:
     """Return the module of a source, or raise UnknownSourceError."""
     names = source_names()
     if name not in names:
-        raise UnknownSourceError(f"unknown source {name!r}; known sources: {', '.join(names)}")
+        known = ", ".join([*names, *ADOPTION_SOURCES])
+        raise UnknownSourceError(f"unknown source {name!r}; known sources: {known}")
     return importlib.import_module(f"extractors.sources.{name}")
 
 
@@ -121,12 +126,14 @@ def listed_sources() -> list[ModuleType]:
 
 
 def parse_source_list(text: str | None) -> list[str]:
-    """Turn 'a,b' into a validated list of source names; None or '' means every stable (non-experimental) one."""
+    """Turn 'a,b' into a validated list of source names; None or '' means every stable (non-experimental) price
+    source. Adoption sources (huggingface) are accepted by name."""
     if not text:
         return [m.NAME for m in listed_sources() if not getattr(m, "EXPERIMENTAL", False)]
     names = [part.strip() for part in text.split(",") if part.strip()]
     for name in names:
-        source_module(name)
+        if name not in ADOPTION_SOURCES:
+            source_module(name)
     return list(dict.fromkeys(names))
 
 

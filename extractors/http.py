@@ -88,6 +88,7 @@ def fetch(
             status=response.status_code,
             content=b"".join(chunks),
             content_type=response.headers.get("Content-Type", ""),
+            links={rel: link["url"] for rel, link in response.links.items() if link.get("url")},
         )
 
 

@@ -52,8 +52,9 @@ def app(debug: bool) -> None:
 @click.option("--as-of", "as_of", default=None, help="Observation time, ISO 8601 (replays, backfills) [default: now].")
 @db_option
 def run(sources: str | None, as_of: str | None, db: Path | None) -> None:
-    """Run the price flow once, on the embedded defaults (a local DuckDB file and Prefect's ephemeral API)."""
-    from extractors.base import parse_source_list
+    """Run the flows once, on the embedded defaults (a local DuckDB file and Prefect's ephemeral API): prices for
+    the price sources, adoption for huggingface."""
+    from extractors.base import ADOPTION_SOURCES, parse_source_list
     from flows import pipeline
     from warehouse import db as warehouse_db
 
@@ -63,13 +64,19 @@ def run(sources: str | None, as_of: str | None, db: Path | None) -> None:
     with pipeline.run_lock(settings):  # fail fast, before Prefect starts, if another run is writing
         warehouse_db.connect(settings.db, wait_s=5).close()
     os.environ.update(prefect_environment(settings))
-    from flows.pricing import track_prices
+    price_names = [name for name in names if name not in ADOPTION_SOURCES]
+    statuses = []
+    if price_names:
+        from flows.pricing import track_prices
 
-    state = track_prices(sources=names, as_of=observed_at, db=str(settings.db), return_state=True)
-    status = _print_last_run(settings)
-    if state.is_failed() and status is None:
-        raise UserError(f"the run failed: {state.message}")
-    sys.exit(0 if status == "ok" else 1)
+        state = track_prices(sources=price_names, as_of=observed_at, db=str(settings.db), return_state=True)
+        statuses.append(_print_last_run(settings) or f"failed: {state.message}")
+    if any(name in ADOPTION_SOURCES for name in names):
+        from flows.adoption import track_adoption
+
+        state = track_adoption(as_of=observed_at, db=str(settings.db), return_state=True)
+        statuses.append(_print_last_run(settings) or f"failed: {state.message}")
+    sys.exit(0 if statuses and all(status == "ok" for status in statuses) else 1)
 
 
 @app.command()
@@ -159,6 +166,28 @@ def models(unmapped: bool, fmt: str, db: Path | None) -> None:
     )
 
 
+@app.group(name="import")
+def import_() -> None:
+    """Load saved history into the warehouse (idempotent; every row keeps its own stated date)."""
+
+
+@import_.command("hf-snapshots")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@db_option
+def import_hf_snapshots(paths: tuple[Path, ...], db: Path | None) -> None:
+    """Hugging Face snapshots: reduced daily model lists (*.json) and monthly download CSVs (*.csv), or folders."""
+    from flows.hub import import_files
+
+    settings = Settings.from_env(db=db)
+    summary = import_files(settings, paths)
+    outcome = summary.outcomes[0]
+    click.echo(
+        f"imported {outcome.parsed} snapshot rows ({outcome.loaded} new, {outcome.rejected} rejected) "
+        f"from {len(paths)} path(s): {summary.status}"
+    )
+    sys.exit(0 if summary.status == "ok" else 1)
+
+
 def parse_timestamp(text: str) -> datetime:
     """ISO 8601 date or timestamp; a value without a zone is taken as UTC."""
     try:
@@ -217,9 +246,10 @@ def _print_last_run(settings: Settings) -> str | None:
 
     con = connect(settings.db, read_only=True, wait_s=10)
     try:
-        last = con.execute("SELECT run_id, status, as_of FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
-        if last is None:
+        found = con.execute("SELECT run_id, status, as_of FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()
+        if not found:
             return None
+        last = found[0]
         relation = con.execute(
             "SELECT source, status, items AS models, parsed, rejected, loaded, error AS reason "
             "FROM source_runs WHERE run_id = ? ORDER BY source",

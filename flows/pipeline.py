@@ -104,14 +104,16 @@ def fetch_source(settings: Settings, name: str, session: requests.Session | None
     return [http.fetch(session, name, url, timeout=settings.http_timeout)]
 
 
-def start(settings: Settings, sources: list[str], as_of: datetime | None) -> tuple[str, datetime]:
+def start(
+    settings: Settings, sources: list[str], as_of: datetime | None, flow: str = FLOW_NAME
+) -> tuple[str, datetime]:
     """Open a run in the ledger; returns its id and its as-of time (now unless given)."""
     started = datetime.now(UTC)
     as_of = _aware(as_of) or started
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     con = db.connect(settings.db)
     try:
-        load.start_run(con, run_id, FLOW_NAME, started, as_of, sources)
+        load.start_run(con, run_id, flow, started, as_of, sources)
     finally:
         con.close()
     return run_id, as_of

@@ -7,10 +7,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from extractors.base import source_names
+from extractors.base import ADOPTION_SOURCES, source_names
 
 DEFAULT_DB = Path("data") / "llmflation.duckdb"
 DEFAULT_CRON = "0 3 * * *"
+DEFAULT_HF_AUTHORS = (
+    "meta-llama",
+    "mistralai",
+    "Qwen",
+    "google",
+    "microsoft",
+    "deepseek-ai",
+    "tiiuae",
+    "bigscience",
+    "openai",
+    "moonshotai",
+    "zai-org",
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,11 @@ class Settings:
     removal_runs: int = 3
     suspect_ratio: float = 0.5
     cron: str = DEFAULT_CRON
+    hf_authors: tuple[str, ...] = DEFAULT_HF_AUTHORS
+    hf_top_downloads: int = 300
+    hf_top_trending: int = 100
+    hf_page_size: int = 1000
+    hf_token: str | None = field(default=None, repr=False)  # a secret: never in repr, logs or the warehouse
 
     @property
     def data_dir(self) -> Path:
@@ -38,6 +56,10 @@ class Settings:
 
     def url_for(self, source: str) -> str:
         """The URL a source fetches: its LLMFLATION_<SOURCE>_URL override or its default."""
+        if source in ADOPTION_SOURCES:
+            from extractors.hub import huggingface
+
+            return self.source_urls.get(source) or huggingface.URL
         from extractors.base import source_module
 
         return self.source_urls.get(source) or source_module(source).URL
@@ -48,7 +70,7 @@ class Settings:
         env = os.environ if environ is None else environ
         urls = {
             name: env[f"LLMFLATION_{name.upper()}_URL"]
-            for name in source_names()
+            for name in [*source_names(), *ADOPTION_SOURCES]
             if env.get(f"LLMFLATION_{name.upper()}_URL")
         }
         return cls(
@@ -61,6 +83,13 @@ class Settings:
             removal_runs=int(_number(env, "LLMFLATION_REMOVAL_RUNS", 3)),
             suspect_ratio=_number(env, "LLMFLATION_SUSPECT_RATIO", 0.5),
             cron=env.get("LLMFLATION_CRON") or DEFAULT_CRON,
+            hf_authors=tuple(a.strip() for a in env["LLMFLATION_HF_AUTHORS"].split(",") if a.strip())
+            if env.get("LLMFLATION_HF_AUTHORS")
+            else DEFAULT_HF_AUTHORS,
+            hf_top_downloads=int(_number(env, "LLMFLATION_HF_TOP_DOWNLOADS", 300)),
+            hf_top_trending=int(_number(env, "LLMFLATION_HF_TOP_TRENDING", 100)),
+            hf_page_size=int(_number(env, "LLMFLATION_HF_PAGE_SIZE", 1000)),
+            hf_token=env.get("HF_TOKEN") or None,
         )
 
 

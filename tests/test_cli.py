@@ -67,7 +67,7 @@ def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -
         ),
         (
             ("run", "--sources", "openrouter,nope", "--db", db),
-            f"error: unknown source 'nope'; known sources: {', '.join(source_names())}\n",
+            f"error: unknown source 'nope'; known sources: {', '.join([*source_names(), 'huggingface'])}\n",
         ),
         (
             ("run", "--as-of", "last tuesday", "--db", db),
@@ -125,7 +125,7 @@ def test_query_commands_never_import_prefect(warehouse: Settings) -> None:
 def test_every_command_is_documented_in_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     names = sorted(app.commands)
-    assert names == ["models", "run", "serve", "sources", "sql", "status"]
+    assert names == ["import", "models", "run", "serve", "sources", "sql", "status"]
     for name in names:
         assert f"llmflation {name}" in readme, f"`llmflation {name}` is not documented in README.md"
 

@@ -108,7 +108,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
     statements = view_sql()
     data = resources.files("warehouse") / "data"
-    reference = b"".join((data / name).read_bytes() for name in ("model_catalogue.csv", "fx_rates.csv"))
+    reference = b"".join(
+        (data / name).read_bytes() for name in ("model_catalogue.csv", "fx_rates.csv", "hf_families.csv")
+    )
     checksum = hashlib.sha256("\n".join(statements).encode() + reference).hexdigest()
     con.execute("CREATE TABLE IF NOT EXISTS schema_views (checksum VARCHAR)")
     if con.execute("SELECT checksum FROM schema_views").fetchall() != [(checksum,)]:
@@ -122,8 +124,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The newest migration applied to this file."""
-    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    rows = con.execute("SELECT max(version) FROM schema_migrations").fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
 def _explain(path: Path, message: str) -> str:

@@ -146,8 +146,8 @@ def previous_healthy_rows(
         "SELECT parsed FROM source_runs WHERE source = ? AND applied AND observed_at <= ? AND run_id <> ? "
         "ORDER BY observed_at DESC, started_at DESC LIMIT 1",
         [source, observed_at, run_id],
-    ).fetchone()
-    return None if row is None else row[0]
+    ).fetchall()
+    return row[0][0] if row else None
 
 
 def load_observations(

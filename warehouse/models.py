@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -106,3 +106,43 @@ def unique_offers(
             stated = ", ".join(sorted(f"{a} {c}" for a, c, _ in amounts))
             rejects.append((key[1], f"{key[4]} {key[3]}: conflicting prices in one payload ({stated})"))
     return unique, rejects
+
+
+class ModelSnapshot(BaseModel):
+    """One Hugging Face model as the Hub showed it on one day."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    snapshot_date: date
+    repo_id: Annotated[str, StringConstraints(pattern=r"^[^/\s]+/[^/\s]+$", max_length=300)]
+    author: str | None = None
+    downloads_30d: Annotated[int, Field(ge=0)] | None = None
+    downloads_all_time: Annotated[int, Field(ge=0)] | None = None
+    likes: Annotated[int, Field(ge=0)] | None = None
+    trending_score: float | None = None
+    pipeline_tag: str | None = None
+    library_name: str | None = None
+    created_at: Annotated[datetime | None, AfterValidator(_aware)] = None
+    last_modified: Annotated[datetime | None, AfterValidator(_aware)] = None
+    base_models: list[str] = Field(default_factory=list)
+    relation: str | None = None
+    gated: bool | None = None
+    parameters: Annotated[int, Field(ge=0)] | None = None
+
+
+def validate_snapshots(
+    rows: list[dict[str, Any]], snapshot_date: date
+) -> tuple[list[ModelSnapshot], list[tuple[str, str]]]:
+    """Validate snapshot rows for one day; one row per repo (a repo listed twice, as an author's model and in a top
+    list, is the same observation)."""
+    valid: dict[str, ModelSnapshot] = {}
+    rejects: list[tuple[str, str]] = []
+    for row in rows:
+        try:
+            snapshot = ModelSnapshot.model_validate({**row, "snapshot_date": row.get("snapshot_date", snapshot_date)})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            rejects.append((str(row.get("repo_id", "?")), f"{'.'.join(map(str, first['loc']))}: {first['msg']}"))
+            continue
+        valid.setdefault(snapshot.repo_id, snapshot)
+    return list(valid.values()), rejects

@@ -1,0 +1,1 @@
+"""Adoption sources: model hubs whose listings give downloads, likes and lineage."""

@@ -1,0 +1,46 @@
+"""@flow track_adoption: one snapshot of the tracked Hugging Face models per day.
+
+No `from __future__ import annotations`: `serve` pickles flows by value (see flows/pricing.py).
+"""
+
+from datetime import datetime
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from extractors.base import Payload
+from extractors.errors import FetchError
+from flows import hub, pipeline
+from flows.settings import Settings
+
+
+@task(name="fetch-hub", cache_policy=NO_CACHE)
+def fetch(settings: Settings) -> list[Payload] | FetchError:
+    """Every page of the tracked lists (the HTTP client retries 429/5xx, honouring Retry-After)."""
+    fetched = hub.fetch_hub(settings)
+    if isinstance(fetched, list):
+        get_run_logger().info(
+            "huggingface: fetched %s pages, %s bytes", len(fetched), sum(len(p.content) for p in fetched)
+        )
+    return fetched
+
+
+@flow(name=hub.FLOW_NAME, log_prints=False)
+def track_adoption(as_of: datetime | None = None, db: str | None = None) -> dict:
+    """Track open-model adoption: today's snapshot of the tracked Hub models."""
+    logger = get_run_logger()
+    settings = Settings.from_env(db=db)
+    with pipeline.run_lock(settings):
+        run_id, observed_at = pipeline.start(settings, [hub.SOURCE], as_of, flow=hub.FLOW_NAME)
+        outcome = hub.ingest_hub(settings, run_id, observed_at, fetch(settings))
+        (logger.info if outcome.status == "ok" else logger.warning)(
+            "huggingface: %s, %s models, %s new snapshot rows%s",
+            outcome.status,
+            outcome.parsed,
+            outcome.loaded,
+            f" ({outcome.error})" if outcome.error else "",
+        )
+        summary = pipeline.finish(settings, run_id, observed_at, [outcome])
+    if summary.status == "failed":
+        raise RuntimeError(f"huggingface: {outcome.error}")
+    return summary.as_dict()

@@ -1,0 +1,218 @@
+"""Open-model adoption as plain functions: Hub pages -> archive -> parse -> validate -> one snapshot per day.
+
+The Prefect flow in flows/adoption.py composes these; `llmflation import` loads saved snapshots with them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import requests
+
+from extractors.base import Payload
+from extractors.errors import FetchError, ParseError
+from extractors.hub import huggingface
+from flows import pipeline
+from flows.pipeline import SourceOutcome
+from flows.settings import Settings
+from warehouse import adoption, db, load
+from warehouse.models import ModelSnapshot, validate_snapshots
+
+FLOW_NAME = "track-adoption"
+SOURCE = huggingface.NAME
+
+
+def fetch_hub(settings: Settings, session: requests.Session | None = None) -> list[Payload] | FetchError:
+    """Every page of every tracked list (authors, top by downloads, top trending), or the first fetch error."""
+    session = session or pipeline.make_session(settings)
+    urls = huggingface.list_urls(
+        settings.url_for(SOURCE),
+        authors=settings.hf_authors,
+        top_downloads=settings.hf_top_downloads,
+        top_trending=settings.hf_top_trending,
+        page_size=settings.hf_page_size,
+    )
+    pages: list[Payload] = []
+    try:
+        for url in urls:
+            pages.extend(
+                huggingface.fetch_pages(
+                    session,
+                    url,
+                    token=settings.hf_token,
+                    timeout=settings.http_timeout,
+                    max_pages=huggingface.max_pages_for(url),  # the Hub sends a next link even past a top-N limit
+                )
+            )
+    except FetchError as exc:
+        exc.pages = pages  # type: ignore[attr-defined]  # what was fetched before the failure is still archived
+        return exc
+    return pages
+
+
+def ingest_hub(
+    settings: Settings, run_id: str, observed_at: datetime, fetched: list[Payload] | FetchError
+) -> SourceOutcome:
+    """Archive every page, then load the day's snapshot only if every page arrived and parsed (all or nothing:
+    a half-fetched day would look like a collapse in downloads)."""
+    clock = time.monotonic()
+    con = db.connect(settings.db)
+    try:
+        load.start_source_run(con, run_id, SOURCE, observed_at, datetime.now(UTC), "hub")
+        pages = fetched if isinstance(fetched, list) else getattr(fetched, "pages", [])
+        shas = [load.archive_payload(con, settings.data_dir, run_id, page) for page in pages]
+        size = sum(len(page.content) for page in pages)
+        if isinstance(fetched, FetchError):
+            load.record_fetch(con, run_id, SOURCE, fetched.url, datetime.now(UTC), None, None, None, fetched.detail)
+            return _close(
+                con,
+                run_id,
+                SourceOutcome(
+                    SOURCE,
+                    "failed",
+                    bytes=size,
+                    error=(f"fetch failed: {fetched.detail}; {len(pages)} pages fetched before it, nothing loaded"),
+                ),
+                clock,
+            )
+        rows: list[tuple[ModelSnapshot, str]] = []
+        rejects: list[tuple[str, str]] = []
+        for page, sha in zip(pages, shas, strict=True):
+            try:
+                parsed, bad = huggingface.parse(page)
+            except ParseError as exc:
+                return _close(
+                    con,
+                    run_id,
+                    SourceOutcome(SOURCE, "suspect", bytes=size, error=f"parse failed: {exc.detail}; nothing loaded"),
+                    clock,
+                )
+            valid, invalid = validate_snapshots(parsed, observed_at.date())
+            rows += [(snapshot, sha) for snapshot in valid]
+            rejects += bad + invalid
+        rows = list({snapshot.repo_id: (snapshot, sha) for snapshot, sha in reversed(rows)}.values())[::-1]
+        return _load(settings, con, run_id, observed_at, rows, rejects, size, clock, source=SOURCE)
+    finally:
+        con.close()
+
+
+def import_files(settings: Settings, paths: Iterable[Path]) -> pipeline.RunSummary:
+    """Load saved snapshots (reduced daily JSON, monthly CSV) as past snapshots with their own dates."""
+    files = sorted(_expand(paths))
+    with pipeline.run_lock(settings):
+        run_id, observed_at = pipeline.start(settings, ["hf-import"], None, flow="import")
+        clock = time.monotonic()
+        con = db.connect(settings.db)
+        try:
+            load.start_source_run(con, run_id, "hf-import", observed_at, datetime.now(UTC), "import")
+            rows: list[tuple[ModelSnapshot, str]] = []
+            rejects: list[tuple[str, str]] = []
+            size = 0
+            for path in files:
+                content = path.read_bytes()
+                payload = Payload("hf-import", path.resolve().as_uri(), datetime.now(UTC), 200, content)
+                sha = load.archive_payload(con, settings.data_dir, run_id, payload)
+                size += len(content)
+                parsed, day = _parse_saved(path, content)
+                valid, invalid = validate_snapshots(parsed, day)
+                rows += [(snapshot, sha) for snapshot in valid]
+                rejects += invalid
+            outcome = _load(
+                settings, con, run_id, observed_at, rows, rejects, size, clock, source="hf-import", check_collapse=False
+            )
+        finally:
+            con.close()
+        return pipeline.finish(settings, run_id, observed_at, [outcome])
+
+
+def _parse_saved(path: Path, content: bytes) -> tuple[list[dict], date | None]:
+    if path.suffix == ".csv":
+        return huggingface.parse_kblab_csv(content.decode("utf-8")), None
+    day, rows = huggingface.parse_reduced_snapshot(json.loads(content))
+    return rows, day
+
+
+def _expand(paths: Iterable[Path]) -> Iterable[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from (p for p in path.iterdir() if p.suffix in (".json", ".csv"))
+        else:
+            yield path
+
+
+def _load(
+    settings: Settings,
+    con,
+    run_id: str,
+    observed_at: datetime,
+    rows: list[tuple[ModelSnapshot, str]],
+    rejects: list[tuple[str, str]],
+    size: int,
+    clock: float,
+    *,
+    source: str,
+    check_collapse: bool = True,
+) -> SourceOutcome:
+    outcome = SourceOutcome(
+        source,
+        "ok",
+        items=len(rows),
+        parsed=len(rows),
+        rejected=len(rejects),
+        bytes=size,
+        notes=f"rejected {len(rejects)}, e.g. {rejects[0][0]}: {rejects[0][1]}" if rejects else None,
+    )
+    previous = load.previous_healthy_rows(con, source, observed_at, run_id) if check_collapse else None
+    if not rows:
+        outcome.status, outcome.error = "suspect", "no model in any page"
+    elif previous and len(rows) < previous * settings.suspect_ratio:
+        outcome.status = "suspect"
+        outcome.error = (
+            f"{len(rows)} models, fewer than {settings.suspect_ratio:.0%} of the {previous} of its "
+            "last healthy run; not loaded"
+        )
+    if outcome.status != "ok":
+        return _close(con, run_id, outcome, clock)
+    outcome.duration_s = time.monotonic() - clock
+
+    def close(connection, new: int) -> None:
+        outcome.loaded = new
+        load.finish_source_run(
+            connection,
+            run_id,
+            source,
+            status="ok",
+            finished_at=datetime.now(UTC),
+            duration_s=outcome.duration_s,
+            items=len(rows),
+            parsed=len(rows),
+            rejected=len(rejects),
+            loaded=new,
+            size=size,
+            notes=outcome.notes,
+        )
+        connection.execute("UPDATE source_runs SET applied = true WHERE run_id = ? AND source = ?", [run_id, source])
+
+    adoption.load_snapshots(con, rows, source=source, run_id=run_id, on_commit=close)
+    return outcome
+
+
+def _close(con, run_id: str, outcome: SourceOutcome, clock: float) -> SourceOutcome:
+    outcome.duration_s = time.monotonic() - clock
+    load.finish_source_run(
+        con,
+        run_id,
+        outcome.source,
+        status=outcome.status,
+        finished_at=datetime.now(UTC),
+        duration_s=outcome.duration_s,
+        size=outcome.bytes or None,
+        error=outcome.error,
+        parsed=outcome.parsed,
+        loaded=0,
+    )
+    return outcome
