@@ -30,7 +30,7 @@ def track_adoption(as_of: datetime | None = None, db: str | None = None) -> dict
     """Track open-model adoption: today's snapshot of the tracked Hub models."""
     logger = get_run_logger()
     settings = Settings.from_env(db=db)
-    with pipeline.run_lock(settings):
+    with pipeline.run_lock(settings, wait_s=settings.lock_wait_s):
         run_id, observed_at = pipeline.start(settings, [hub.SOURCE], as_of, flow=hub.FLOW_NAME)
         outcome = hub.ingest_hub(settings, run_id, observed_at, fetch(settings))
         (logger.info if outcome.status == "ok" else logger.warning)(

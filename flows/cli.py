@@ -99,15 +99,19 @@ def serve(cron: str | None, db: Path | None) -> None:
     with server as api_url:
         os.environ["PREFECT_API_URL"] = api_url
         click.echo(f"Prefect API: {api_url}" + (f" (UI at {api_url.removesuffix('/api')})" if own_prefect else ""))
+        from prefect import serve as prefect_serve
         from prefect.schedules import Cron
 
+        from flows.adoption import track_adoption
         from flows.pricing import track_prices
 
-        track_prices.serve(
-            name="nightly",
-            schedules=[Cron(cron or settings.cron, timezone="UTC")],
-            parameters={"db": str(settings.db.resolve())},
-            tags=["llmflation"],
+        schedule = [Cron(cron or settings.cron, timezone="UTC")]
+        parameters = {"db": str(settings.db.resolve())}
+        prefect_serve(
+            track_prices.to_deployment(name="nightly", schedules=schedule, parameters=parameters, tags=["llmflation"]),
+            track_adoption.to_deployment(
+                name="nightly", schedules=schedule, parameters=parameters, tags=["llmflation"]
+            ),
         )
 
 

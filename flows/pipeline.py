@@ -67,10 +67,11 @@ class RunSummary:
 
 
 @contextmanager
-def run_lock(settings: Settings) -> Iterator[None]:
-    """Hold the warehouse's run lock; a second run at the same time fails at once with a clear message."""
+def run_lock(settings: Settings, wait_s: float = 0) -> Iterator[None]:
+    """Hold the warehouse's run lock; a second run fails with a clear message (at once, or after wait_s seconds:
+    scheduled flows wait for each other, a command-line run does not)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(settings.lock_path, timeout=0, is_singleton=False)
+    lock = filelock.FileLock(settings.lock_path, timeout=wait_s, is_singleton=False)
     try:
         lock.acquire()
     except filelock.Timeout as exc:

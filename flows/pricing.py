@@ -63,7 +63,7 @@ def track_prices(
     logger = get_run_logger()
     settings = Settings.from_env(db=db)
     names = parse_source_list(",".join(sources) if sources else None)
-    with pipeline.run_lock(settings):
+    with pipeline.run_lock(settings, wait_s=settings.lock_wait_s):
         run_id, observed_at = pipeline.start(settings, names, as_of)
         logger.info(
             "run %s: as of %s, sources %s, warehouse %s",

@@ -39,6 +39,7 @@ class Settings:
     removal_runs: int = 3
     suspect_ratio: float = 0.5
     cron: str = DEFAULT_CRON
+    lock_wait_s: float = 3600.0  # how long a flow waits for another run on the same warehouse
     hf_authors: tuple[str, ...] = DEFAULT_HF_AUTHORS
     hf_top_downloads: int = 300
     hf_top_trending: int = 100
@@ -83,6 +84,7 @@ class Settings:
             removal_runs=int(_number(env, "LLMFLATION_REMOVAL_RUNS", 3)),
             suspect_ratio=_number(env, "LLMFLATION_SUSPECT_RATIO", 0.5),
             cron=env.get("LLMFLATION_CRON") or DEFAULT_CRON,
+            lock_wait_s=_number(env, "LLMFLATION_LOCK_WAIT", 3600.0),
             hf_authors=tuple(a.strip() for a in env["LLMFLATION_HF_AUTHORS"].split(",") if a.strip())
             if env.get("LLMFLATION_HF_AUTHORS")
             else DEFAULT_HF_AUTHORS,

@@ -219,3 +219,51 @@ def test_hf_token_is_sent_but_never_stored_or_shown(hub_settings: Settings, http
     assert token not in repr(settings)
     dump = Path(settings.db).read_bytes()
     assert token.encode() not in dump
+
+
+def test_import_command(settings: Settings) -> None:
+    import subprocess
+    import sys
+
+    daily = real_glob("hf/daily_snapshots_namhyeokwoo/*.json")[:2]
+    args = [sys.executable, "-m", "flows.cli", "import", "hf-snapshots", *map(str, daily), "--db", str(settings.db)]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    rows = sum(len(json.loads(p.read_bytes())["models"]) for p in daily)
+    assert (done.returncode, done.stdout) == (
+        0,
+        f"imported {rows} snapshot rows ({rows} new, 0 rejected) from 2 path(s): ok\n",
+    )
+    again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.stdout == f"imported {rows} snapshot rows (0 new, 0 rejected) from 2 path(s): ok\n"
+
+
+@pytest.mark.e2e
+def test_run_sources_huggingface_through_prefect(httpserver: HTTPServer, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    httpserver.expect_request("/api/models").respond_with_handler(
+        FakeHub([_model("Qwen/Qwen3-8B", 10, 100), _model("meta-llama/Llama-3.1-8B", 20, 200)])
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LLMFLATION_"))}
+    env.update(
+        HOME=str(tmp_path),
+        LLMFLATION_HUGGINGFACE_URL=httpserver.url_for("/api/models"),
+        LLMFLATION_HF_AUTHORS="Qwen,meta-llama",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--sources", "huggingface", "--as-of", "2026-08-10T06:00:00Z"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "huggingface: ok, 2 models, 2 new snapshot rows" in done.stdout + done.stderr
+    settings = Settings(db=tmp_path / "data" / "llmflation.duckdb")
+    assert query(settings, "SELECT family, models, downloads_30d FROM family_adoption ORDER BY family") == [
+        ("llama", 1, 20),
+        ("qwen", 1, 10),
+    ]
