@@ -25,6 +25,20 @@ def fetch(settings: Settings) -> list[Payload] | FetchError:
     return fetched
 
 
+@flow(name="census-adoption", log_prints=False)
+def census_adoption(as_of: datetime | None = None, db: str | None = None) -> dict:
+    """Every public model on the Hub, streamed page by page into a resumable census stored as changes."""
+    settings = Settings.from_env(db=db)
+    summary = hub.census(settings, as_of)
+    outcome = summary.outcomes[0]
+    (get_run_logger().info if outcome.status == "ok" else get_run_logger().warning)(
+        "huggingface census: %s (%s)", outcome.status, outcome.error or outcome.notes
+    )
+    if summary.status == "failed":
+        raise RuntimeError(outcome.error)
+    return summary.as_dict()
+
+
 @flow(name=hub.FLOW_NAME, log_prints=False)
 def track_adoption(as_of: datetime | None = None, db: str | None = None) -> dict:
     """Track open-model adoption: today's snapshot of the tracked Hub models."""

@@ -50,8 +50,9 @@ def app(debug: bool) -> None:
 @app.command()
 @click.option("--sources", default=None, help="Comma-separated sources [default: all].")
 @click.option("--as-of", "as_of", default=None, help="Observation time, ISO 8601 (replays, backfills) [default: now].")
+@click.option("--census", is_flag=True, help="With --sources huggingface: every public model on the Hub, resumable.")
 @db_option
-def run(sources: str | None, as_of: str | None, db: Path | None) -> None:
+def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -> None:
     """Run the flows once, on the embedded defaults (a local DuckDB file and Prefect's ephemeral API): prices for
     the price sources, adoption for huggingface."""
     from extractors.base import ADOPTION_SOURCES, parse_source_list
@@ -60,6 +61,8 @@ def run(sources: str | None, as_of: str | None, db: Path | None) -> None:
 
     settings = Settings.from_env(db=db)
     names = parse_source_list(sources)
+    if census and names != ["huggingface"]:
+        raise UserError("--census goes with --sources huggingface alone")
     observed_at = parse_timestamp(as_of) if as_of else None
     with pipeline.run_lock(settings):  # fail fast, before Prefect starts, if another run is writing
         warehouse_db.connect(settings.db, wait_s=5).close()
@@ -72,9 +75,10 @@ def run(sources: str | None, as_of: str | None, db: Path | None) -> None:
         state = track_prices(sources=price_names, as_of=observed_at, db=str(settings.db), return_state=True)
         statuses.append(_print_last_run(settings) or f"failed: {state.message}")
     if any(name in ADOPTION_SOURCES for name in names):
-        from flows.adoption import track_adoption
+        from flows.adoption import census_adoption, track_adoption
 
-        state = track_adoption(as_of=observed_at, db=str(settings.db), return_state=True)
+        adoption_flow = census_adoption if census else track_adoption
+        state = adoption_flow(as_of=observed_at, db=str(settings.db), return_state=True)
         statuses.append(_print_last_run(settings) or f"failed: {state.message}")
     sys.exit(0 if statuses and all(status == "ok" for status in statuses) else 1)
 

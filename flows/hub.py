@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import urljoin
 
 import requests
 
@@ -24,6 +25,7 @@ from warehouse.models import ModelSnapshot, validate_snapshots
 
 FLOW_NAME = "track-adoption"
 SOURCE = huggingface.NAME
+CENSUS = "huggingface-census"
 
 
 def fetch_hub(settings: Settings, session: requests.Session | None = None) -> list[Payload] | FetchError:
@@ -216,3 +218,122 @@ def _close(con, run_id: str, outcome: SourceOutcome, clock: float) -> SourceOutc
         loaded=0,
     )
     return outcome
+
+
+def census_url(settings: Settings) -> str:
+    """The first page of the full listing: every public model, with the counters the census keeps."""
+    base = settings.url_for(SOURCE)
+    joiner = "&" if "?" in base else "?"
+    fields = ("downloads", "downloadsAllTime", "likes")
+    return base + joiner + "limit=1000&" + "&".join(f"expand[]={f}" for f in fields)
+
+
+def run_census(
+    settings: Settings, day: date, run_id: str, *, session: requests.Session | None = None, archive: bool = True
+) -> dict[str, object]:
+    """Stream every page of the full listing into the day's census, resuming from its stored cursor; apply it only
+    when the last page has arrived. A rerun of a completed day does nothing."""
+    from extractors.http import fetch
+    from warehouse import census
+
+    session = session or pipeline.make_session(settings)
+    con = db.connect(settings.db)
+    try:
+        state = census.progress(con, day)
+        if state and state["status"] == "complete":
+            return {
+                "day": day.isoformat(),
+                "status": "complete",
+                "pages": state["pages"],
+                "models": state["models"],
+                "resumed": False,
+                "note": "already complete; nothing fetched",
+            }
+        if state is None:
+            census.start(con, day, run_id, census_url(settings))
+            state = census.progress(con, day)
+        resumed = bool(state and state["pages"])
+        next_url = state["next_url"] if state else None
+        while next_url:
+            page = fetch(
+                session,
+                SOURCE,
+                next_url,
+                timeout=settings.http_timeout,
+                headers={"Authorization": f"Bearer {settings.hf_token}"} if settings.hf_token else None,
+            )
+            if archive:
+                load.archive_payload(con, settings.data_dir, run_id, page)
+            rows, _rejects = huggingface.parse(page)
+            following = urljoin(next_url, page.links["next"]) if page.links.get("next") else None
+            census.add_page(con, day, rows, following)
+            next_url = following
+        counts = census.finish(con, day)
+        final = census.progress(con, day)
+        return {
+            "day": day.isoformat(),
+            "status": "complete",
+            "pages": final["pages"] if final else 0,
+            "resumed": resumed,
+            **counts,
+        }
+    finally:
+        con.close()
+
+
+def census(settings: Settings, as_of: datetime | None = None, *, archive: bool = True) -> pipeline.RunSummary:
+    """One census run, recorded like every run: ok with its counts, or failed with the reason and the page it
+    stopped at (the next run of the same day resumes there)."""
+    from warehouse import census as census_store
+
+    with pipeline.run_lock(settings):
+        run_id, observed_at = pipeline.start(settings, [CENSUS], as_of, flow="census-adoption")
+        clock = time.monotonic()
+        con = db.connect(settings.db)
+        try:
+            load.start_source_run(con, run_id, CENSUS, observed_at, datetime.now(UTC), "hub")
+        finally:
+            con.close()
+        try:
+            result = run_census(settings, observed_at.date(), run_id, archive=archive)
+            outcome = SourceOutcome(
+                CENSUS,
+                "ok",
+                items=int(result.get("models", 0)),
+                parsed=int(result.get("models", 0)),
+                loaded=int(result.get("changed", 0)),
+                notes=", ".join(f"{k}={v}" for k, v in result.items()),
+            )
+        except (FetchError, ParseError) as exc:
+            con = db.connect(settings.db)
+            try:
+                state = census_store.progress(con, observed_at.date()) or {"pages": 0}
+            finally:
+                con.close()
+            outcome = SourceOutcome(
+                CENSUS,
+                "failed",
+                error=(
+                    f"census stopped after {state['pages']} pages: {exc.detail}; nothing applied; "
+                    "run again to resume from the next page"
+                ),
+            )
+        outcome.duration_s = time.monotonic() - clock
+        con = db.connect(settings.db)
+        try:
+            load.finish_source_run(
+                con,
+                run_id,
+                CENSUS,
+                status=outcome.status,
+                finished_at=datetime.now(UTC),
+                duration_s=outcome.duration_s,
+                items=outcome.items,
+                parsed=outcome.parsed,
+                loaded=outcome.loaded,
+                error=outcome.error,
+                notes=outcome.notes,
+            )
+        finally:
+            con.close()
+        return pipeline.finish(settings, run_id, observed_at, [outcome])

@@ -1,0 +1,153 @@
+"""The full-Hub census: streamed page by page, stored as changes, resumable after a kill, never half-counted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from flows import hub
+from flows.settings import Settings
+from tests.helpers import ROOT
+from tests.ledger_helpers import query
+
+
+class CensusHub:
+    """GET /api/models?limit=L[&cursor=K]: every model, L per page, Link rel="next" until the end."""
+
+    def __init__(self, models: list[dict]) -> None:
+        self.models, self.requests, self.fail = models, [], {}
+
+    def __call__(self, request: Request) -> Response:
+        args = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        start, limit = int(args.get("cursor", 0)), int(args["limit"])
+        self.requests.append(start)
+        if start in self.fail:
+            return self.fail[start](request)
+        headers = {}
+        if start + limit < len(self.models):
+            headers["Link"] = f'<{request.base_url}?limit={limit}&cursor={start + limit}>; rel="next"'
+        return Response(
+            json.dumps(self.models[start : start + limit]), content_type="application/json", headers=headers
+        )
+
+
+def _models(n: int, bump: int = 0, every: int = 3) -> list[dict]:
+    return [
+        {
+            "id": f"org{i % 7}/model-{i:05d}",
+            "downloads": i % 50 + (bump if i % every == 0 else 0),
+            "downloadsAllTime": 1000 + i + (bump if i % every == 0 else 0),
+            "likes": i % 5,
+        }
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def census_settings(settings: Settings, httpserver: HTTPServer) -> Settings:
+    return replace(
+        settings, source_urls={"huggingface": httpserver.url_for("/api/models")}, http_retries=1, http_backoff=0.01
+    )
+
+
+def test_census_stores_changes_not_copies(census_settings: Settings, httpserver: HTTPServer) -> None:
+    day1 = _models(2500)
+    httpserver.expect_request("/api/models").respond_with_handler(CensusHub(day1))
+    assert hub.census(census_settings, datetime(2026, 8, 1, tzinfo=UTC)).status == "ok"
+    day2 = [*_models(2500, bump=7), {"id": "new/model", "downloads": 1, "downloadsAllTime": 1, "likes": 0}]
+    httpserver.clear()
+    httpserver.expect_request("/api/models").respond_with_handler(CensusHub(day2))
+    summary = hub.census(census_settings, datetime(2026, 8, 2, tzinfo=UTC))
+    assert summary.status == "ok"
+    changed_on_day2 = sum(1 for i in range(2500) if i % 3 == 0) + 1
+    counts = dict(query(census_settings, "SELECT strftime(day, '%d'), count(*) FROM hf_census_changes GROUP BY 1"))
+    assert counts == {"01": 2500, "02": changed_on_day2}
+    assert query(census_settings, "SELECT count(*), count(DISTINCT repo_id) FROM hf_census_models") == [(2501, 2501)]
+    assert query(census_settings, "SELECT count(*) FROM hf_census_staging") == [(0,)]
+    # a day's value is the latest change on or before it
+    value = query(
+        census_settings,
+        "SELECT c.downloads_all_time FROM hf_census_changes c JOIN hf_census_models m "
+        "USING (model_id) WHERE m.repo_id = 'org3/model-00003' ORDER BY c.day DESC LIMIT 1",
+    )
+    assert value == [(1000 + 3 + 7,)]
+    as_of = query(census_settings, "SELECT count(*), sum(downloads_all_time) FROM census_as_of(DATE '2026-08-01')")
+    assert as_of == [(2500, sum(m["downloadsAllTime"] for m in day1))]
+    # rerunning a completed day fetches nothing
+    before = len(httpserver.log)
+    again = hub.census(census_settings, datetime(2026, 8, 2, 12, tzinfo=UTC))
+    assert again.outcomes[0].notes.startswith("day=2026-08-02, status=complete") and len(httpserver.log) == before
+
+
+@pytest.mark.parametrize("failure", ["http_500", "truncated"])
+def test_a_failed_page_applies_nothing_and_the_next_run_resumes(
+    census_settings: Settings, httpserver: HTTPServer, failure: str
+) -> None:
+    fake = CensusHub(_models(3500))
+    fake.fail[2000] = (
+        (lambda r: Response("down", status=500))
+        if failure == "http_500"
+        else (lambda r: Response('[{"id": "org1/model-02000", "downlo', content_type="application/json"))
+    )
+    httpserver.expect_request("/api/models").respond_with_handler(fake)
+    failed = hub.census(census_settings, datetime(2026, 8, 1, tzinfo=UTC))
+    assert failed.status == "failed"
+    assert failed.outcomes[0].error.startswith("census stopped after 2 pages: ")
+    assert failed.outcomes[0].error.endswith("run again to resume from the next page")
+    assert query(census_settings, "SELECT count(*) FROM hf_census_state") == [(0,)]
+    fake.fail.clear()
+    fake.requests.clear()
+    assert hub.census(census_settings, datetime(2026, 8, 1, 12, tzinfo=UTC)).status == "ok"
+    assert fake.requests == [2000, 3000]  # resumed at the page that failed
+    assert query(census_settings, "SELECT count(*), count(DISTINCT model_id) FROM hf_census_state") == [(3500, 3500)]
+
+
+def test_sigkill_halfway_then_rerun_resumes_with_one_row_per_model(
+    census_settings: Settings, httpserver: HTTPServer
+) -> None:
+    fake = CensusHub(_models(5500))
+    reached, release = threading.Event(), threading.Event()
+
+    def hang(request: Request) -> Response:
+        reached.set()  # pages 0-2 are committed: page 3 is only asked for after page 2's cursor is stored
+        release.wait(60)  # the test server answers one request at a time: hold it only until the kill
+        return Response("[]")
+
+    fake.fail[3000] = hang
+    httpserver.expect_request("/api/models").respond_with_handler(fake)
+    script = textwrap.dedent(f"""
+        from dataclasses import replace
+        from datetime import datetime, UTC
+        from pathlib import Path
+        from flows import hub
+        from flows.settings import Settings
+        settings = Settings(db=Path({str(census_settings.db)!r}), source_urls={census_settings.source_urls!r})
+        hub.census(settings, datetime(2026, 8, 1, tzinfo=UTC))
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    try:
+        assert reached.wait(60), "the census never reached its fourth page"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        release.set()
+    fake.fail.clear()
+    fake.requests.clear()
+    summary = hub.census(census_settings, datetime(2026, 8, 1, 12, tzinfo=UTC))
+    assert summary.status == "ok"
+    assert fake.requests == [3000, 4000, 5000]
+    assert query(census_settings, "SELECT count(*), count(DISTINCT model_id) FROM hf_census_state") == [(5500, 5500)]
+    assert query(census_settings, "SELECT count(*) FROM hf_census_changes") == [(5500,)]
+    assert query(census_settings, "SELECT status, pages, models FROM hf_census_days") == [("complete", 6, 5500)]
