@@ -35,7 +35,15 @@ def test_serve_runs_the_schedule_and_stops_cleanly(httpserver: HTTPServer, tmp_p
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LLMFLATION_"))}
     # every source points at the local server (tests never leave loopback); only openrouter has a payload there
     env.update({f"LLMFLATION_{name.upper()}_URL": httpserver.url_for(f"/missing/{name}") for name in source_names()})
-    env.update(HOME=str(tmp_path), LLMFLATION_OPENROUTER_URL=httpserver.url_for("/models"), LLMFLATION_HTTP_RETRIES="0")
+    httpserver.expect_request("/api/models").respond_with_data(
+        '[{"id": "Qwen/Qwen3-8B", "downloads": 10, "downloadsAllTime": 100}]', content_type="application/json"
+    )
+    env.update(
+        HOME=str(tmp_path),
+        LLMFLATION_OPENROUTER_URL=httpserver.url_for("/models"),
+        LLMFLATION_HUGGINGFACE_URL=httpserver.url_for("/api/models"),
+        LLMFLATION_HTTP_RETRIES="0",
+    )
     with open(tmp_path / "serve.log", "w") as log:
         child = subprocess.Popen(
             [sys.executable, "-m", "flows.cli", "serve", "--cron", "* * * * *"],
@@ -48,18 +56,19 @@ def test_serve_runs_the_schedule_and_stops_cleanly(httpserver: HTTPServer, tmp_p
     try:
         deadline = time.monotonic() + 240
         done = []
-        while time.monotonic() < deadline and not done:
+        while time.monotonic() < deadline and len(done) < 2:
             time.sleep(3)
             assert child.poll() is None, (tmp_path / "serve.log").read_text()
             if settings.db.exists():
                 try:
-                    done = query(settings, "SELECT status FROM runs WHERE finished_at IS NOT NULL")
+                    done = query(settings, "SELECT flow, status FROM runs WHERE finished_at IS NOT NULL ORDER BY flow")
                 except Exception:  # the run may hold the file for a moment
                     continue
-        assert done == [("partial",)], (tmp_path / "serve.log").read_text()
+        # both scheduled flows ran; the second waited for the first's lock
+        assert done == [("track-adoption", "ok"), ("track-prices", "partial")], (tmp_path / "serve.log").read_text()
         health = dict(query(settings, "SELECT source, status FROM source_health"))
         # only openrouter is served locally; every other stable source fails to connect, and says so
-        assert health.pop("openrouter") == "ok" and "litellm" in health
+        assert health.pop("openrouter") == "ok" and health.pop("huggingface") == "ok" and "litellm" in health
         assert set(health.values()) == {"failed"}
     finally:
         child.send_signal(signal.SIGTERM)
