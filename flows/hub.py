@@ -254,6 +254,7 @@ def run_census(
             state = census.progress(con, day)
         resumed = bool(state and state["pages"])
         next_url = state["next_url"] if state else None
+        rejected = 0
         while next_url:
             page = fetch(
                 session,
@@ -264,7 +265,8 @@ def run_census(
             )
             if archive:
                 load.archive_payload(con, settings.data_dir, run_id, page)
-            rows, _rejects = huggingface.parse(page)
+            rows, bad = huggingface.parse(page)
+            rejected += len(bad)  # items without an id or with malformed counters (this run's pages only)
             following = urljoin(next_url, page.links["next"]) if page.links.get("next") else None
             census.add_page(con, day, rows, following)
             next_url = following
