@@ -278,6 +278,7 @@ def run_census(
             "pages": final["pages"] if final else 0,
             "resumed": resumed,
             **counts,
+            "rejected": rejected,
         }
     finally:
         con.close()
