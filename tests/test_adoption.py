@@ -150,6 +150,11 @@ def test_daily_downloads_are_consecutive_all_time_differences(hub_settings: Sett
         "SELECT strftime(date, '%d'), models, derivatives, daily_downloads FROM family_adoption ORDER BY 1",
     )
     assert adoption == [("10", 1, 1, None), ("11", 1, 1, 160), ("12", 1, 1, None)]
+    derivatives = query(
+        hub_settings,
+        "SELECT strftime(date, '%d'), base_model, derivatives, finetunes FROM base_model_derivatives ORDER BY 1",
+    )
+    assert derivatives == [(day, base, 1, 1) for day in ("10", "11", "12")]
 
 
 def test_a_rerun_the_same_day_replaces_and_duplicates_nothing(hub_settings: Settings, httpserver: HTTPServer) -> None:

@@ -75,3 +75,14 @@ CROSS JOIN windows w
 JOIN family_adoption now_ ON now_.family = l.family AND now_.date = l.date
 ASOF JOIN family_adoption b ON b.family = l.family AND b.date <= l.date - w.days * INTERVAL 1 DAY
 ORDER BY l.family, w.days;
+
+-- Derivatives per base model and day: how many tracked fine-tunes, quantisations, adapters and merges name it
+-- as their direct base. Public contract.
+CREATE OR REPLACE VIEW base_model_derivatives AS
+SELECT s.snapshot_date AS date, base AS base_model, count(*) AS derivatives,
+       count(*) FILTER (WHERE s.relation = 'finetune') AS finetunes,
+       count(*) FILTER (WHERE s.relation = 'quantized') AS quantized,
+       count(*) FILTER (WHERE s.relation = 'adapter') AS adapters,
+       count(*) FILTER (WHERE s.relation = 'merge') AS merges
+FROM hf_model_snapshots s, unnest(s.base_models) AS b(base)
+GROUP BY ALL;
