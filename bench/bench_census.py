@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -285,6 +286,7 @@ def main() -> None:
         f"hf_census_changes {st['hf_census_changes_rows']:,} rows, {st['hf_census_changes'] / 1e6:.1f} MB"
     )
     print("\n".join(lines))
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
