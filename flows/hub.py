@@ -6,8 +6,10 @@ The Prefect flow in flows/adoption.py composes these; `llmflation import` loads 
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urljoin
@@ -233,7 +235,6 @@ def run_census(
 ) -> dict[str, object]:
     """Stream every page of the full listing into the day's census, resuming from its stored cursor; apply it only
     when the last page has arrived. A rerun of a completed day does nothing."""
-    from extractors.http import fetch
     from warehouse import census
 
     session = session or pipeline.make_session(settings)
@@ -253,23 +254,29 @@ def run_census(
             census.start(con, day, run_id, census_url(settings))
             state = census.progress(con, day)
         resumed = bool(state and state["pages"])
-        next_url = state["next_url"] if state else None
         rejected = 0
-        while next_url:
-            page = fetch(
-                session,
-                SOURCE,
-                next_url,
-                timeout=settings.http_timeout,
-                headers={"Authorization": f"Bearer {settings.hf_token}"} if settings.hf_token else None,
-            )
-            if archive:
-                load.archive_payload(con, settings.data_dir, run_id, page)
-            rows, bad = huggingface.parse(page)
-            rejected += len(bad)  # items without an id or with malformed counters (this run's pages only)
-            following = urljoin(next_url, page.links["next"]) if page.links.get("next") else None
-            census.add_page(con, day, rows, following)
-            next_url = following
+        batch: list[tuple[str, int | None, int | None, int | None]] = []
+        batch_pages = 0
+        # Pages are fetched one after another (each cursor comes from the previous page) in a thread, while this
+        # thread parses and stages them; a bounded queue keeps memory flat. Staging commits every few pages with
+        # the cursor after them, so a kill costs at most those pages, fetched again on resume.
+        resume_at = state["next_url"] if state else None  # the first page not staged yet
+        try:
+            for page, following in _pages_ahead(session, resume_at, settings):
+                if archive:
+                    load.archive_payload(con, settings.data_dir, run_id, page)
+                rows, bad = huggingface.parse_counters(page)
+                rejected += bad
+                batch += rows
+                batch_pages += 1
+                resume_at = following
+                if batch_pages >= settings.hf_census_pages_per_commit or following is None:
+                    census.add_page(con, day, batch, following, pages=batch_pages)
+                    batch, batch_pages = [], 0
+        except (FetchError, ParseError):
+            if batch_pages:  # keep what arrived intact: the next run resumes at the page that failed
+                census.add_page(con, day, batch, resume_at, pages=batch_pages)
+            raise
         counts = census.finish(con, day)
         final = census.progress(con, day)
         return {
@@ -340,3 +347,47 @@ def census(settings: Settings, as_of: datetime | None = None, *, archive: bool =
         finally:
             con.close()
         return pipeline.finish(settings, run_id, observed_at, [outcome])
+
+
+def _pages_ahead(
+    session: requests.Session, url: str | None, settings: Settings, depth: int = 4
+) -> Iterator[tuple[Payload, str | None]]:
+    """(page, next URL) pairs, fetched in a background thread up to `depth` pages ahead; a fetch error is raised
+    here, in order, after the pages before it."""
+    from extractors.http import fetch
+
+    pages: queue.Queue[tuple[Payload, str | None] | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    headers = {"Authorization": f"Bearer {settings.hf_token}"} if settings.hf_token else None
+
+    def fetcher() -> None:
+        next_url = url
+        try:
+            while next_url and not stop.is_set():
+                page = fetch(session, SOURCE, next_url, timeout=settings.http_timeout, headers=headers)
+                following = urljoin(next_url, page.links["next"]) if page.links.get("next") else None
+                _put(pages, (page, following), stop)
+                next_url = following
+            _put(pages, None, stop)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            _put(pages, exc, stop)
+
+    thread = threading.Thread(target=fetcher, name="census-fetch", daemon=True)
+    thread.start()
+    try:
+        while (item := pages.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=settings.http_timeout + 5)
+
+
+def _put(pages: queue.Queue, item: object, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            pages.put(item, timeout=0.5)
+            return
+        except queue.Full:
+            continue

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
@@ -121,7 +122,7 @@ def test_sigkill_halfway_then_rerun_resumes_with_one_row_per_model(
     reached, release = threading.Event(), threading.Event()
 
     def hang(request: Request) -> Response:
-        reached.set()  # pages 0-2 are committed: page 3 is only asked for after page 2's cursor is stored
+        reached.set()  # pages 0-2 have arrived; the census stages them while this page hangs
         release.wait(60)  # the test server answers one request at a time: hold it only until the kill
         return Response("[]")
 
@@ -133,12 +134,14 @@ def test_sigkill_halfway_then_rerun_resumes_with_one_row_per_model(
         from pathlib import Path
         from flows import hub
         from flows.settings import Settings
-        settings = Settings(db=Path({str(census_settings.db)!r}), source_urls={census_settings.source_urls!r})
+        settings = Settings(db=Path({str(census_settings.db)!r}), source_urls={census_settings.source_urls!r},
+                            hf_census_pages_per_commit=1)
         hub.census(settings, datetime(2026, 8, 1, tzinfo=UTC))
     """)
     child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
     try:
         assert reached.wait(60), "the census never reached its fourth page"
+        time.sleep(2)  # let it commit pages 0-2 (committing each page) before the kill
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()

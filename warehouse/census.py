@@ -40,18 +40,23 @@ def start(con: duckdb.DuckDBPyConnection, day: date, run_id: str, first_url: str
     )
 
 
-def add_page(con: duckdb.DuckDBPyConnection, day: date, rows: list[dict[str, Any]], next_url: str | None) -> None:
-    """Stage one page and move the cursor past it, atomically: a killed census resumes exactly after it."""
-    table = pa.Table.from_pylist(
+def add_page(
+    con: duckdb.DuckDBPyConnection,
+    day: date,
+    rows: list[tuple[str, int | None, int | None, int | None]],
+    next_url: str | None,
+    pages: int = 1,
+) -> None:
+    """Stage pages of (repo_id, downloads_30d, downloads_all_time, likes) and move the cursor past them,
+    atomically: a killed census resumes exactly after the last staged page."""
+    columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+    table = pa.Table.from_arrays(
         [
-            {
-                "day": day,
-                "repo_id": r["repo_id"],
-                "downloads_30d": r.get("downloads_30d"),
-                "downloads_all_time": r.get("downloads_all_time"),
-                "likes": r.get("likes"),
-            }
-            for r in rows
+            pa.array([day] * len(rows), pa.date32()),
+            pa.array(columns[0], pa.string()),
+            pa.array(columns[1], pa.int64()),
+            pa.array(columns[2], pa.int64()),
+            pa.array(columns[3], pa.int64()),
         ],
         schema=STAGING_SCHEMA,
     )
@@ -62,8 +67,8 @@ def add_page(con: duckdb.DuckDBPyConnection, day: date, rows: list[dict[str, Any
         finally:
             con.unregister("incoming_page")
         con.execute(
-            "UPDATE hf_census_days SET next_url = ?, pages = pages + 1, models = models + ? WHERE day = ?",
-            [next_url, len(rows), day],
+            "UPDATE hf_census_days SET next_url = ?, pages = pages + ?, models = models + ? WHERE day = ?",
+            [next_url, pages, len(rows), day],
         )
 
 

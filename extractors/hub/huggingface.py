@@ -118,6 +118,29 @@ def parse(payload: Payload) -> tuple[list[dict[str, Any]], list[tuple[str, str]]
     return rows, rejects
 
 
+def parse_counters(payload: Payload) -> tuple[list[tuple[str, int | None, int | None, int | None]], int]:
+    """The census's view of a page: (repo_id, downloads_30d, downloads_all_time, likes) per model, and how many
+    items were rejected (no "org/name" id, or a counter that is not a non-negative integer)."""
+    body = json_body(NAME, payload)
+    if not isinstance(body, list):
+        detail = f"expected a JSON list of models, got {type(body).__name__}"
+        raise ParseError(NAME, payload.url, detail, payload.content)
+    rows = []
+    rejected = 0
+    for item in body:
+        repo_id = item.get("id") if isinstance(item, dict) else None
+        counters = [item.get(key) for key in ("downloads", "downloadsAllTime", "likes")] if repo_id else []
+        if (
+            not isinstance(repo_id, str)
+            or "/" not in repo_id
+            or any(v is not None and (type(v) is not int or v < 0) for v in counters)
+        ):
+            rejected += 1
+            continue
+        rows.append((repo_id, counters[0], counters[1], counters[2]))
+    return rows, rejected
+
+
 def parse_reduced_snapshot(data: dict[str, Any]) -> tuple[date, list[dict[str, Any]]]:
     """The date and rows of a reduced daily file {date, fetched_at, source, models: [...]}."""
     where = str(data.get("source") or "reduced snapshot") if isinstance(data, dict) else "reduced snapshot"
