@@ -37,7 +37,7 @@ PAGE, NEW_PER_DAY, CHANGED, SEED, SAMPLE = 1000, 2000, 300, 20260807, 20_000
 DAY0, T0 = date(2026, 1, 1), 1_609_459_200  # first census day; createdAt from 2021-01-01
 LICENSES = ("apache-2.0", "mit", "other", "cc-by-4.0", "llama3.1", "gemma", "openrail")
 RELATIONS = ("finetune", "quantized", "adapter", "merge")
-PARTS = ("fetch", "parse", "add_page", "finish")
+PARTS = ("fetch", "parse_counters", "add_page", "finish")
 TABLES = ("hf_census_changes", "hf_census_state", "hf_census_models")
 STAGES = ("census HTTP, no archive", "read_json baseline", "census archive=True", "storage add+finish")
 
@@ -159,7 +159,7 @@ def census_worker(db_path: str, base: str, archive: str) -> dict:
     from warehouse import census, load
 
     spent: Counter[str] = Counter()
-    parts = ((http, "fetch"), (huggingface, "parse"), (load, "archive_payload"), (census, "add_page"))
+    parts = ((http, "fetch"), (huggingface, "parse_counters"), (load, "archive_payload"), (census, "add_page"))
     for module, name in (*parts, (census, "finish")):
         setattr(module, name, timed(getattr(module, name), name, spent))
     settings, clock = Settings(db=Path(db_path), source_urls={"huggingface": base}), time.perf_counter()
@@ -201,8 +201,7 @@ def storage_worker(db_path: str, n: str, days: str, step: str) -> dict:
             for j, extra, like in synth.changes(p, d) if d else ():
                 if lo + j < hi:
                     dl[lo + j], at[lo + j], lk[lo + j] = dl[lo + j] + extra, at[lo + j] + extra, lk[lo + j] + like
-            batch += [{"repo_id": repo_id(i), "downloads_30d": dl[i], "downloads_all_time": at[i], "likes": lk[i]}
-                      for i in range(lo, hi)]  # fmt: skip
+            batch += [(repo_id(i), dl[i], at[i], lk[i]) for i in range(lo, hi)]
             if len(batch) >= int(step) or hi == total:
                 clock = time.perf_counter()
                 census.add_page(con, day, batch, None if hi == total else f"synthetic?cursor={hi}")
