@@ -15,14 +15,16 @@ from flows.settings import Settings
 
 
 @task(name="fetch-hub", cache_policy=NO_CACHE)
-def fetch(settings: Settings) -> list[Payload] | FetchError:
+def fetch(settings: Settings) -> tuple[list[Payload], FetchError | None]:
     """Every page of the tracked lists (the HTTP client retries 429/5xx, honouring Retry-After)."""
-    fetched = hub.fetch_hub(settings)
-    if isinstance(fetched, list):
-        get_run_logger().info(
-            "huggingface: fetched %s pages, %s bytes", len(fetched), sum(len(p.content) for p in fetched)
-        )
-    return fetched
+    pages, error = hub.fetch_hub(settings)
+    get_run_logger().info(
+        "huggingface: fetched %s pages, %s bytes%s",
+        len(pages),
+        sum(len(p.content) for p in pages),
+        f"; then {error.detail}" if error else "",
+    )
+    return pages, error
 
 
 @flow(name="census-adoption", log_prints=False)
@@ -46,7 +48,7 @@ def track_adoption(as_of: datetime | None = None, db: str | None = None) -> dict
     settings = Settings.from_env(db=db)
     with pipeline.run_lock(settings, wait_s=settings.lock_wait_s):
         run_id, observed_at = pipeline.start(settings, [hub.SOURCE], as_of, flow=hub.FLOW_NAME)
-        outcome = hub.ingest_hub(settings, run_id, observed_at, fetch(settings))
+        outcome = hub.ingest_hub(settings, run_id, observed_at, *fetch(settings))
         (logger.info if outcome.status == "ok" else logger.warning)(
             "huggingface: %s, %s models, %s new snapshot rows%s",
             outcome.status,

@@ -30,8 +30,9 @@ SOURCE = huggingface.NAME
 CENSUS = "huggingface-census"
 
 
-def fetch_hub(settings: Settings, session: requests.Session | None = None) -> list[Payload] | FetchError:
-    """Every page of every tracked list (authors, top by downloads, top trending), or the first fetch error."""
+def fetch_hub(settings: Settings, session: requests.Session | None = None) -> tuple[list[Payload], FetchError | None]:
+    """Every page of every tracked list (authors, top by downloads, top trending); on the first fetch error, the
+    pages that arrived before it (to be archived all the same) and the error."""
     session = session or pipeline.make_session(settings)
     urls = huggingface.list_urls(
         settings.url_for(SOURCE),
@@ -53,13 +54,12 @@ def fetch_hub(settings: Settings, session: requests.Session | None = None) -> li
                 )
             )
     except FetchError as exc:
-        exc.pages = pages  # type: ignore[attr-defined]  # what was fetched before the failure is still archived
-        return exc
-    return pages
+        return pages, exc
+    return pages, None
 
 
 def ingest_hub(
-    settings: Settings, run_id: str, observed_at: datetime, fetched: list[Payload] | FetchError
+    settings: Settings, run_id: str, observed_at: datetime, pages: list[Payload], error: FetchError | None = None
 ) -> SourceOutcome:
     """Archive every page, then load the day's snapshot only if every page arrived and parsed (all or nothing:
     a half-fetched day would look like a collapse in downloads)."""
@@ -67,11 +67,10 @@ def ingest_hub(
     con = db.connect(settings.db)
     try:
         load.start_source_run(con, run_id, SOURCE, observed_at, datetime.now(UTC), "hub")
-        pages = fetched if isinstance(fetched, list) else getattr(fetched, "pages", [])
         shas = [load.archive_payload(con, settings.data_dir, run_id, page) for page in pages]
         size = sum(len(page.content) for page in pages)
-        if isinstance(fetched, FetchError):
-            load.record_fetch(con, run_id, SOURCE, fetched.url, datetime.now(UTC), None, None, None, fetched.detail)
+        if error is not None:
+            load.record_fetch(con, run_id, SOURCE, error.url, datetime.now(UTC), None, None, None, error.detail)
             return _close(
                 con,
                 run_id,
@@ -79,7 +78,7 @@ def ingest_hub(
                     SOURCE,
                     "failed",
                     bytes=size,
-                    error=(f"fetch failed: {fetched.detail}; {len(pages)} pages fetched before it, nothing loaded"),
+                    error=(f"fetch failed: {error.detail}; {len(pages)} pages fetched before it, nothing loaded"),
                 ),
                 clock,
             )

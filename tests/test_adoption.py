@@ -62,7 +62,7 @@ def _run_day(settings: Settings, as_of: datetime) -> hub.SourceOutcome:
     from flows import pipeline
 
     run_id, observed_at = pipeline.start(settings, ["huggingface"], as_of, flow=hub.FLOW_NAME)
-    outcome = hub.ingest_hub(settings, run_id, observed_at, hub.fetch_hub(settings))
+    outcome = hub.ingest_hub(settings, run_id, observed_at, *hub.fetch_hub(settings))
     pipeline.finish(settings, run_id, observed_at, [outcome])
     return outcome
 
