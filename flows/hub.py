@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urljoin
 
+import duckdb
 import requests
 
 from extractors.base import Payload
@@ -149,7 +150,7 @@ def _expand(paths: Iterable[Path]) -> Iterable[Path]:
 
 def _load(
     settings: Settings,
-    con,
+    con: duckdb.DuckDBPyConnection,
     run_id: str,
     observed_at: datetime,
     rows: list[tuple[ModelSnapshot, str]],
@@ -182,7 +183,7 @@ def _load(
         return _close(con, run_id, outcome, clock)
     outcome.duration_s = time.monotonic() - clock
 
-    def close(connection, new: int) -> None:
+    def close(connection: duckdb.DuckDBPyConnection, new: int) -> None:
         outcome.loaded = new
         load.finish_source_run(
             connection,
@@ -204,7 +205,7 @@ def _load(
     return outcome
 
 
-def _close(con, run_id: str, outcome: SourceOutcome, clock: float) -> SourceOutcome:
+def _close(con: duckdb.DuckDBPyConnection, run_id: str, outcome: SourceOutcome, clock: float) -> SourceOutcome:
     outcome.duration_s = time.monotonic() - clock
     load.finish_source_run(
         con,

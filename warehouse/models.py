@@ -131,7 +131,7 @@ class ModelSnapshot(BaseModel):
 
 
 def validate_snapshots(
-    rows: list[dict[str, Any]], snapshot_date: date
+    rows: list[dict[str, Any]], snapshot_date: date | None
 ) -> tuple[list[ModelSnapshot], list[tuple[str, str]]]:
     """Validate snapshot rows for one day; one row per repo (a repo listed twice, as an author's model and in a top
     list, is the same observation)."""
