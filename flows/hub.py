@@ -72,7 +72,7 @@ def ingest_hub(
         size = sum(len(page.content) for page in pages)
         if error is not None:
             load.record_fetch(con, run_id, SOURCE, error.url, datetime.now(UTC), None, None, None, error.detail)
-            return _close(
+            return pipeline.close_unloaded(
                 con,
                 run_id,
                 SourceOutcome(
@@ -89,7 +89,7 @@ def ingest_hub(
             try:
                 parsed, bad = huggingface.parse(page)
             except ParseError as exc:
-                return _close(
+                return pipeline.close_unloaded(
                     con,
                     run_id,
                     SourceOutcome(SOURCE, "suspect", bytes=size, error=f"parse failed: {exc.detail}; nothing loaded"),
@@ -180,7 +180,7 @@ def _load(
             "last healthy run; not loaded"
         )
     if outcome.status != "ok":
-        return _close(con, run_id, outcome, clock)
+        return pipeline.close_unloaded(con, run_id, outcome, clock)
     outcome.duration_s = time.monotonic() - clock
 
     def close(connection: duckdb.DuckDBPyConnection, new: int) -> None:
@@ -202,23 +202,6 @@ def _load(
         connection.execute("UPDATE source_runs SET applied = true WHERE run_id = ? AND source = ?", [run_id, source])
 
     adoption.load_snapshots(con, rows, source=source, run_id=run_id, on_commit=close)
-    return outcome
-
-
-def _close(con: duckdb.DuckDBPyConnection, run_id: str, outcome: SourceOutcome, clock: float) -> SourceOutcome:
-    outcome.duration_s = time.monotonic() - clock
-    load.finish_source_run(
-        con,
-        run_id,
-        outcome.source,
-        status=outcome.status,
-        finished_at=datetime.now(UTC),
-        duration_s=outcome.duration_s,
-        size=outcome.bytes or None,
-        error=outcome.error,
-        parsed=outcome.parsed,
-        loaded=0,
-    )
     return outcome
 
 

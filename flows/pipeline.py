@@ -135,7 +135,7 @@ def ingest(
             return _ingest(settings, con, run_id, name, observed_at, documents, clock)
         except Exception as exc:  # a bug or a broken file must not stop the other sources
             outcome = SourceOutcome(name, "failed", error=f"internal error: {type(exc).__name__}: {exc}"[:500])
-            _close(con, run_id, outcome, clock)
+            close_unloaded(con, run_id, outcome, clock)
             return outcome
     finally:
         con.close()
@@ -153,7 +153,7 @@ def _ingest(
     if isinstance(fetched, FetchError):
         load.record_fetch(con, run_id, name, fetched.url, datetime.now(UTC), None, None, None, fetched.detail)
         outcome = SourceOutcome(name, "failed", error=f"fetch failed: {fetched.detail}")
-        _close(con, run_id, outcome, clock)
+        close_unloaded(con, run_id, outcome, clock)
         return outcome
     size = sum(len(p.content) for p in fetched)
     shas = [load.archive_payload(con, settings.data_dir, run_id, payload) for payload in fetched]
@@ -168,7 +168,7 @@ def _ingest(
             result = module.parse(payload)
         except ParseError as exc:
             outcome = SourceOutcome(name, "suspect", bytes=size, error=f"parse failed: {exc.detail}")
-            _close(con, run_id, outcome, clock, raw_sha256=sha)
+            close_unloaded(con, run_id, outcome, clock, raw_sha256=sha)
             return outcome
         valid, invalid = validate_rows(result.rows)
         pairs += [(obs, sha) for obs in valid]
@@ -260,10 +260,10 @@ def fetch_or_error(
         return exc
 
 
-def _close(
+def close_unloaded(
     con: duckdb.DuckDBPyConnection, run_id: str, outcome: SourceOutcome, clock: float, raw_sha256: str | None = None
-) -> None:
-    """Close a source run that produced no rows (failed fetch, failed parse, internal error)."""
+) -> SourceOutcome:
+    """Close a source run that loaded nothing (failed fetch, failed or collapsed parse, internal error)."""
     outcome.duration_s = time.monotonic() - clock
     load.finish_source_run(
         con,
@@ -275,9 +275,10 @@ def _close(
         size=outcome.bytes or None,
         raw_sha256=raw_sha256,
         error=outcome.error,
-        parsed=0,
+        parsed=outcome.parsed,
         loaded=0,
     )
+    return outcome
 
 
 def _notes(skipped: dict[str, int], rejects: list[tuple[str, str]]) -> str | None:
