@@ -20,16 +20,8 @@ MODEL_LIKE = re.compile(
     r"^(gpt-|o\d|sora-|chat-latest$|chatgpt-|tts-|text-embedding-|davinci-|babbage-|omni-moderation|whisper$)"
 )
 TOOLS = {"web-search", "containers", "file-search", "agent-kit"}
-# Models the page lists without a storable price: all "-" (gpt-5.4-cyber), "Free" (moderation), per minute only.
-UNPRICED = {
-    "gpt-5.4-cyber",
-    "omni-moderation-latest",
-    "gpt-realtime-translate",
-    "gpt-live-transcribe",
-    "gpt-realtime-whisper",
-    "gpt-transcribe",
-    "whisper",
-}
+# Models the page lists without a price: all "-" (gpt-5.4-cyber), "Free" (moderation).
+UNPRICED = {"gpt-5.4-cyber", "omni-moderation-latest"}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +45,7 @@ def _model_ids(result: ParseResult) -> set[str]:
 def test_every_row_is_valid_and_nothing_is_rejected(parsed: ParseResult) -> None:
     rows, rejects = validate_rows(parsed.rows)
     assert rejects == [] and parsed.rejects == []
-    assert len(rows) == len(parsed.rows) == 559
+    assert len(rows) == len(parsed.rows) == 569  # 559 per-token and own-unit prices + 10 per minute or hour
     assert parsed.items == 86
 
 
@@ -147,13 +139,30 @@ def test_units_are_never_mixed(parsed: ParseResult) -> None:
     for row in parsed.rows:
         units.setdefault((row["provider_model_id"], row["metric"], row["tier"]), set()).add(row["unit"])
     assert all(len(found) == 1 for found in units.values())
-    assert {r["unit"] for r in parsed.rows} == {"mtok", "character", "second", "1k_calls", "session", "gb_day"}
+    assert {r["unit"] for r in parsed.rows} == {
+        "mtok",
+        "character",
+        "second",
+        "minute",
+        "hour",
+        "1k_calls",
+        "session",
+        "gb_day",
+    }
 
 
 def test_deliberate_skips(parsed: ParseResult) -> None:
     assert parsed.skipped["free of charge (not a price)"] == 1  # omni-moderation-latest
-    assert parsed.skipped["price per minute (not stored by this parser yet)"] == 14
-    assert parsed.skipped["price per hour (not stored by this parser yet)"] == 4  # o4-mini fine-tuning
+    # per-minute and per-hour prices are kept in their own units, the page's "Estimated cost" as input_estimate
+    own_units = {
+        (r["provider_model_id"], r["metric"], r["unit"], r["tier"]): r["amount"]
+        for r in parsed.rows
+        if r["unit"] in ("minute", "hour")
+    }
+    assert own_units[("whisper", "input_estimate", "minute", "standard")] == Decimal("0.006")
+    assert own_units[("gpt-4o-transcribe", "input_estimate", "minute", "standard")] == Decimal("0.006")
+    assert own_units[("ft:o4-mini-2025-04-16", "training", "hour", "standard")] == Decimal("100")
+    assert not [reason for reason in parsed.skipped if "not stored" in reason]
     assert not [reason for reason in parsed.skipped if reason.startswith("unknown column")]
 
 

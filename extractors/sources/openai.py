@@ -31,7 +31,8 @@ COLUMNS = {
     "output": ("output", "mtok"),
     "output / cost": ("output", "mtok"),
     "training": ("training", "mtok"),
-    "estimated cost": ("input", ""),  # transcription: "$0.006 / minute" of input audio
+    # transcription: "$0.006 / minute" of input audio; the page calls it an estimate, and so does the metric
+    "estimated cost": ("input_estimate", ""),
 }
 PRICE_PER = re.compile(r"^price per (\w+)$")  # "Price per second" (video)
 PER_UNIT_METRIC = {"second": "video_output", "image": "image_output"}
@@ -40,9 +41,8 @@ DESCRIPTIVE |= {"size", "portrait", "landscape"}  # video: the size becomes part
 # Switcher pane values; "Priority processing was renamed Fast mode" (service_tier "priority" or "fast").
 SERVICES = {"": "", "standard": "", "batch": "batch", "flex": "flex", "fast": "priority", "priority": "priority"}
 BATCH_METRICS = {"input": "batch_input", "output": "batch_output"}
-# Per-minute cells are mostly "Estimated cost" figures derived from token prices, and per-hour ones are
-# fine-tuning training: not stored by this parser yet (skipped with a reason, never converted).
-NOT_STORED = {"minute", "hour"}
+# Units stated on the page that the warehouse cannot store (skipped with a reason, never converted).
+NOT_STORED: set[str] = set()
 THRESHOLD = re.compile(r"([<>≤≥])\s*(\d+)\s*([KM])\b\s*(?:input\s+)?(?:tokens|context)", re.I)
 IGNORED_NOTES = {"legacy", "deprecated"}
 
