@@ -222,6 +222,8 @@ def run_census(
 
     session = session or pipeline.make_session(settings)
     con = db.connect(settings.db)
+    # the census's final joins over millions of rows spill to disk rather than grow the process without bound
+    con.execute(f"SET memory_limit = '{settings.hf_census_memory_mb}MB'")
     try:
         state = census.progress(con, day)
         if state and state["status"] == "complete":
