@@ -9,11 +9,13 @@ import pkgutil
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from functools import cached_property
 from types import ModuleType
 from typing import Any
 
 from extractors.errors import ParseError, UnknownSourceError
+from extractors.units import PriceValueError, per_mtok
 
 # Kinds of source, in the order they are listed and loaded.
 KINDS = ("official", "feed", "aggregator")
@@ -69,6 +71,25 @@ class ParseResult:
     rejects: list[tuple[str, str]] = field(default_factory=list)
     # provider_model_id -> Hugging Face repo id, where the payload states one (open-weights models)
     hf_repos: dict[str, str] = field(default_factory=dict)
+
+    def amount(self, item: str, label: str, value: object, *, zero_reason: str, unit: str = "mtok") -> Decimal | None:
+        """A stated token price as Decimal per 1M tokens, or None after recording why not: a value that is not a
+        price is a reject (item, "label: reason"); a zero is skipped under zero_reason (free, not a price)."""
+        try:
+            amount = per_mtok(value, unit)
+        except PriceValueError as exc:
+            self.rejects.append((item, f"{label}: {exc}"))
+            return None
+        if amount == 0:
+            self.skipped[zero_reason] += 1
+            return None
+        return amount
+
+    def require_rows(self, source: str, payload: Payload, what: str) -> ParseResult:
+        """Return self, or raise ParseError when the payload gave not one price ("12 models but not one price")."""
+        if not self.rows:
+            raise ParseError(source, payload.url, f"{what} but not one price", payload.content)
+        return self
 
     def add(
         self,

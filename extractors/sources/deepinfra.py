@@ -15,7 +15,6 @@ from typing import Any
 from extractors.base import ParseResult, Payload, json_body
 from extractors.errors import ParseError
 from extractors.identity import model_key
-from extractors.units import PriceValueError, per_mtok
 
 NAME = "deepinfra"
 URL = "https://api.deepinfra.com/v1/openai/models"
@@ -37,9 +36,7 @@ def parse(payload: Payload) -> ParseResult:
     result = ParseResult(items=len(models))
     for model in models:
         _parse_model(model, result)
-    if not result.rows:
-        raise ParseError(NAME, payload.url, f"{len(models)} models but not one price", payload.content)
-    return result
+    return result.require_rows(NAME, payload, f"{len(models)} models")
 
 
 def _parse_model(model: Any, result: ParseResult) -> None:
@@ -56,13 +53,8 @@ def _parse_model(model: Any, result: ParseResult) -> None:
         if field_name not in FIELDS:
             result.skipped[f"unknown pricing field {field_name}"] += 1
             continue
-        try:
-            amount = per_mtok(value, "mtok")
-        except PriceValueError as exc:
-            result.rejects.append((model_id, f"{field_name}: {exc}"))
-            continue
-        if amount == 0:
-            result.skipped["zero: free or not charged separately"] += 1
+        amount = result.amount(model_id, field_name, value, zero_reason="zero: free or not charged separately")
+        if amount is None:
             continue
         result.add(
             provider=PROVIDER,

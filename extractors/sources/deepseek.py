@@ -20,7 +20,6 @@ from extractors.base import ParseResult, Payload
 from extractors.errors import ParseError
 from extractors.identity import model_key
 from extractors.sources._deepseek_html import grid, stated_period, struck, text
-from extractors.units import PriceValueError, per_mtok
 
 NAME = "deepseek"
 URL = "https://api-docs.deepseek.com/quick_start/pricing"
@@ -62,9 +61,7 @@ def parse(payload: Payload) -> ParseResult:
                 for c in columns:
                     _add(result, ids[c], metric, label, row[c], period, table)
     result.items = len(models)
-    if not result.rows:
-        raise ParseError(NAME, payload.url, f"{len(models)} models but not one price", payload.content)
-    return result
+    return result.require_rows(NAME, payload, f"{len(models)} models")
 
 
 def _add(
@@ -101,13 +98,8 @@ def _add(
         if end is None:
             result.skipped["limited-time price without an exact end date"] += 1
             return
-    try:
-        amount = per_mtok(value, "mtok")
-    except PriceValueError as exc:
-        result.rejects.append((model_id, f"{metric}: {exc}"))
-        return
-    if amount == 0:
-        result.skipped["free (no price)"] += 1
+    amount = result.amount(model_id, metric, value, zero_reason="free (no price)")
+    if amount is None:
         return
     result.add(
         provider=PROVIDER,

@@ -17,7 +17,6 @@ import re
 from extractors.base import ParseResult, Payload, tier_name
 from extractors.errors import ParseError
 from extractors.identity import model_key
-from extractors.units import PriceValueError, per_mtok
 
 NAME = "fireworks"
 URL = "https://docs.fireworks.ai/serverless/pricing.md"
@@ -50,9 +49,7 @@ def parse(payload: Payload) -> ParseResult:
             _parse_row(cells, columns, result)
     if not tables:
         raise ParseError(NAME, payload.url, "no Markdown pricing table", payload.content)
-    if not result.rows:
-        raise ParseError(NAME, payload.url, f"{result.items} model rows but not one price", payload.content)
-    return result
+    return result.require_rows(NAME, payload, f"{result.items} model rows")
 
 
 def _tables(lines: list[str]) -> list[tuple[list[str], list[list[str]]]]:
@@ -109,13 +106,8 @@ def _parse_row(cells: list[str], columns: dict[int, tuple[str, ...]], result: Pa
             if not match:
                 _no_price(raw, model_id, metric, result)
                 continue
-            try:
-                amount = per_mtok(match.group(1), "mtok")
-            except PriceValueError as exc:
-                result.rejects.append((model_id, f"{metric}: {exc}"))
-                continue
-            if amount == 0:
-                result.skipped["zero: free or not charged"] += 1
+            amount = result.amount(model_id, metric, match.group(1), zero_reason="zero: free or not charged")
+            if amount is None:
                 continue
             result.add(
                 provider=PROVIDER, provider_model_id=model_id, model_key=key, metric=metric, amount=amount, tier=tier

@@ -76,9 +76,7 @@ def parse(payload: Payload) -> ParseResult:
         for model in provider["models"]:
             result.items += 1
             _parse_model(slug, model, result)
-    if not result.rows:
-        raise ParseError(NAME, payload.url, f"{result.items} models but not one price", payload.content)
-    return result
+    return result.require_rows(NAME, payload, f"{result.items} models")
 
 
 def _parse_model(provider: str, model: Any, result: ParseResult) -> None:

@@ -18,7 +18,6 @@ from bs4 import BeautifulSoup, Tag
 from extractors.base import ParseResult, Payload
 from extractors.errors import ParseError
 from extractors.identity import model_key
-from extractors.units import PriceValueError, per_mtok
 
 NAME = "groq"
 URL = "https://groq.com/pricing"
@@ -50,9 +49,7 @@ def parse(payload: Payload) -> ParseResult:
                 _parse_row(cells, columns, result)
     if not priced_tables:
         raise ParseError(NAME, payload.url, "no table with input and output token-price columns", payload.content)
-    if not result.rows:
-        raise ParseError(NAME, payload.url, f"{result.items} model rows but not one price", payload.content)
-    return result
+    return result.require_rows(NAME, payload, f"{result.items} model rows")
 
 
 def _price_columns(headers: list[str]) -> dict[int, str]:
@@ -85,13 +82,8 @@ def _parse_row(cells: list[Tag], columns: dict[int, str], result: ParseResult) -
         if OTHER_UNIT.search(text):
             result.rejects.append((model_id, f"{metric}: not a per-token price: {text!r}"))
             continue
-        try:
-            amount = per_mtok(match.group(1), "mtok")
-        except PriceValueError as exc:
-            result.rejects.append((model_id, f"{metric}: {exc}"))
-            continue
-        if amount == 0:
-            result.skipped["zero: free, not a price"] += 1
+        amount = result.amount(model_id, metric, match.group(1), zero_reason="zero: free, not a price")
+        if amount is None:
             continue
         key = model_key(PROVIDER, model_id)
         result.add(provider=PROVIDER, provider_model_id=model_id, model_key=key, metric=metric, amount=amount)

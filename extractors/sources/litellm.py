@@ -77,9 +77,7 @@ def parse(payload: Payload) -> ParseResult:
     result = ParseResult(items=len(entries))
     for key, entry in entries.items():
         _parse_entry(key, entry, result)
-    if not result.rows:
-        raise ParseError(NAME, payload.url, f"{len(entries)} entries but not one price", payload.content)
-    return result
+    return result.require_rows(NAME, payload, f"{len(entries)} entries")
 
 
 def _parse_entry(key: str, entry: dict[str, Any], result: ParseResult) -> None:

@@ -73,9 +73,7 @@ def parse(payload: Payload) -> ParseResult:
     result = ParseResult(items=len(models))
     for model in models:
         _parse_model(provider, model, result)
-    if not result.rows:
-        raise ParseError(NAME, payload.url, f"{len(models)} models but not one price", payload.content)
-    return result
+    return result.require_rows(NAME, payload, f"{len(models)} models")
 
 
 def _parse_model(provider: str, model: Any, result: ParseResult) -> None:

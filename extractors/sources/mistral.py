@@ -19,7 +19,6 @@ from bs4 import BeautifulSoup, Tag
 from extractors.base import ParseResult, Payload
 from extractors.errors import ParseError
 from extractors.identity import model_key
-from extractors.units import PriceValueError, per_mtok
 
 NAME = "mistral"
 URL = "https://docs.mistral.ai/inference/pricing"
@@ -64,9 +63,7 @@ def parse(payload: Payload) -> ParseResult:
                 _parse_row(cells, columns, result)
     if not token_tables:
         raise ParseError(NAME, payload.url, 'no "Prices /M Tokens" table with input and output', payload.content)
-    if not result.rows:
-        raise ParseError(NAME, payload.url, f"{result.items} model rows but not one price", payload.content)
-    return result
+    return result.require_rows(NAME, payload, f"{result.items} model rows")
 
 
 def _metric(header: str) -> str:
@@ -99,13 +96,8 @@ def _parse_row(cells: list[Tag], columns: dict[int, str], result: ParseResult) -
         if not match:
             result.rejects.append((model_id, f"{metric}: not a bare per-1M-token amount: {text!r}"))
             continue
-        try:
-            amount = per_mtok(match.group(1), "mtok")
-        except PriceValueError as exc:
-            result.rejects.append((model_id, f"{metric}: {exc}"))
-            continue
-        if amount == 0:
-            result.skipped["free: not a price"] += 1
+        amount = result.amount(model_id, metric, match.group(1), zero_reason="free: not a price")
+        if amount is None:
             continue
         key = model_key(PROVIDER, model_id)
         result.add(provider=PROVIDER, provider_model_id=model_id, model_key=key, metric=metric, amount=amount)
