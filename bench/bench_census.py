@@ -23,23 +23,22 @@ import tempfile
 import time
 from array import array
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote_to_bytes, urlencode, urlsplit
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("LLMFLATION_FIXTURES") or ROOT.parent / "shared" / "fixtures")
-PAGE, NEW_PER_DAY, CHANGED, SEED, SAMPLE = 1000, 2000, 300, 20260807, 20_000
+PAGE, NEW_PER_DAY, CHANGED, SEED = 1000, 2000, 300, 20260807
 DAY0, T0 = date(2026, 1, 1), 1_609_459_200  # first census day; createdAt from 2021-01-01
 LICENSES = ("apache-2.0", "mit", "other", "cc-by-4.0", "llama3.1", "gemma", "openrail")
 RELATIONS = ("finetune", "quantized", "adapter", "merge")
-PARTS = ("fetch", "parse_counters", "add_page", "finish")
+PARTS = ("fetch_fast", "census_columns", "store", "stage", "finish")
 TABLES = ("hf_census_changes", "hf_census_state", "hf_census_models")
-STAGES = ("census HTTP, no archive", "read_json baseline", "census archive=True", "storage add+finish")
 
 
 def repo_id(i: int) -> str:
@@ -150,22 +149,61 @@ def serve(n: int, cache: Path, conn) -> None:
     server.serve_forever()
 
 
-def census_worker(db_path: str, base: str, archive: str) -> dict:
-    """flows.hub.run_census into a fresh warehouse, with the time spent in its parts."""
+def replay(pages: Path, conn) -> None:
+    """The pages of a cold pass, answered from memory with prebuilt responses (asyncio, keep-alive): the stand-in
+    for the Hub's servers costs this 2-core machine as little CPU as possible while the census runs."""
+    import asyncio
+
+    missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+
+    async def serve_pages() -> None:
+        routes: dict[bytes, bytes] = {}
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    writer.write(routes.get(unquote_to_bytes(head.split(b" ", 2)[1]), missing))
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        for line in (pages / "index.tsv").read_text().splitlines():
+            target, name, following = line.split("\t")
+            body = (pages / name).read_bytes()
+            link = f'Link: <http://127.0.0.1:{port}{following}>; rel="next"\r\n' if following else ""
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{link}\r\n"
+            routes[unquote_to_bytes(target)] = head.encode() + body
+        conn.send(port)
+        await server.serve_forever()
+
+    asyncio.run(serve_pages())
+
+
+def census_worker(db_path: str, *bases: str) -> dict:
+    """flows.hub.run_census into a fresh warehouse, one census day per base URL (raw pages archived, as always),
+    with the time spent in its parts on each day."""
     from extractors import http
     from extractors.hub import huggingface
     from flows import hub
     from flows.settings import Settings
-    from warehouse import census, load
+    from warehouse import archive, census
 
     spent: Counter[str] = Counter()
-    parts = ((http, "fetch"), (huggingface, "parse_counters"), (load, "archive_payload"), (census, "add_page"))
-    for module, name in (*parts, (census, "finish")):
+    parts = ((http, "fetch_fast"), (huggingface, "census_columns"), (archive, "store"), (census, "finish"))
+    for module, name in parts:
         setattr(module, name, timed(getattr(module, name), name, spent))
-    settings, clock = Settings(db=Path(db_path), source_urls={"huggingface": base}), time.perf_counter()
-    result = hub.run_census(settings, DAY0, "bench", archive=archive == "1")
-    raw = sum(p.stat().st_size for p in (settings.data_dir / "raw").rglob("*.gz"))
-    return {"s": time.perf_counter() - clock, "models": result["models"], "archive": raw, **spent}
+    census.Staging.add = timed(census.Staging.add, "stage", spent)
+    out: dict = {}
+    for d, base in enumerate(bases):
+        spent.clear()
+        settings, clock = Settings(db=Path(db_path), source_urls={"huggingface": base}), time.perf_counter()
+        result = hub.run_census(settings, DAY0 + timedelta(d), "bench")
+        out[f"day{d}"] = {"s": time.perf_counter() - clock, **result, **spent}
+    out["archive"] = sum(p.stat().st_size for p in (Path(db_path).parent / "raw").rglob("*.gz"))
+    return out
 
 
 def timed(func, name: str, spent: Counter):
@@ -186,14 +224,19 @@ def baseline_worker(db_path: str, folder: str) -> dict:
 
 
 def storage_worker(db_path: str, n: str, days: str, step: str) -> dict:
-    """`days` daily censuses through census.start/add_page/finish, rows generated in-process (no HTTP)."""
+    """`days` daily censuses through census.Staging/finish, rows generated in-process (no HTTP)."""
     from warehouse import census, db
 
-    synth, con, spent, wall = Synth(int(n)), db.connect(db_path), Counter(), time.perf_counter()
+    synth, spent, wall = Synth(int(n)), Counter(), time.perf_counter()
+    db.connect(db_path).close()
     dl, at, lk = (array("q", bytes(8 * synth.total(int(days) - 1))) for _ in range(3))
+    now = datetime.now(UTC)
     for d in range(int(days)):
-        day, total, known, batch = DAY0 + timedelta(d), synth.total(d), synth.total(d - 1) if d else 0, []
-        census.start(con, day, f"bench-{d}", "synthetic")
+        day, total, known = DAY0 + timedelta(d), synth.total(d), synth.total(d - 1) if d else 0
+        path = Path(f"{db_path}.stage")
+        stage, rows = census.Staging(path, 256), 0
+        stage.start(day, f"bench-{d}", "synthetic")
+        batch: list[census.Page] = []
         for p in range(-(-total // PAGE)):
             lo, hi, fresh = p * PAGE, min(total, (p + 1) * PAGE), synth.counts(p) if p * PAGE + PAGE > known else []
             for i in range(max(lo, known), hi):
@@ -201,18 +244,22 @@ def storage_worker(db_path: str, n: str, days: str, step: str) -> dict:
             for j, extra, like in synth.changes(p, d) if d else ():
                 if lo + j < hi:
                     dl[lo + j], at[lo + j], lk[lo + j] = dl[lo + j] + extra, at[lo + j] + extra, lk[lo + j] + like
-            batch += [(repo_id(i), dl[i], at[i], lk[i]) for i in range(lo, hi)]
-            if len(batch) >= int(step) or hi == total:
+            columns = ([repo_id(i) for i in range(lo, hi)], dl[lo:hi].tolist(), at[lo:hi].tolist(), lk[lo:hi].tolist())
+            batch.append(census.Page(f"synthetic?cursor={lo}", now, 200, f"{d}-{p}", 0, "", "", columns, 0))
+            rows += hi - lo
+            if rows >= int(step) or hi == total:
                 clock = time.perf_counter()
-                census.add_page(con, day, batch, None if hi == total else f"synthetic?cursor={hi}")
-                spent["add_page"], batch = spent["add_page"] + time.perf_counter() - clock, []
+                stage.add(batch, None if hi == total else f"synthetic?cursor={hi}")
+                spent["add_page"], batch, rows = spent["add_page"] + time.perf_counter() - clock, [], 0
+        stage.close()
         clock = time.perf_counter()
-        spent["model_days"] += census.finish(con, day)["models"]
+        spent["model_days"] += census.finish(Path(db_path), path, day, f"bench-{d}", "bench", 256)["models"]
         spent["finish_last"] = time.perf_counter() - clock
         spent["finish"] += spent["finish_last"]
+    con = db.connect(db_path)
+    con.execute("DELETE FROM fetches; DELETE FROM raw_documents")  # no raw pages here: their rows are not census
     con.execute("CHECKPOINT")
     spent["wall"] = time.perf_counter() - wall
-    spent["pages"] = con.execute("SELECT sum(pages) FROM hf_census_days").fetchone()[0]
     spent["free"] = con.execute("PRAGMA database_size").fetchone()[5] * 262144
     for table in TABLES:  # each alone in a fresh file
         for suffix, limit in (("0", " LIMIT 0"), ("", "")):
@@ -233,56 +280,97 @@ def run(worker: str, *args: str) -> dict:
     return {**json.loads(out.strip().splitlines()[-1]), "rss": usage.ru_maxrss / 1024}
 
 
+def cold_pass(base: str, folder: Path) -> tuple[int, int, float]:
+    """Every page of the census listing once from the generating server, kept as files (the read_json baseline
+    reads them) with an index the replay server answers from."""
+    from flows import hub
+    from flows.settings import Settings
+
+    folder.mkdir(parents=True)
+    url = hub.census_url(Settings(source_urls={"huggingface": base}))
+    clock, session, size, pages, index = time.perf_counter(), requests.Session(), 0, 0, []
+    while url:
+        response = session.get(url)
+        name, following = f"{pages:05d}.json", response.links.get("next", {}).get("url")
+        (folder / name).write_bytes(response.content)
+        index.append(f"{target(url)}\t{name}\t{target(following) if following else ''}")
+        size, pages, url = size + len(response.content), pages + 1, following
+    (folder / "index.tsv").write_text("\n".join(index))
+    return pages, size, time.perf_counter() - clock
+
+
+def target(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=int, default=2_000_000)
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--storage-page", type=int, default=10_000, help="rows per add_page call in the storage part")
+    parser.add_argument("--storage-page", type=int, default=10_000, help="rows per Staging.add call, storage part")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="llmflation-census-"))
-    (work / "cache").mkdir(), (work / "pages").mkdir()
+    (work / "cache").mkdir()
     parent, child = multiprocessing.Pipe()
-    multiprocessing.Process(target=serve, args=(args.models, work / "cache", child), daemon=True).start()
+    generator = multiprocessing.Process(target=serve, args=(args.models, work / "cache", child), daemon=True)
+    generator.start()
     base = f"http://127.0.0.1:{parent.recv()}/api/models"
-    from flows import hub
-    from flows.settings import Settings
-
-    url = hub.census_url(Settings(source_urls={"huggingface": base}))
-    print(f"synthetic Hub: {args.models:,} models + {NEW_PER_DAY}/day, 30% change daily; census asks {url}")
-    clock, session, size, pages = time.perf_counter(), requests.Session(), 0, 0
-    while url:  # every page once, cold (the server generates it), kept as files for the read_json baseline
-        response = session.get(url)
-        (work / "pages" / f"{pages:05d}.json").write_bytes(response.content)
-        size, pages, url = size + len(response.content), pages + 1, response.links.get("next", {}).get("url")
-    print(f"fetch only, cold server: {pages} pages, {size / 1e6:.0f} MB in {time.perf_counter() - clock:.1f} s")
-    c = run("census", str(work / "census" / "c.duckdb"), base, "0")  # warm server: pages come from its cache
-    b = run("baseline", str(work / "baseline.duckdb"), str(work / "pages"))
-    a = run("census", str(work / "sample" / "c.duckdb"), f"{base}?n={SAMPLE}", "1")
+    print(f"synthetic Hub: {args.models:,} models + {NEW_PER_DAY}/day, 30% change daily, 1000 a page")
+    index = []
+    for d in (0, 1):  # the first census (every model new) and a nightly one (30% changed, 2000 new)
+        pages, size, seconds = cold_pass(f"{base}?day={d}", work / f"day{d}")
+        print(f"  day {d}: {pages} pages, {size / 1e6:.0f} MB, generated in {seconds:.1f} s")
+        for line in (work / f"day{d}" / "index.tsv").read_text().splitlines():
+            path, name, following = line.split("\t")
+            index.append(f"{path}\tday{d}/{name}\t{following}")
+    generator.terminate()
+    shutil.rmtree(work / "cache")
+    (work / "index.tsv").write_text("\n".join(index))
+    parent, child = multiprocessing.Pipe()
+    multiprocessing.Process(target=replay, args=(work, child), daemon=True).start()
+    base = f"http://127.0.0.1:{parent.recv()}/api/models"
+    c = run("census", str(work / "census" / "c.duckdb"), f"{base}?day=0", f"{base}?day=1")
+    b = run("baseline", str(work / "baseline.duckdb"), str(work / "day0"))
     st = run("storage", str(work / "storage.duckdb"), str(args.models), str(args.days), str(args.storage_page))
-    md, arch = st["model_days"], a["archive"] / a["models"]
-    ratio, per_md = c["models"] / c["s"] / (b["models"] / b["s"]), st["file"] / md
+    md, pages = st["model_days"], c["day0"]["pages"]
+    per_md = st["file"] / md
     st["s"], st["models"] = st["add_page"] + st["finish"], md
-    lines = [
-        "census run_census(archive=False), 1000/page: " + ", ".join(f"{k} {c[k]:.1f} s" for k in PARTS),
-        "  per page: " + ", ".join(f"{k} {c[k] / pages * 1e3:.1f} ms" for k in PARTS[:3]),
-        f"archive=True, {a['models']:,} models: archive_payload {a['archive_payload'] / a['models'] * 1e6:.1f} ms/page,"
-        f" {arch:.0f} B/model gzipped, ~{arch * args.models / 1e6:.0f} MB a day at {args.models:,} models",
-        f"storage: {args.days} days, {md:,} model-days, worker {st['wall']:.0f} s; add_page of {args.storage_page} rows"
-        f" {st['add_page'] / st['pages'] * 1e3:.0f} ms each ({st['add_page']:.0f} s), finish {st['finish']:.0f} s "
-        f"(last day {st['finish_last']:.1f} s)",
+    lines = []
+    for d, label in ((0, "the first, every model new"), (1, "the next night, 30% changed")):
+        r = c[f"day{d}"]
+        lines += [
+            f"census day {d} ({label}): {r['models']:,} models in {r['s']:.1f} s; "
+            + ", ".join(f"{k} {r[k]:.1f} s" for k in PARTS),
+            "  per page: "
+            + ", ".join(f"{k} {r[k] / pages * 1e3:.2f} ms" for k in PARTS[:4])
+            + " (fetch in the fetch thread, store in the archive thread)",
+        ]
+    lines += [
+        f"  raw pages archived for both days: {c['archive'] / 1e6:.1f} MB gzipped",
+        f"storage: {args.days} days, {md:,} model-days, worker {st['wall']:.0f} s; staging {args.storage_page} rows"
+        f" at a time ({st['add_page']:.0f} s), finish {st['finish']:.0f} s (last day {st['finish_last']:.1f} s)",
         f"  file after CHECKPOINT {st['file'] / 1e6:.1f} MB, {st['free'] / 1e6:.1f} MB of it free blocks "
         f"(an empty warehouse: 1.8 MB) = {per_md:.2f} B/model-day",
         *(
             f"  {t}: {st[t + '_rows']:,} rows, {st[t] / 1e6:.1f} MB alone ({st[t] / st[t + '_rows']:.2f} B/row)"
             for t in TABLES
         ),
-        f"\n{'stage':<24}{'models':>12}{'seconds':>9}{'models/s':>11}{'peak RSS MB':>12}",
+        f"\n{'stage':<26}{'models':>12}{'seconds':>9}{'models/s':>11}{'peak RSS MB':>12}",
     ]
-    for name, r in zip(STAGES, (c, b, a, st), strict=True):
-        lines.append(f"{name:<24}{r['models']:>12,}{r['s']:>9.1f}{r['models'] / r['s']:>11,.0f}{r['rss']:>12.0f}")
+    rows = (
+        ("census day 0 (first)", c["day0"], c["rss"]),
+        ("census day 1 (nightly)", c["day1"], c["rss"]),
+        ("read_json baseline", b, b["rss"]),
+        ("storage stage+finish", st, st["rss"]),
+    )
+    for name, r, rss in rows:
+        lines.append(f"{name:<26}{r['models']:>12,}{r['s']:>9.1f}{r['models'] / r['s']:>11,.0f}{rss:>12.0f}")
+    rate = b["models"] / b["s"]
+    ratios = [c[f"day{d}"]["models"] / c[f"day{d}"]["s"] / rate for d in (0, 1)]
     lines.append(
-        f"census/baseline {ratio:.2f} (target >= 0.5); {per_md:.2f} B/model-day (target <= 3); "
-        f"hf_census_changes {st['hf_census_changes_rows']:,} rows, {st['hf_census_changes'] / 1e6:.1f} MB"
+        f"census/baseline: first census {ratios[0]:.2f}, nightly {ratios[1]:.2f} (target >= 0.5); peak RSS of the "
+        f"census process {c['rss']:.0f} MB (target < 600); {per_md:.2f} B/model-day at {args.days} days (target <= 3)"
     )
     print("\n".join(lines))
     shutil.rmtree(work, ignore_errors=True)
@@ -292,6 +380,6 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
         sys.path.insert(0, str(ROOT))
         worker = {"census": census_worker, "baseline": baseline_worker, "storage": storage_worker}[sys.argv[2]]
-        print(json.dumps(worker(*sys.argv[3:])))
+        print(json.dumps(worker(*sys.argv[3:]), default=str))
     else:
         main()

@@ -35,6 +35,8 @@ class Payload:
     content_type: str = ""
     # Link header relations of the response (rel -> absolute or relative URL), e.g. {"next": "...?cursor=..."}
     links: dict[str, str] = field(default_factory=dict, compare=False)
+    # response headers, names in lower case (e.g. the Hub's "ratelimit")
+    headers: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def sha256(self) -> str:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.utils import parse_header_links
 from urllib3.util.retry import Retry
 
 from extractors.base import Payload
@@ -17,15 +18,9 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_BYTES = 64 * 1024 * 1024
 
 
-def make_session(
-    *,
-    retries: int = 3,
-    backoff: float = 1.0,
-    max_retry_after: int = 120,
-    user_agent: str = USER_AGENT,
-) -> requests.Session:
-    """A session that retries 429/5xx, connection errors and read timeouts with exponential backoff."""
-    retry = Retry(
+def _retry(retries: int, backoff: float, max_retry_after: int) -> Retry:
+    """429/5xx, connection errors and read timeouts, retried with exponential backoff, honouring Retry-After."""
+    return Retry(
         total=retries,
         connect=retries,
         read=retries,
@@ -38,12 +33,82 @@ def make_session(
         retry_after_max=max_retry_after,
         raise_on_status=False,
     )
+
+
+def make_session(
+    *,
+    retries: int = 3,
+    backoff: float = 1.0,
+    max_retry_after: int = 120,
+    user_agent: str = USER_AGENT,
+) -> requests.Session:
+    """A session that retries 429/5xx, connection errors and read timeouts with exponential backoff."""
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
+    adapter = HTTPAdapter(max_retries=_retry(retries, backoff, max_retry_after))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = user_agent
     return session
+
+
+def make_pool(
+    *,
+    retries: int = 3,
+    backoff: float = 1.0,
+    max_retry_after: int = 120,
+    user_agent: str = USER_AGENT,
+) -> urllib3.PoolManager:
+    """The same client policy as make_session, without requests' per-call overhead (about 1 ms a request): for
+    long sequential walks such as the full-Hub census."""
+    return urllib3.PoolManager(
+        retries=_retry(retries, backoff, max_retry_after), headers={"User-Agent": user_agent}, maxsize=2
+    )
+
+
+def fetch_fast(
+    pool: urllib3.PoolManager,
+    source: str,
+    url: str,
+    *,
+    timeout: float = 30.0,
+    max_bytes: int = MAX_BYTES,
+    headers: dict[str, str] | None = None,
+) -> Payload:
+    """fetch() through a urllib3 pool: the same Payload, and the same FetchError reasons."""
+    fetched_at = datetime.now(UTC)
+    request_headers = {**pool.headers, **(headers or {})}
+    try:
+        response = pool.request(
+            "GET",
+            url,
+            headers=request_headers,
+            timeout=urllib3.Timeout(connect=min(timeout, 10.0), read=timeout),
+            preload_content=True,
+        )
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError) as exc:
+        raise FetchError(source, url, f"body cut short: {_reason(exc)}", retryable=True) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        if _timed_out(exc):
+            raise FetchError(source, url, f"timed out after {timeout:g} s") from exc
+        raise FetchError(source, url, f"request failed: {_reason(exc)}") from exc
+    if response.status >= 400:
+        tries = len(getattr(response.retries, "history", ()) or ())
+        after = f" after {tries} retries" if tries else ""
+        raise FetchError(source, url, f"HTTP {response.status} {response.reason or ''}".rstrip() + after)
+    if len(response.data) > max_bytes:
+        raise FetchError(source, url, f"response larger than {max_bytes} bytes")
+    link = response.headers.get("Link")
+    links = {item["rel"]: item["url"] for item in parse_header_links(link) if item.get("rel")} if link else {}
+    return Payload(
+        source=source,
+        url=url,
+        fetched_at=fetched_at,
+        status=response.status,
+        content=response.data,
+        content_type=response.headers.get("Content-Type", ""),
+        links=links,
+        headers={key.lower(): value for key, value in response.headers.items()},
+    )
 
 
 def fetch(
@@ -89,6 +154,7 @@ def fetch(
             content=b"".join(chunks),
             content_type=response.headers.get("Content-Type", ""),
             links={rel: link["url"] for rel, link in response.links.items() if link.get("url")},
+            headers={key.lower(): value for key, value in response.headers.items()},
         )
 
 

@@ -6,10 +6,13 @@ The Prefect flow in flows/adoption.py composes these; `llmflation import` loads 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urljoin
@@ -52,6 +55,7 @@ def fetch_hub(settings: Settings, session: requests.Session | None = None) -> tu
                     token=settings.hf_token,
                     timeout=settings.http_timeout,
                     max_pages=huggingface.max_pages_for(url),  # the Hub sends a next link even past a top-N limit
+                    max_wait=settings.http_max_retry_after,
                 )
             )
     except FetchError as exc:
@@ -213,70 +217,112 @@ def census_url(settings: Settings) -> str:
     return base + joiner + "limit=1000&" + "&".join(f"expand[]={f}" for f in fields)
 
 
-def run_census(
-    settings: Settings, day: date, run_id: str, *, session: requests.Session | None = None, archive: bool = True
-) -> dict[str, object]:
-    """Stream every page of the full listing into the day's census, resuming from its stored cursor; apply it only
-    when the last page has arrived. A rerun of a completed day does nothing."""
-    from warehouse import census
+def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
+    """Stream every page of the full listing into the day's staging file, resuming from its stored cursor; apply it
+    to the warehouse only when the last page has arrived. A rerun of a completed day does nothing.
 
-    session = session or pipeline.make_session(settings)
+    Three things overlap: a thread walks the cursor (each next URL comes from the previous page), a thread archives
+    each raw page (gzip runs without the GIL), and this thread decodes pages and stages them in batches with the
+    cursor after them, waiting for their raw copies first, so a staged row always has its raw page on disk."""
+    from warehouse import archive, census
+
     con = db.connect(settings.db)
-    # the census's final joins over millions of rows spill to disk rather than grow the process without bound
-    con.execute(f"SET memory_limit = '{settings.hf_census_memory_mb}MB'")
     try:
-        state = census.progress(con, day)
-        if state and state["status"] == "complete":
-            return {
-                "day": day.isoformat(),
-                "status": "complete",
-                "pages": state["pages"],
-                "models": state["models"],
-                "resumed": False,
-                "note": "already complete; nothing fetched",
-            }
-        if state is None:
-            census.start(con, day, run_id, census_url(settings))
-            state = census.progress(con, day)
-        resumed = bool(state and state["pages"])
-        rejected = 0
-        batch: list[tuple[str, int | None, int | None, int | None]] = []
-        batch_pages = 0
-        # Pages are fetched one after another (each cursor comes from the previous page) in a thread, while this
-        # thread parses and stages them; a bounded queue keeps memory flat. Staging commits every few pages with
-        # the cursor after them, so a kill costs at most those pages, fetched again on resume.
-        resume_at = state["next_url"] if state else None  # the first page not staged yet
-        try:
-            for page, following in _pages_ahead(session, resume_at, settings):
-                if archive:
-                    load.archive_payload(con, settings.data_dir, run_id, page)
-                rows, bad = huggingface.parse_counters(page)
-                rejected += bad
-                batch += rows
-                batch_pages += 1
-                resume_at = following
-                if batch_pages >= settings.hf_census_pages_per_commit or following is None:
-                    census.add_page(con, day, batch, following, pages=batch_pages)
-                    batch, batch_pages = [], 0
-        except (FetchError, ParseError):
-            if batch_pages:  # keep what arrived intact: the next run resumes at the page that failed
-                census.add_page(con, day, batch, resume_at, pages=batch_pages)
-            raise
-        counts = census.finish(con, day)
-        final = census.progress(con, day)
+        done = census.completed(con, day)
+    finally:
+        con.close()  # the warehouse stays free for readers until the census applies
+    if done:
         return {
             "day": day.isoformat(),
             "status": "complete",
-            "pages": final["pages"] if final else 0,
-            "resumed": resumed,
-            **counts,
-            "rejected": rejected,
+            **done,
+            "resumed": False,
+            "note": "already complete; nothing fetched",
         }
+    path = census.staging_path(settings.data_dir, day)
+    stage = census.Staging(path, settings.hf_census_memory_mb)
+    try:
+        state = stage.progress()
+        if state is None:
+            stage.start(day, run_id, census_url(settings))
+            state = stage.progress()
+        resumed = bool(state and state["pages"])
+        resume_at = state["next_url"] if state else None  # the first page not staged yet
+        batch: list[census.Page] = []
+        unreadable: Payload | None = None
+        copies: list[Future[str]] = []
+
+        def stage_batch(next_url: str | None) -> None:
+            for copy in copies:
+                copy.result()  # the raw pages are written before their rows are staged,
+            if copies:
+                os.sync()  # and on disk: one sync for the batch costs less than one fsync a page
+            stage.add(batch, next_url)
+            batch.clear()
+            copies.clear()
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="census-archive") as archiver:
+            try:
+                for page, following in _pages_ahead(settings, resume_at):
+                    relative = archive.raw_path(page.sha256)
+                    copies.append(
+                        archiver.submit(
+                            archive.store, settings.data_dir, page.sha256, page.content, level=1, fsync=False
+                        )
+                    )
+                    try:
+                        columns, rejected = huggingface.census_columns(page)
+                    except ParseError:
+                        unreadable = page
+                        raise
+                    batch.append(
+                        census.Page(
+                            page.url,
+                            page.fetched_at,
+                            page.status,
+                            page.sha256,
+                            len(page.content),
+                            page.content_type,
+                            relative,
+                            columns,
+                            rejected,
+                        )
+                    )
+                    resume_at = following
+                    if len(batch) >= settings.hf_census_pages_per_commit or following is None:
+                        stage_batch(following)
+            except (FetchError, ParseError) as exc:
+                stage_batch(resume_at)  # keep what arrived intact: the next run resumes at the page that failed
+                _record_failed_page(settings, run_id, exc, unreadable)
+                raise
+        final = stage.progress() or {}
+    finally:
+        stage.close()
+    counts = census.finish(settings.db, path, day, run_id, CENSUS, settings.hf_census_memory_mb)
+    return {
+        "day": day.isoformat(),
+        "status": "complete",
+        "pages": final.get("pages", 0),
+        "resumed": resumed,
+        **counts,
+        "rejected": final.get("rejected", 0),
+    }
+
+
+def _record_failed_page(settings: Settings, run_id: str, exc: FetchError | ParseError, page: Payload | None) -> None:
+    """The fetch that stopped a census, in the warehouse: its error, and the raw page when one arrived."""
+    con = db.connect(settings.db)
+    try:
+        sha = size = status = None
+        if page is not None:
+            sha = load.archive_payload(con, settings.data_dir, run_id, replace(page, source=CENSUS), record=False)
+            size, status = len(page.content), page.status
+        load.record_fetch(con, run_id, CENSUS, exc.url, datetime.now(UTC), status, size, sha, exc.detail)
     finally:
         con.close()
 
 
-def census(settings: Settings, as_of: datetime | None = None, *, archive: bool = True) -> pipeline.RunSummary:
+def census(settings: Settings, as_of: datetime | None = None) -> pipeline.RunSummary:
     """One census run, recorded like every run: ok with its counts, or failed with the reason and the page it
     stopped at (the next run of the same day resumes there)."""
     from warehouse import census as census_store
@@ -290,7 +336,7 @@ def census(settings: Settings, as_of: datetime | None = None, *, archive: bool =
         finally:
             con.close()
         try:
-            result = run_census(settings, observed_at.date(), run_id, archive=archive)
+            result = run_census(settings, observed_at.date(), run_id)
             outcome = SourceOutcome(
                 CENSUS,
                 "ok",
@@ -300,11 +346,13 @@ def census(settings: Settings, as_of: datetime | None = None, *, archive: bool =
                 notes=", ".join(f"{k}={v}" for k, v in result.items()),
             )
         except (FetchError, ParseError) as exc:
-            con = db.connect(settings.db)
+            stage = census_store.Staging(
+                census_store.staging_path(settings.data_dir, observed_at.date()), settings.hf_census_memory_mb
+            )
             try:
-                state = census_store.progress(con, observed_at.date()) or {"pages": 0}
+                state = stage.progress() or {"pages": 0}
             finally:
-                con.close()
+                stage.close()
             outcome = SourceOutcome(
                 CENSUS,
                 "failed",
@@ -334,13 +382,14 @@ def census(settings: Settings, as_of: datetime | None = None, *, archive: bool =
         return pipeline.finish(settings, run_id, observed_at, [outcome])
 
 
-def _pages_ahead(
-    session: requests.Session, url: str | None, settings: Settings, depth: int = 4
-) -> Iterator[tuple[Payload, str | None]]:
-    """(page, next URL) pairs, fetched in a background thread up to `depth` pages ahead; a fetch error is raised
-    here, in order, after the pages before it."""
-    from extractors.http import fetch
+def _pages_ahead(settings: Settings, url: str | None, depth: int = 4) -> Iterator[tuple[Payload, str | None]]:
+    """(page, next URL) pairs, fetched in a background thread up to `depth` pages ahead, pausing when the Hub's
+    RateLimit header says the window is spent; a fetch error is raised here, in order, after the pages before it."""
+    from extractors.http import fetch_fast, make_pool
 
+    pool = make_pool(
+        retries=settings.http_retries, backoff=settings.http_backoff, max_retry_after=settings.http_max_retry_after
+    )
     pages: queue.Queue[tuple[Payload, str | None] | BaseException | None] = queue.Queue(maxsize=depth)
     stop = threading.Event()
     headers = {"Authorization": f"Bearer {settings.hf_token}"} if settings.hf_token else None
@@ -349,10 +398,12 @@ def _pages_ahead(
         next_url = url
         try:
             while next_url and not stop.is_set():
-                page = fetch(session, SOURCE, next_url, timeout=settings.http_timeout, headers=headers)
+                page = fetch_fast(pool, SOURCE, next_url, timeout=settings.http_timeout, headers=headers)
                 following = urljoin(next_url, page.links["next"]) if page.links.get("next") else None
                 _put(pages, (page, following), stop)
                 next_url = following
+                if next_url:
+                    stop.wait(huggingface.rate_limit_pause(page.headers, max_wait=settings.http_max_retry_after))
             _put(pages, None, stop)
         except BaseException as exc:  # handed to the consumer, which raises it
             _put(pages, exc, stop)
@@ -367,6 +418,7 @@ def _pages_ahead(
     finally:
         stop.set()
         thread.join(timeout=settings.http_timeout + 5)
+        pool.clear()
 
 
 def _put(pages: queue.Queue, item: object, stop: threading.Event) -> None:

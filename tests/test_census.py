@@ -76,16 +76,30 @@ def test_census_stores_changes_not_copies(census_settings: Settings, httpserver:
     counts = dict(query(census_settings, "SELECT strftime(day, '%d'), count(*) FROM hf_census_changes GROUP BY 1"))
     assert counts == {"01": 2500, "02": changed_on_day2}
     assert query(census_settings, "SELECT count(*), count(DISTINCT repo_id) FROM hf_census_models") == [(2501, 2501)]
-    assert query(census_settings, "SELECT count(*) FROM hf_census_staging") == [(0,)]
-    # a day's value is the latest change on or before it
-    value = query(
+    assert not list((census_settings.data_dir / "census").glob("*.duckdb*"))  # staging files are gone
+    # changes are differences: the first row holds the values, later rows what moved
+    rows = query(
         census_settings,
-        "SELECT c.downloads_all_time FROM hf_census_changes c JOIN hf_census_models m "
-        "USING (model_id) WHERE m.repo_id = 'org3/model-00003' ORDER BY c.day DESC LIMIT 1",
+        "SELECT c.day::VARCHAR, c.downloads_30d_change, c.downloads_all_time_change, c.likes_change, c.listed "
+        "FROM hf_census_changes c JOIN hf_census_models m USING (model_id) WHERE m.repo_id = 'org3/model-00003' "
+        "ORDER BY c.day",
     )
-    assert value == [(1000 + 3 + 7,)]
-    as_of = query(census_settings, "SELECT count(*), sum(downloads_all_time) FROM census_as_of(DATE '2026-08-01')")
-    assert as_of == [(2500, sum(m["downloadsAllTime"] for m in day1))]
+    assert rows == [("2026-08-01", 3, 1003, 3, True), ("2026-08-02", 7, 7, 0, True)]
+    for day, models in (("2026-08-01", day1), ("2026-08-02", day2)):
+        as_of = query(
+            census_settings,
+            "SELECT count(*), sum(downloads_30d), sum(downloads_all_time), sum(likes), count_if(listed) "
+            f"FROM census_as_of(DATE '{day}')",
+        )
+        assert as_of == [
+            (
+                len(models),
+                sum(m["downloads"] for m in models),
+                sum(m["downloadsAllTime"] for m in models),
+                sum(m["likes"] for m in models),
+                len(models),
+            )
+        ]
     # rerunning a completed day fetches nothing
     before = len(httpserver.log)
     again = hub.census(census_settings, datetime(2026, 8, 2, 12, tzinfo=UTC))
@@ -154,3 +168,83 @@ def test_sigkill_halfway_then_rerun_resumes_with_one_row_per_model(
     assert query(census_settings, "SELECT count(*), count(DISTINCT model_id) FROM hf_census_state") == [(5500, 5500)]
     assert query(census_settings, "SELECT count(*) FROM hf_census_changes") == [(5500,)]
     assert query(census_settings, "SELECT status, pages, models FROM hf_census_days") == [("complete", 6, 5500)]
+
+
+def test_a_model_missing_from_a_listing_is_marked_unlisted_and_keeps_its_counters(
+    census_settings: Settings, httpserver: HTTPServer
+) -> None:
+    models = _models(1200)
+    days = {"01": models, "02": models[:-1], "03": models}  # model 1199 drops out of the listing for a day
+    for day, listing in days.items():
+        httpserver.clear()
+        httpserver.expect_request("/api/models").respond_with_handler(CensusHub(listing))
+        assert hub.census(census_settings, datetime(2026, 8, int(day), tzinfo=UTC)).status == "ok"
+    rows = query(
+        census_settings,
+        "SELECT strftime(c.day, '%d'), c.downloads_all_time_change, c.listed FROM hf_census_changes c "
+        "JOIN hf_census_models m USING (model_id) WHERE m.repo_id = 'org2/model-01199' ORDER BY c.day",
+    )
+    assert rows == [("01", 2199, True), ("02", 0, False), ("03", 0, True)]
+    on_day_2 = query(
+        census_settings,
+        "SELECT downloads_all_time, listed FROM census_as_of(DATE '2026-08-02') WHERE repo_id = 'org2/model-01199'",
+    )
+    assert on_day_2 == [(2199, False)]  # its last counters stay; not listed is not deleted
+    unlisted = query(census_settings, "SELECT strftime(day, '%d'), models, unlisted FROM hf_census_days ORDER BY day")
+    assert unlisted == [("01", 1200, 0), ("02", 1199, 1), ("03", 1200, 0)]
+
+
+def test_counters_must_be_json_integers_and_odd_items_are_rejected_one_by_one(
+    census_settings: Settings, httpserver: HTTPServer
+) -> None:
+    models = _models(5)
+    models[1]["downloads"] = 1.5  # not a count; never rounded
+    models[2]["likes"] = "7"  # a string is not a count either
+    del models[3]["downloadsAllTime"]  # a missing counter is not zero
+    models[4]["id"] = "no-namespace"
+    httpserver.expect_request("/api/models").respond_with_handler(CensusHub(models))
+    summary = hub.census(census_settings, datetime(2026, 8, 1, tzinfo=UTC))
+    assert summary.status == "ok" and "rejected=4" in summary.outcomes[0].notes
+    assert query(census_settings, "SELECT repo_id FROM census_as_of(DATE '2026-08-01')") == [("org0/model-00000",)]
+    assert query(census_settings, "SELECT models, rejected FROM hf_census_days") == [(1, 4)]
+
+
+def test_a_spent_rate_limit_window_pauses_the_census_until_it_resets(
+    census_settings: Settings, httpserver: HTTPServer
+) -> None:
+    fake = CensusHub(_models(2500))
+    seen: list[float] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(time.monotonic())
+        response = fake(request)
+        if len(seen) == 1:  # the Hub's RateLimit header (IETF draft 9): nothing left, the window resets in 1 s
+            response.headers["RateLimit"] = '"api";r=0;t=1'
+            response.headers["RateLimit-Policy"] = '"fixed window";"api";q=500;w=300'
+        elif len(seen) == 2:
+            response = Response("slow down", status=429, headers={"Retry-After": "1"})
+        return response
+
+    httpserver.expect_request("/api/models").respond_with_handler(handler)
+    assert hub.census(census_settings, datetime(2026, 8, 1, tzinfo=UTC)).status == "ok"
+    assert seen[1] - seen[0] >= 0.9  # waited for the window, not the client's own 0.01 s backoff
+    assert seen[2] - seen[1] >= 0.9  # and for the 429's Retry-After, then fetched the same page again
+    assert fake.requests == [0, 1000, 1000, 2000]
+    assert query(census_settings, "SELECT count(*) FROM hf_census_state") == [(2500,)]
+
+
+def test_every_staged_row_traces_to_an_archived_raw_page(census_settings: Settings, httpserver: HTTPServer) -> None:
+    from warehouse import archive
+
+    httpserver.expect_request("/api/models").respond_with_handler(CensusHub(_models(2100)))
+    summary = hub.census(census_settings, datetime(2026, 8, 1, tzinfo=UTC))
+    run_id = summary.run_id
+    pages = query(
+        census_settings,
+        "SELECT f.url, r.path FROM fetches f JOIN raw_documents r USING (sha256) "
+        "WHERE f.run_id = ? AND f.source = 'huggingface-census' ORDER BY f.fetched_at",
+        [run_id],
+    )
+    assert len(pages) == 3
+    ids = [m["id"] for _, path in pages for m in json.loads(archive.read(census_settings.data_dir, path))]
+    assert len(ids) == 2100 and set(ids) == {m["id"] for m in _models(2100)}

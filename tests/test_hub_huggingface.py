@@ -235,3 +235,10 @@ def test_kblab_monthly_csv() -> None:
 def test_kblab_csv_with_other_columns_is_a_parse_error() -> None:
     with pytest.raises(ParseError, match="columns"):
         hf.parse_kblab_csv("url,downloads\nhttps://huggingface.co/a/b,1\n")
+
+
+def test_rate_limit_pause_reads_the_hubs_ratelimit_header() -> None:
+    assert hf.rate_limit_pause({"ratelimit": '"api";r=0;t=55'}) == 55
+    assert hf.rate_limit_pause({"ratelimit": '"api";r=0;t=500'}, max_wait=120) == 120  # then 429 + Retry-After
+    assert hf.rate_limit_pause({"ratelimit": '"api";r=489;t=189'}) == 0  # requests remain: no pause
+    assert hf.rate_limit_pause({}) == 0

@@ -38,3 +38,54 @@ def test_a_file_from_a_newer_release_is_refused_with_a_clear_error(
     monkeypatch.setattr(db, "migrations", lambda: shipped)
     with pytest.raises(db.WarehouseError, match="schema version 7, newer than this release knows"):
         db.connect(settings.db)
+
+
+def test_census_values_become_differences_with_the_same_counters_on_every_day(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = db.migrations()
+    views = db.view_sql()
+    monkeypatch.setattr(db, "migrations", lambda: [m for m in shipped if m[0] <= 3])  # a warehouse of the 0003 layout
+    monkeypatch.setattr(db, "view_sql", lambda: [v for v in views if "census_as_of" not in v])
+    con = db.connect(settings.db)
+    con.execute("INSERT INTO hf_census_models VALUES (1, 'a/one', DATE '2026-08-01'), (2, 'b/two', DATE '2026-08-01')")
+    con.execute(
+        "INSERT INTO hf_census_changes VALUES (DATE '2026-08-01', 1, 10, 100, 1), (DATE '2026-08-01', 2, 5, 50, 0),"
+        " (DATE '2026-08-02', 1, 12, 103, 1), (DATE '2026-08-03', 1, 9, 104, 2)"
+    )
+    con.execute(
+        "INSERT INTO hf_census_state VALUES (1, 9, 104, 2, DATE '2026-08-03'), (2, 5, 50, 0, DATE '2026-08-02')"
+    )
+    for day in (1, 2, 3):
+        con.execute(
+            "INSERT INTO hf_census_days VALUES (?, 'r', 'complete', NULL, 1, 2, now(), now())", [f"2026-08-0{day}"]
+        )
+    con.execute(
+        "INSERT INTO hf_census_days VALUES ('2026-08-04', 'r', 'fetching', 'http://x/?cursor=1', 1, 2, now(), NULL)"
+    )
+    con.execute("INSERT INTO hf_census_staging VALUES (DATE '2026-08-04', 'a/one', 1, 1, 1)")
+    con.close()
+    monkeypatch.setattr(db, "migrations", lambda: shipped)
+    monkeypatch.setattr(db, "view_sql", lambda: views)
+    con = db.connect(settings.db)
+    try:
+        changes = con.execute(
+            "SELECT model_id, day::VARCHAR, downloads_30d_change, downloads_all_time_change, likes_change, listed "
+            "FROM hf_census_changes ORDER BY model_id, day"
+        ).fetchall()
+        assert changes == [
+            (1, "2026-08-01", 10, 100, 1, True),
+            (1, "2026-08-02", 2, 3, 0, True),
+            (1, "2026-08-03", -3, 1, 1, True),
+            (2, "2026-08-01", 5, 50, 0, True),
+        ]
+        as_of = "SELECT repo_id, downloads_30d, downloads_all_time, likes FROM census_as_of(DATE '{}') ORDER BY 1"
+        assert con.execute(as_of.format("2026-08-02")).fetchall() == [("a/one", 12, 103, 1), ("b/two", 5, 50, 0)]
+        assert con.execute(as_of.format("2026-08-03")).fetchall() == [("a/one", 9, 104, 2), ("b/two", 5, 50, 0)]
+        state = con.execute("SELECT model_id, downloads_30d, listed FROM hf_census_state ORDER BY 1").fetchall()
+        assert state == [(1, 9, True), (2, 5, False)]  # b/two was not in the last complete census
+        assert con.execute("SELECT count(*) FROM hf_census_days WHERE status <> 'complete'").fetchall() == [(0,)]
+        tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert "hf_census_staging" not in tables
+    finally:
+        con.close()

@@ -13,8 +13,10 @@ def raw_path(sha256: str) -> str:
     return f"raw/{sha256[:2]}/{sha256}.gz"
 
 
-def store(data_dir: Path, sha256: str, content: bytes) -> str:
-    """Write content once under its sha256 (atomically: a killed write leaves no partial file)."""
+def store(data_dir: Path, sha256: str, content: bytes, *, level: int = 6, fsync: bool = True) -> str:
+    """Write content once under its sha256 (atomically: a killed write leaves no partial file; durably unless the
+    caller syncs a batch of files itself). zlib compresses without holding the GIL, so a thread can archive while
+    another parses."""
     relative = raw_path(sha256)
     target = data_dir / relative
     if target.exists():
@@ -23,9 +25,10 @@ def store(data_dir: Path, sha256: str, content: bytes) -> str:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(gzip.compress(content, compresslevel=6, mtime=0))
+            handle.write(gzip.compress(content, compresslevel=level, mtime=0))
             handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -116,25 +116,29 @@ def record_fetch(
     )
 
 
-def archive_payload(con: duckdb.DuckDBPyConnection, data_dir: Path, run_id: str, payload: Payload) -> str:
-    """Store the raw bytes (file first, then the row) and record the fetch; returns the sha256."""
+def archive_payload(
+    con: duckdb.DuckDBPyConnection, data_dir: Path, run_id: str, payload: Payload, *, record: bool = True
+) -> str:
+    """Store the raw bytes (file first, then the row) and record the fetch (unless the caller records it with its
+    error); returns the sha256."""
     relative = archive.store(data_dir, payload.sha256, payload.content)
     with transaction(con):
         con.execute(
             "INSERT INTO raw_documents VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [payload.sha256, len(payload.content), payload.content_type, relative, payload.fetched_at],
         )
-        record_fetch(
-            con,
-            run_id,
-            payload.source,
-            payload.url,
-            payload.fetched_at,
-            payload.status,
-            len(payload.content),
-            payload.sha256,
-            None,
-        )
+        if record:
+            record_fetch(
+                con,
+                run_id,
+                payload.source,
+                payload.url,
+                payload.fetched_at,
+                payload.status,
+                len(payload.content),
+                payload.sha256,
+                None,
+            )
     return payload.sha256
 
 

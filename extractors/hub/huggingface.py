@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
+import msgspec
 import requests
 
 from extractors.base import Payload, json_body
@@ -79,6 +82,7 @@ def fetch_pages(
     token: str | None = None,
     timeout: float = 30.0,
     max_pages: int | None = None,
+    max_wait: float = 120.0,
 ) -> Iterator[Payload]:
     """GET url, then follow Link rel="next" on the same origin; one Payload per page, at most max_pages."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
@@ -94,7 +98,21 @@ def fetch_pages(
         seen.add(page_url)
         payload = fetch(session, NAME, page_url, timeout=timeout, headers=headers)
         yield payload
+        time.sleep(rate_limit_pause(payload.headers, max_wait=max_wait))
         page_url = urljoin(page_url, payload.links["next"]) if payload.links.get("next") else None
+
+
+_RATE_LIMIT = re.compile(r";\s*(r|t)\s*=\s*(\d+)")
+
+
+def rate_limit_pause(headers: dict[str, str], *, max_wait: float = 120.0) -> float:
+    """Seconds to wait before the next request: the Hub's RateLimit header (IETF draft 9, e.g. '"api";r=0;t=55':
+    r requests remain in a window that resets in t seconds) asks for a pause only when nothing remains; capped at
+    max_wait, after which a 429 and its Retry-After take over."""
+    fields = dict(_RATE_LIMIT.findall(headers.get("ratelimit", "")))
+    if fields.get("r") != "0" or "t" not in fields:
+        return 0.0
+    return min(float(fields["t"]), max_wait)
 
 
 def _origin(url: str) -> str:
@@ -139,6 +157,44 @@ def parse_counters(payload: Payload) -> tuple[list[tuple[str, int | None, int | 
             continue
         rows.append((repo_id, counters[0], counters[1], counters[2]))
     return rows, rejected
+
+
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class CensusItem(msgspec.Struct):
+    """What the census keeps of a listed model; every counter required, a non-negative JSON integer."""
+
+    id: str
+    downloads: Count
+    downloadsAllTime: Count  # the Hub's field name
+    likes: Count
+
+
+_CENSUS_PAGE = msgspec.json.Decoder(list[CensusItem])
+
+
+def census_columns(payload: Payload) -> tuple[tuple[list[str], list[int], list[int], list[int]], int]:
+    """A census page as columns (repo_ids, downloads_30d, downloads_all_time, likes) and the number of rejected
+    items. A page whose every item is well-formed (the usual case) is decoded and checked in C by msgspec, strictly:
+    1.5 or "7" is not a count; any other page goes item by item, so one odd item is rejected on its own, and a page
+    that is not a JSON list of models raises ParseError."""
+    try:
+        items = _CENSUS_PAGE.decode(payload.content)
+    except msgspec.DecodeError:
+        rows, rejected = parse_counters(payload)
+        if any(None in row for row in rows):
+            complete = [row for row in rows if None not in row]
+            rows, rejected = complete, rejected + len(rows) - len(complete)
+        ids, d30, total, likes = (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], [], [])
+        return (ids, d30, total, likes), rejected
+    good = [item for item in items if "/" in item.id]
+    return (
+        [item.id for item in good],
+        [item.downloads for item in good],
+        [item.downloadsAllTime for item in good],
+        [item.likes for item in good],
+    ), len(items) - len(good)
 
 
 def parse_reduced_snapshot(data: dict[str, Any]) -> tuple[date, list[dict[str, Any]]]:
