@@ -215,6 +215,21 @@ def timed(func, name: str, spent: Counter):
     return wrapper
 
 
+def walk_worker(base: str) -> dict:
+    """The cursor walk alone through the census's own client: every page fetched, nothing decoded or stored."""
+    from extractors.http import fetch_fast, make_pool
+    from flows import hub
+    from flows.settings import Settings
+
+    pool, clock, models = make_pool(), time.perf_counter(), 0
+    url = hub.census_url(Settings(source_urls={"huggingface": base}))
+    while url:
+        page = fetch_fast(pool, "huggingface", url)
+        models += page.content.count(b'"id":')
+        url = page.links.get("next")
+    return {"s": time.perf_counter() - clock, "models": models}
+
+
 def baseline_worker(db_path: str, folder: str) -> dict:
     import duckdb
 
@@ -332,6 +347,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{parent.recv()}/api/models"
     c = run("census", str(work / "census" / "c.duckdb"), f"{base}?day=0", f"{base}?day=1")
     b = run("baseline", str(work / "baseline.duckdb"), str(work / "day0"))
+    w = run("walk", f"{base}?day=0")
     st = run("storage", str(work / "storage.duckdb"), str(args.models), str(args.days), str(args.storage_page))
     md, pages = st["model_days"], c["day0"]["pages"]
     per_md = st["file"] / md
@@ -362,6 +378,7 @@ def main() -> None:
         ("census day 0 (first)", c["day0"], c["rss"]),
         ("census day 1 (nightly)", c["day1"], c["rss"]),
         ("read_json baseline", b, b["rss"]),
+        ("cursor walk alone", w, w["rss"]),
         ("storage stage+finish", st, st["rss"]),
     )
     for name, r, rss in rows:
@@ -379,7 +396,8 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
         sys.path.insert(0, str(ROOT))
-        worker = {"census": census_worker, "baseline": baseline_worker, "storage": storage_worker}[sys.argv[2]]
+        workers = {"census": census_worker, "baseline": baseline_worker, "walk": walk_worker, "storage": storage_worker}
+        worker = workers[sys.argv[2]]
         print(json.dumps(worker(*sys.argv[3:]), default=str))
     else:
         main()
