@@ -64,6 +64,7 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
     if census and names != ["huggingface"]:
         raise UserError("--census goes with --sources huggingface alone")
     observed_at = parse_timestamp(as_of) if as_of else None
+    settings.alert_config()  # a mistake in llmflation.toml is reported now, not after the run
     with pipeline.run_lock(settings):  # fail fast, before Prefect starts, if another run is writing
         warehouse_db.connect(settings.db, wait_s=5).close()
     os.environ.update(prefect_environment(settings))
@@ -196,6 +197,78 @@ def import_hf_snapshots(paths: tuple[Path, ...], db: Path | None) -> None:
     sys.exit(0 if summary.status == "ok" else 1)
 
 
+@app.group()
+def alerts() -> None:
+    """Price alerts: what was queued and sent, test a channel, retry failed deliveries."""
+
+
+@alerts.command("list")
+@click.option("--limit", default=50, show_default=True, help="Most recent deliveries to show.")
+@format_option
+@db_option
+def alerts_list(limit: int, fmt: str, db: Path | None) -> None:
+    """Deliveries, newest first: channel, status, attempts, the event, next attempt or sent time, last error."""
+    _query(
+        Settings.from_env(db=db).db,
+        "SELECT d.created_at, d.channel, d.rule, d.status, d.attempts, e.event_type, e.provider,"
+        " coalesce(e.provider_model_id, e.model_key) AS model, e.metric, e.old_usd_per_mtok, e.new_usd_per_mtok,"
+        " e.pct_change, e.source, CASE WHEN d.status = 'sent' THEN d.sent_at ELSE d.next_attempt_at END AS at,"
+        " d.last_error, d.event_id "
+        f"FROM alert_deliveries d JOIN price_events e USING (event_id) ORDER BY d.created_at DESC, d.channel "
+        f"LIMIT {int(limit)}",
+        fmt,
+        empty="no alerts yet",
+    )
+
+
+@alerts.command("test")
+@click.argument("channel")
+@db_option
+def alerts_test(channel: str, db: Path | None) -> None:
+    """Send a test message to CHANNEL (a name from llmflation.toml); exit 1 if it does not go out."""
+    from flows import alerts as alerting
+    from flows.alert_config import CONSOLE
+
+    settings = Settings.from_env(db=db)
+    config = settings.alert_config()
+    if channel == CONSOLE:
+        click.echo("console: alerts go to the run log and the output of `llmflation run`")
+        return
+    if channel not in config.channels:
+        known = ", ".join(sorted(config.channels)) or "none configured"
+        raise UserError(f"no channel {channel!r} in llmflation.toml (channels: {known})")
+    error = alerting.send(
+        settings, config.channels[channel], "llmflation: test", "A test message from llmflation alerts test."
+    )
+    if error:
+        raise UserError(f"{channel}: not sent: {error}")
+    click.echo(f"{channel}: sent")
+
+
+@alerts.command("retry")
+@db_option
+def alerts_retry(db: Path | None) -> None:
+    """Send every pending delivery now, without waiting for its backoff."""
+    from flows import alerts as alerting
+    from flows import pipeline
+    from warehouse.db import connect
+
+    settings = Settings.from_env(db=db)
+    config = settings.alert_config()
+    with pipeline.run_lock(settings, wait_s=settings.lock_wait_s):
+        con = connect(settings.db)
+        try:
+            results = alerting.deliver(con, settings, config, datetime.now(UTC), force=True)
+        finally:
+            con.close()
+    if not results:
+        click.echo("nothing to retry")
+    for result in results:
+        outcome = "sent" if result.sent else f"not sent: {result.error}"
+        click.echo(f"{result.channel}: {result.events} event(s) {outcome}")
+    sys.exit(0 if all(result.sent for result in results) else 1)
+
+
 def parse_timestamp(text: str) -> datetime:
     """ISO 8601 date or timestamp; a value without a zone is taken as UTC."""
     try:
@@ -265,10 +338,24 @@ def _print_last_run(settings: Settings) -> str | None:
         )
         columns = [d[0] for d in relation.description]
         rows = relation.fetchall()
+        alerts = con.execute(
+            "SELECT d.channel, d.status, d.last_error, e.* FROM alert_deliveries d "
+            "JOIN price_events e USING (event_id) WHERE e.run_id = ? ORDER BY d.channel, e.provider, e.model_key",
+            [last[0]],
+        )
+        alert_columns = [d[0] for d in alerts.description]
+        alert_rows = [dict(zip(alert_columns, row, strict=True)) for row in alerts.fetchall()]
     finally:
         con.close()
     click.echo(f"run {last[0]} as of {last[2]:%Y-%m-%d %H:%M:%S} UTC: {last[1]}")
     _write(columns, rows, "table")
+    if alert_rows:
+        from flows.alerts import describe
+
+        click.echo(f"alerts ({len(alert_rows)}):")
+        for row in alert_rows:
+            state = row["status"] if row["status"] == "sent" else f"{row['status']}: {row['last_error']}"
+            click.echo(f"  {row['channel']} [{state}] {describe(row)}")
     return last[1]
 
 

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 import filelock
@@ -21,8 +22,9 @@ import requests
 from extractors import http
 from extractors.base import Payload, source_module
 from extractors.errors import FetchError, LlmflationError, ParseError
+from flows import alerts
 from flows.settings import Settings
-from warehouse import db, load
+from warehouse import db, events, load
 from warehouse.models import PriceObservation, unique_offers, validate_rows
 
 FLOW_NAME = "track-prices"
@@ -56,6 +58,7 @@ class RunSummary:
     as_of: datetime
     status: str
     outcomes: list[SourceOutcome] = field(default_factory=list)
+    alerts: list[Any] = field(default_factory=list)  # flows.alerts.Delivery, one per message attempted
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -63,6 +66,7 @@ class RunSummary:
             "as_of": self.as_of.isoformat(),
             "status": self.status,
             "outcomes": [asdict(o) for o in self.outcomes],
+            "alerts": [asdict(d) for d in self.alerts],
         }
 
 
@@ -224,6 +228,7 @@ def finish(settings: Settings, run_id: str, as_of: datetime, outcomes: list[Sour
     con = db.connect(settings.db)
     try:
         load.finish_run(con, run_id, datetime.now(UTC), status, note)
+        events.detect(con, run_id, datetime.now(UTC))
     finally:
         con.close()
     return RunSummary(run_id, as_of, status, outcomes)
@@ -247,7 +252,9 @@ def run_prices(
                 if on_outcome:
                     on_outcome(outcome)
                 outcomes.append(outcome)
-        return finish(settings, run_id, as_of, outcomes)
+        summary = finish(settings, run_id, as_of, outcomes)
+        summary.alerts = alerts.after_run(settings, run_id)
+        return summary
 
 
 def fetch_or_error(

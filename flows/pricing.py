@@ -12,7 +12,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from extractors.base import Payload, parse_source_list
 from extractors.errors import FetchError
-from flows import pipeline
+from flows import alerts, pipeline
 from flows.settings import Settings
 
 
@@ -95,7 +95,13 @@ def track_prices(
             )
             outcomes.append(outcome)
         summary = pipeline.finish(settings, run_id, observed_at, outcomes)
+        summary.alerts = alerts.after_run(settings, run_id)
     logger.info("run %s: %s", run_id, summary.status)
+    for delivery in summary.alerts:
+        for line in delivery.lines:
+            logger.info("alert to %s: %s", delivery.channel, line)
+        if not delivery.sent:
+            logger.warning("alerts to %s not delivered (%s); kept for retry", delivery.channel, delivery.error)
     if summary.status == "failed":
         raise RuntimeError(f"every source failed: {'; '.join(o.error or o.status for o in outcomes)}")
     return summary.as_dict()

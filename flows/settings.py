@@ -6,8 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from extractors.base import ADOPTION_SOURCES, source_names
+
+if TYPE_CHECKING:
+    from flows.alert_config import AlertConfig
 
 DEFAULT_DB = Path("data") / "llmflation.duckdb"
 DEFAULT_CRON = "0 3 * * *"
@@ -47,6 +51,7 @@ class Settings:
     hf_census_pages_per_commit: int = 10  # a killed census refetches at most this many pages
     hf_census_memory_mb: int = 256  # DuckDB's memory limit while a census applies its changes
     hf_token: str | None = field(default=None, repr=False)  # a secret: never in repr, logs or the warehouse
+    config_path: Path | None = None  # llmflation.toml (alert rules and channels); None: the built-in defaults
 
     @property
     def data_dir(self) -> Path:
@@ -96,7 +101,55 @@ class Settings:
             hf_census_pages_per_commit=max(1, int(_number(env, "LLMFLATION_HF_CENSUS_PAGES_PER_COMMIT", 10))),
             hf_census_memory_mb=max(64, int(_number(env, "LLMFLATION_HF_CENSUS_MEMORY_MB", 256))),
             hf_token=env.get("HF_TOKEN") or None,
+            config_path=_config_path(env),
         )
+
+    def alert_config(self, environ: Mapping[str, str] | None = None) -> AlertConfig:
+        """The [alerts] of llmflation.toml, with channel URLs resolved from the environment (env:NAME) or left for
+        a Prefect Secret block (prefect-secret:NAME); the built-in default rule when there is no file."""
+        from flows.alert_config import AlertConfig
+
+        if self.config_path is None:
+            return AlertConfig()
+        import tomllib
+
+        from pydantic import ValidationError
+
+        env = os.environ if environ is None else environ
+        try:
+            data = tomllib.loads(self.config_path.read_text(encoding="utf-8")).get("alerts", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{self.config_path}: {exc}") from exc
+        for name, channel in (data.get("channels") or {}).items():
+            if isinstance(channel, dict) and isinstance(channel.get("url"), str):
+                ref = channel["url"]
+                if ref.startswith("env:"):
+                    value = env.get(ref[4:])
+                    if not value:
+                        raise ConfigError(f"{self.config_path}: channel {name!r} reads {ref[4:]}, which is not set")
+                    channel.update(url=value, ref=ref)
+                elif ref.startswith("prefect-secret:"):
+                    channel.update(url=None, ref=ref)
+                else:
+                    channel.update(ref="inline")
+        try:
+            return AlertConfig.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ConfigError(f"{self.config_path}: alerts.{where}: {first['msg']}") from None
+
+
+def _config_path(env: Mapping[str, str]) -> Path | None:
+    """LLMFLATION_CONFIG (which must exist), else ./llmflation.toml when there is one."""
+    named = env.get("LLMFLATION_CONFIG")
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"LLMFLATION_CONFIG={named!r}: no such file")
+        return path
+    local = Path("llmflation.toml")
+    return local if local.is_file() else None
 
 
 class ConfigError(ValueError):

@@ -1,0 +1,282 @@
+"""Price events and alerts end to end: real payloads replayed through a local HTTP server, alerts delivered to a
+real local webhook receiver (Apprise json://) and a real local SMTP server (aiosmtpd), exactly once."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from pytest_httpserver import HTTPServer
+
+from flows import alerts
+from flows.pipeline import run_prices
+from flows.settings import Settings
+from tests.helpers import openrouter_body, real, ts
+from tests.ledger_helpers import query
+from tests.test_broken_official_pages import _strip_data_values
+
+SMTP_USER, SMTP_PASSWORD = "alerts", "Sm7p-Passw0rd-9f3k"
+HOOK_TOKEN = "wh-S3cret-8c1d2e7f"
+EVENT_ID = re.compile(r"\[event ([0-9a-f]{32})\]")
+
+
+@dataclass
+class Inbox:
+    """A real SMTP server on 127.0.0.1 that requires AUTH and keeps what it receives."""
+
+    port: int
+    messages: list[bytes] = field(default_factory=list)
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.messages.append(envelope.original_content)  # type: ignore[attr-defined]
+        return "250 OK"
+
+    def bodies(self) -> list[str]:
+        return [message_from_bytes(m).get_payload(decode=True).decode() for m in self.messages]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _authenticate(server: object, session: object, envelope: object, mechanism: str, auth_data: object) -> AuthResult:
+    login, password = getattr(auth_data, "login", b""), getattr(auth_data, "password", b"")
+    return AuthResult(success=(login, password) == (SMTP_USER.encode(), SMTP_PASSWORD.encode()))
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    box = Inbox(_free_port())
+    controller = Controller(
+        box, hostname="127.0.0.1", port=box.port, authenticator=_authenticate, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[HTTPServer]:
+    """A real HTTP server for Apprise's json:// posts, apart from the one serving the sources."""
+    server = HTTPServer(host="127.0.0.1", port=_free_port())
+    server.expect_request(f"/hook/{HOOK_TOKEN}", method="POST").respond_with_data("ok")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        if server.is_running():
+            server.stop()
+
+
+def _config(tmp_path: Path, rules: str, *, hook_digest: bool = False, backoff: float = 0) -> Path:
+    path = tmp_path / "llmflation.toml"
+    path.write_text(
+        f"""
+[alerts]
+backoff_minutes = {backoff}
+
+[alerts.channels.hook]
+url = "env:TEST_ALERT_HOOK"
+digest = {str(hook_digest).lower()}
+
+[alerts.channels.mail]
+url = "env:TEST_ALERT_MAIL"
+{rules}
+"""
+    )
+    return path
+
+
+def _settings(settings: Settings, config: Path) -> Settings:
+    return replace(settings, config_path=config, http_retries=0)
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, hook_port: int, smtp_port: int) -> None:
+    monkeypatch.setenv("TEST_ALERT_HOOK", f"json://127.0.0.1:{hook_port}/hook/{HOOK_TOKEN}")
+    monkeypatch.setenv(
+        "TEST_ALERT_MAIL",
+        f"mailto://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{smtp_port}?from=llmflation@example.org&to=ops@example.org",
+    )
+
+
+def _replay(settings: Settings, server: HTTPServer, source: str, path: str, body: bytes, as_of: datetime) -> None:
+    server.clear()
+    server.expect_request(path).respond_with_data(body, content_type="application/json")
+    summary = run_prices(replace(settings, source_urls={source: server.url_for(path)}), [source], as_of)
+    assert summary.status == "ok", summary.outcomes
+
+
+def _hook_event_ids(receiver: HTTPServer) -> list[str]:
+    posts = [json.loads(request.get_data()) for request, _ in receiver.log]
+    return [event for post in posts for event in EVENT_ID.findall(post["message"])]
+
+
+def _token_cuts(body1: bytes, body2: bytes, threshold: Decimal) -> set[tuple[str, str]]:
+    """(model id, metric) of every per-token price cut of at least `threshold`, straight from the two API bodies
+    (a change of 100x or more is a unit error, not a cut)."""
+    metrics = {
+        "prompt": "input",
+        "completion": "output",
+        "input_cache_read": "cached_input",
+        "input_cache_write": "cache_write",
+        "internal_reasoning": "reasoning_output",
+        "audio": "audio_input",
+    }
+
+    def prices(body: bytes) -> dict[tuple[str, str], Decimal]:
+        found = {}
+        for model in json.loads(body)["data"]:
+            for name, raw in model["pricing"].items():
+                value = Decimal(raw)
+                if name in metrics and value >= 0 and (value > 0 or name in ("prompt", "completion")):
+                    found[(model["id"], metrics[name])] = value
+        return found
+
+    old, new = prices(body1), prices(body2)
+    cuts = set()
+    for key in old.keys() & new.keys():
+        a, b = old[key], new[key]
+        if b < a and (a - b) / a >= threshold and not (b > 0 and a / b >= 100):
+            cuts.add(key)
+    return cuts
+
+
+def test_openrouter_cuts_of_10_percent_reach_a_webhook_and_a_mailbox_once_each(
+    settings: Settings,
+    httpserver: HTTPServer,
+    receiver: HTTPServer,
+    inbox: Inbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _env(monkeypatch, receiver.port, inbox.port)
+    rule = '\n[[alerts.rules]]\nname = "cuts"\nevents = ["price_cut"]\nmin_pct = 10\nchannels = ["hook", "mail"]\n'
+    settings = _settings(settings, _config(tmp_path, rule))
+    body1 = openrouter_body(real("openrouter/openrouter_models_2025-12-29.json"))
+    body2 = openrouter_body(real("openrouter/openrouter_models_2026-04-20.json"))
+    t1, t2 = ts("2025-12-29T18:00"), ts("2026-04-20T08:00")
+    _replay(settings, httpserver, "openrouter", "/api/v1/models", body1, t1)
+    assert not receiver.log and not inbox.messages  # the first run is a baseline: nothing to compare with
+    _replay(settings, httpserver, "openrouter", "/api/v1/models", body2, t2)
+
+    expected = _token_cuts(body1, body2, Decimal("0.10"))
+    assert len(expected) > 20
+    ids = dict(query(settings, "SELECT event_id, provider_model_id || ' ' || metric FROM price_events"))
+    hook = Counter(ids[event] for event in _hook_event_ids(receiver))
+    assert set(hook) == {f"{model} {metric}" for model, metric in expected}
+    assert set(hook.values()) == {1}  # each cut once
+    assert len(receiver.log) == len(expected)  # the hook is not a digest: one post per cut
+    assert len(inbox.messages) == 1  # the mailbox gets one digest for the run
+    mailed = Counter(ids[event] for event in EVENT_ID.findall(inbox.bodies()[0]))
+    assert mailed == hook
+
+    for body, as_of in ((body1, t1), (body2, t2)):  # rerunning either run sends nothing more
+        _replay(settings, httpserver, "openrouter", "/api/v1/models", body, as_of)
+    assert len(receiver.log) == len(expected) and len(inbox.messages) == 1
+    statuses = query(settings, "SELECT channel, status, count(*) FROM alert_deliveries GROUP BY ALL ORDER BY ALL")
+    assert statuses == [("hook", "sent", len(expected)), ("mail", "sent", len(expected))]
+
+
+def test_a_per_1k_figure_corrected_is_a_suspected_unit_error_never_a_cut(
+    settings: Settings,
+    httpserver: HTTPServer,
+    receiver: HTTPServer,
+    inbox: Inbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _env(monkeypatch, receiver.port, inbox.port)
+    rule = '\n[[alerts.rules]]\nname = "cuts"\nevents = ["price_cut"]\nmin_pct = 10\nchannels = ["hook"]\n'
+    settings = _settings(settings, _config(tmp_path, rule))
+    for name, day in (("model_prices_2025-02-06.json", "2025-02-06"), ("model_prices_2025-03-14.json", "2025-03-14")):
+        body = real(f"litellm/{name}").read_bytes()
+        _replay(settings, httpserver, "litellm", "/prices.json", body, ts(f"{day}T00:00"))
+    flash = query(
+        settings,
+        "SELECT DISTINCT event_type, old_usd_per_mtok, new_usd_per_mtok FROM price_events "
+        "WHERE provider_model_id LIKE '%gemini-2.0-flash-001' AND metric = 'input' AND event_type IN "
+        "('price_cut', 'price_increase', 'suspected_unit_error')",
+    )
+    assert flash == [("suspected_unit_error", Decimal(150), Decimal("0.15"))]
+    ids = set(_hook_event_ids(receiver))
+    assert ids, "other LiteLLM cuts of 10% or more were delivered"
+    unit_errors = {
+        e for (e,) in query(settings, "SELECT event_id FROM events WHERE event_type = 'suspected_unit_error'")
+    }
+    assert not ids & unit_errors
+    assert query(
+        settings,
+        "SELECT count(*) FROM alert_deliveries JOIN events USING (event_id) "
+        "WHERE provider_model_id LIKE '%gemini-2.0-flash-001'",
+    ) == [(0,)]
+
+
+def test_a_page_that_lost_its_prices_raises_one_source_broken_alert_and_no_price_events(
+    settings: Settings,
+    httpserver: HTTPServer,
+    receiver: HTTPServer,
+    inbox: Inbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _env(monkeypatch, receiver.port, inbox.port)
+    rule = '\n[[alerts.rules]]\nname = "everything"\nevents = ' + json.dumps(list(alerts.EVENT_TYPES_ALL))
+    settings = _settings(settings, _config(tmp_path, rule + '\nchannels = ["hook"]\n'))
+    page = real("html/anthropic_pricing_2025-11-13.html").read_text()
+    _replay(settings, httpserver, "anthropic", "/pricing", page.encode(), ts("2026-10-01T00:00"))
+    for day in (2, 3, 4, 5):  # more broken runs than it takes to remove an offer
+        server_settings = replace(settings, source_urls={"anthropic": httpserver.url_for("/pricing")})
+        httpserver.clear()
+        httpserver.expect_request("/pricing").respond_with_data(_strip_data_values(page), content_type="text/html")
+        assert run_prices(server_settings, ["anthropic"], ts(f"2026-10-0{day}T00:00")).status == "failed"
+    types = query(settings, "SELECT event_type, count(*) FROM price_events WHERE news GROUP BY ALL")
+    assert types == [("source_broken", 1)]
+    (post,) = [json.loads(request.get_data()) for request, _ in receiver.log]
+    assert post["message"].startswith("source anthropic broken: suspect, parse failed: ")
+
+
+def test_a_receiver_down_keeps_the_alert_for_the_next_run_which_delivers_it_once(
+    settings: Settings, httpserver: HTTPServer, inbox: Inbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = _free_port()  # nothing listens here during the second run
+    _env(monkeypatch, port, inbox.port)
+    rule = '\n[[alerts.rules]]\nname = "cuts"\nevents = ["price_cut"]\nmin_pct = 10\nchannels = ["hook"]\n'
+    settings = _settings(settings, _config(tmp_path, rule, hook_digest=True))
+    body1 = openrouter_body(real("openrouter/openrouter_models_2025-12-29.json"))
+    body2 = openrouter_body(real("openrouter/openrouter_models_2026-04-20.json"))
+    _replay(settings, httpserver, "openrouter", "/api/v1/models", body1, ts("2025-12-29T18:00"))
+    _replay(settings, httpserver, "openrouter", "/api/v1/models", body2, ts("2026-04-20T08:00"))
+    pending = query(settings, "SELECT DISTINCT status, attempts, last_error FROM alert_deliveries")
+    assert len(pending) == 1 and pending[0][:2] == ("pending", 1)
+    assert HOOK_TOKEN not in pending[0][2]
+    cuts = query(settings, "SELECT count(*) FROM alert_deliveries")[0][0]
+
+    server = HTTPServer(host="127.0.0.1", port=port)  # the receiver is back
+    server.expect_request(f"/hook/{HOOK_TOKEN}", method="POST").respond_with_data("ok")
+    server.start()
+    try:
+        for day in ("2026-04-21", "2026-04-22"):  # the next run delivers; the one after has nothing left
+            _replay(settings, httpserver, "openrouter", "/api/v1/models", body2, ts(f"{day}T08:00"))
+        assert len(server.log) == 1  # one digest
+        delivered = Counter(EVENT_ID.findall(json.loads(server.log[0][0].get_data())["message"]))
+        assert len(delivered) == cuts and set(delivered.values()) == {1}
+    finally:
+        server.clear()
+        server.stop()
+    assert query(settings, "SELECT DISTINCT status, attempts FROM alert_deliveries") == [("sent", 2)]

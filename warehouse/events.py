@@ -1,0 +1,36 @@
+"""Events: after each run, the candidates its history now shows that no earlier run had found."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from warehouse.db import transaction
+
+COLUMNS = (
+    "event_id, event_type, detected_at, run_id, effective_at, provider, model_key, provider_model_id, metric, tier, "
+    "region, old_usd_per_mtok, new_usd_per_mtok, pct_change, source, evidence, news"
+)
+
+
+def detect(con: duckdb.DuckDBPyConnection, run_id: str, detected_at: datetime) -> int:
+    """Record the events this run brought to light; returns how many. A rerun finds the same candidates, all known
+    already, so it records nothing. On a warehouse that had history before events existed, the first detection
+    records that history's events as a baseline (no run, never alerted)."""
+    with transaction(con):
+        pending = con.execute("SELECT baseline_pending FROM event_detection").fetchall()
+        baseline = bool(pending and pending[0][0])
+        con.execute(
+            f"INSERT INTO events ({COLUMNS}) "
+            "SELECT c.event_id, c.event_type, ?, ?, c.effective_at, c.provider, c.model_key, c.provider_model_id,"
+            " c.metric, c.tier, c.region, c.old_usd_per_mtok, c.new_usd_per_mtok, c.pct_change, c.source,"
+            " c.evidence, c.news AND NOT ? "
+            "FROM (SELECT * FROM event_candidates QUALIFY row_number() OVER (PARTITION BY event_id) = 1) c "
+            "ANTI JOIN events e USING (event_id)",
+            [detected_at, None if baseline else run_id, baseline],
+        )
+        found = con.execute("SELECT count(*) FROM events WHERE run_id = ?", [run_id]).fetchall()[0][0]
+        if baseline:
+            con.execute("UPDATE event_detection SET baseline_pending = false")
+    return int(found)

@@ -1,0 +1,149 @@
+-- Every event the history and the source runs show, recomputed from them (deterministic: the same history, the same
+-- candidates and ids). After each run, candidates not in `events` yet are inserted there with the run's time.
+-- Internal; the public contract is price_events below.
+CREATE OR REPLACE VIEW event_candidates AS
+WITH seg AS (
+    SELECT
+        s.*,
+        CASE
+            WHEN s.currency = 'USD' THEN s.amount
+            WHEN fx.date >= CAST(s.valid_from AS DATE) - INTERVAL 31 DAY
+                THEN CAST(s.amount / fx.units_per_usd AS DECIMAL(38, 18))
+        END AS usd
+    FROM price_segments s
+    ASOF LEFT JOIN fx_rates fx ON fx.currency = s.currency AND CAST(s.valid_from AS DATE) >= fx.date
+    WHERE s.unit = 'mtok'
+),
+baseline AS (  -- a source's first applied run: what it lists then is its starting point, not news
+    SELECT source, min(observed_at) AS first_run FROM source_runs WHERE applied GROUP BY source
+),
+ordered AS (
+    SELECT
+        seg.*,
+        seg.first_seen_at > b.first_run AS news,
+        lag(amount) OVER offer AS prev_amount,
+        lag(usd) OVER offer AS prev_usd,
+        lag(end_reason) OVER offer AS prev_end,
+        lag(last_raw_sha256) OVER offer AS prev_sha,
+        lag(valid_to) OVER offer AS prev_valid_to,
+        row_number() OVER offer AS nth,
+        min(first_seen_at) OVER (PARTITION BY source, provider, provider_model_id, metric) AS model_first_seen,
+        min(first_seen_at) OVER (PARTITION BY source, provider, provider_model_id, region, tier, metric)
+            AS offer_first_seen
+    FROM seg JOIN baseline b USING (source)
+    WINDOW offer AS (PARTITION BY source, provider, provider_model_id, region, tier, metric ORDER BY valid_from)
+),
+changes AS (
+    SELECT
+        CASE
+            WHEN prev_amount > 0 AND amount > 0 AND (amount / prev_amount >= 100 OR prev_amount / amount >= 100)
+                THEN 'suspected_unit_error'
+            WHEN amount < prev_amount THEN 'price_cut'
+            ELSE 'price_increase'
+        END AS event_type,
+        o.*
+    FROM ordered o
+    WHERE nth > 1 AND prev_end IN ('changed', 'stated') AND prev_valid_to = valid_from AND amount <> prev_amount
+),
+lows AS (  -- the cheapest standard price ever recorded for a model and metric, across providers and sources
+    SELECT
+        o.*,
+        min(usd) OVER (
+            PARTITION BY model_key, metric ORDER BY valid_from, source, provider
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS prev_low,
+        arg_min(last_raw_sha256, usd) OVER (
+            PARTITION BY model_key, metric ORDER BY valid_from, source, provider
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS prev_low_sha
+    FROM ordered o
+    WHERE tier = 'standard' AND usd IS NOT NULL
+      -- a jump of 100x or more is not a price, so it is never a low
+      AND NOT (nth > 1 AND prev_amount > 0 AND amount > 0 AND prev_amount / amount >= 100)
+),
+broken AS (
+    SELECT
+        r.*,
+        lag(r.status) OVER (PARTITION BY r.source ORDER BY r.observed_at, r.started_at) AS prev_status
+    FROM source_runs r
+    WHERE r.status IN ('ok', 'failed', 'suspect')
+)
+SELECT
+    md5(concat_ws('|', event_type, source, provider, provider_model_id, region, tier, metric, valid_from,
+                  prev_amount, amount)) AS event_id,
+    event_type, valid_from AS effective_at, provider, model_key, provider_model_id, metric, tier, region,
+    prev_usd AS old_usd_per_mtok, usd AS new_usd_per_mtok,
+    round((amount - prev_amount) / prev_amount * 100, 4)::DOUBLE AS pct_change, source,
+    json_object('old_sha256', prev_sha, 'new_sha256', first_raw_sha256, 'currency', currency,
+                'old_amount', prev_amount::VARCHAR, 'new_amount', amount::VARCHAR)::JSON AS evidence,
+    news
+FROM changes
+UNION ALL
+SELECT
+    md5(concat_ws('|', 'new', o.source, provider, provider_model_id, region, tier, metric)),
+    CASE WHEN model_first_seen < offer_first_seen THEN 'new_tier' ELSE 'new_offer' END,
+    valid_from, provider, model_key, provider_model_id, metric, tier, region, NULL, usd, NULL, o.source,
+    json_object('new_sha256', first_raw_sha256, 'currency', currency, 'new_amount', amount::VARCHAR)::JSON,
+    true
+FROM ordered o
+WHERE nth = 1 AND news
+UNION ALL
+SELECT
+    md5(concat_ws('|', 'offer_removed', source, provider, provider_model_id, region, tier, metric, valid_from)),
+    'offer_removed', valid_to, provider, model_key, provider_model_id, metric, tier, region, usd, NULL, NULL, source,
+    json_object('last_sha256', last_raw_sha256, 'currency', currency, 'old_amount', amount::VARCHAR,
+                'missing_runs', missing_runs)::JSON,
+    true
+FROM seg
+WHERE end_reason = 'removed'
+UNION ALL
+SELECT
+    md5(concat_ws('|', 'all_time_low', source, provider, provider_model_id, region, metric, valid_from, amount)),
+    'all_time_low', valid_from, provider, model_key, provider_model_id, metric, tier, region, prev_low, usd,
+    round((usd - prev_low) / prev_low * 100, 4)::DOUBLE, source,
+    json_object('old_sha256', prev_low_sha, 'new_sha256', first_raw_sha256)::JSON,
+    news
+FROM lows
+WHERE prev_low > 0 AND usd < prev_low
+UNION ALL
+SELECT
+    md5(concat_ws('|', 'source_broken', source, run_id)),
+    'source_broken', observed_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, source,
+    json_object('run_id', run_id, 'status', status, 'error', error, 'raw_sha256', raw_sha256)::JSON,
+    true
+FROM broken
+WHERE status <> 'ok' AND coalesce(prev_status, 'ok') = 'ok'
+UNION ALL
+SELECT
+    md5(concat_ws('|', 'source_disagreement', official_source, other_source, provider, model_key, metric, tier,
+                  region, official_price, other_price)),
+    'source_disagreement', overlap_from, provider, model_key, other_model_id, metric, tier, region,
+    official_price, other_price, round((other_price - official_price) / official_price * 100, 4)::DOUBLE,
+    other_source,
+    json_object('official_source', official_source, 'official_sha256', official_sha, 'other_sha256', other_sha,
+                'currency', currency)::JSON,
+    true
+FROM (
+    SELECT
+        d.*,
+        CASE WHEN kind_a = 'official' THEN source_a ELSE source_b END AS official_source,
+        CASE WHEN kind_a = 'official' THEN source_b ELSE source_a END AS other_source,
+        CASE WHEN kind_a = 'official' THEN provider_model_id_b ELSE provider_model_id_a END AS other_model_id,
+        CASE WHEN kind_a = 'official' THEN price_a ELSE price_b END AS official_price,
+        CASE WHEN kind_a = 'official' THEN price_b ELSE price_a END AS other_price,
+        CASE WHEN kind_a = 'official' THEN raw_sha256_a ELSE raw_sha256_b END AS official_sha,
+        CASE WHEN kind_a = 'official' THEN raw_sha256_b ELSE raw_sha256_a END AS other_sha
+    FROM price_disagreements d
+    WHERE (kind_a = 'official') <> (kind_b = 'official')
+)
+WHERE official_price > 0;
+
+-- Typed price events, one row per event, in the order runs found them. Public contract.
+CREATE OR REPLACE VIEW price_events AS
+SELECT
+    e.event_id, e.event_type, e.detected_at, e.provider, e.model_key, e.metric, e.tier,
+    e.old_usd_per_mtok, e.new_usd_per_mtok, e.pct_change, e.source, e.evidence,
+    e.effective_at, e.provider_model_id, e.region, e.run_id, e.news,
+    m.family, m.open_weights
+FROM events e
+LEFT JOIN models m USING (model_key);
