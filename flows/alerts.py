@@ -160,7 +160,6 @@ def _send_batch(
                 f" last_error = ? WHERE channel = ? AND event_id IN ({placeholders})",
                 [now + wait, error, channel_name, *ids],
             )
-            log.warning("alerts: %s: %d event(s) not delivered (%s); kept for retry", channel_name, len(ids), error)
     return Delivery(channel_name, len(ids), error is None, error, lines)
 
 
@@ -179,7 +178,7 @@ def send(settings: Settings, channel: Channel, title: str, body: str) -> str | N
         notifier = apprise.Apprise()
         if not notifier.add(url):
             return f"{channel.ref}: not a URL Apprise can send to"
-        with apprise.LogCapture(level=logging.WARNING) as captured:
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
             sent = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
         if sent:
             return None

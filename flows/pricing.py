@@ -49,6 +49,10 @@ def fetch(settings: Settings, name: str) -> list[Payload]:
     return payloads
 
 
+def _failed(delivery: alerts.Delivery) -> tuple[str, int, str | None]:
+    return delivery.channel, delivery.events, delivery.error
+
+
 @flow(
     name=pipeline.FLOW_NAME,
     task_runner=ThreadPoolTaskRunner(max_workers=4),  # type: ignore[arg-type]
@@ -98,10 +102,13 @@ def track_prices(
         summary.alerts = alerts.after_run(settings, run_id)
     logger.info("run %s: %s", run_id, summary.status)
     for delivery in summary.alerts:
-        for line in delivery.lines:
-            logger.info("alert to %s: %s", delivery.channel, line)
-        if not delivery.sent:
-            logger.warning("alerts to %s not delivered (%s); kept for retry", delivery.channel, delivery.error)
+        if delivery.channel == "console":
+            for line in delivery.lines:
+                logger.info("alert: %s", line)
+        elif delivery.sent:
+            logger.info("alerts to %s: %d event(s) sent", delivery.channel, delivery.events)
+        else:
+            logger.warning("alerts to %s: %d event(s) not sent (%s); kept for retry", *_failed(delivery))
     if summary.status == "failed":
         raise RuntimeError(f"every source failed: {'; '.join(o.error or o.status for o in outcomes)}")
     return summary.as_dict()

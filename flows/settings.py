@@ -136,8 +136,8 @@ class Settings:
             return AlertConfig.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise ConfigError(f"{self.config_path}: alerts.{where}: {first['msg']}") from None
+            where = ".".join(["alerts", *(str(part) for part in first["loc"])])
+            raise ConfigError(f"{self.config_path}: {where}: {first['msg']}") from None
 
 
 def _config_path(env: Mapping[str, str]) -> Path | None:

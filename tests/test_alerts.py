@@ -280,3 +280,86 @@ def test_a_receiver_down_keeps_the_alert_for_the_next_run_which_delivers_it_once
         server.clear()
         server.stop()
     assert query(settings, "SELECT DISTINCT status, attempts FROM alert_deliveries") == [("sent", 2)]
+
+
+def test_apprise_debug_logs_and_errors_carry_no_secret(
+    settings: Settings, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apprise logs the URL it posts to at debug level; while llmflation sends, every such line is redacted."""
+    from flows.alert_config import Channel
+
+    port = _free_port()  # nothing listens: the failure path, where URLs usually leak
+    url = f"json://127.0.0.1:{port}/hook/{HOOK_TOKEN}?token=Q-{HOOK_TOKEN}"
+    monkeypatch.setenv("HF_TOKEN", "unused")
+    settings = replace(settings, hf_token="hf_Abcdefghijklmnop123")
+    caplog.set_level("DEBUG")
+    error = alerts.send(settings, Channel(url=url, ref="env:TEST"), "title", "body hf_Abcdefghijklmnop123")
+    assert error and "127.0.0.1" in error
+    assert [r for r in caplog.records if r.name.startswith("apprise")], "apprise logged nothing at debug level"
+    text = "\n".join(r.getMessage() for r in caplog.records) + error
+    assert HOOK_TOKEN not in text and "hf_Abcdefghijklmnop123" not in text and "***" in text
+
+
+def test_with_no_configuration_cuts_and_increases_of_5_percent_go_to_the_console(
+    settings: Settings, httpserver: HTTPServer
+) -> None:
+    def body(a: str, b: str, c: str) -> bytes:
+        prices = {"x/a": a, "x/b": b, "x/c": c}
+        return json.dumps({"data": [{"id": k, "pricing": {"prompt": v}} for k, v in prices.items()]}).encode()
+
+    _replay(settings, httpserver, "openrouter", "/m", body("0.000002", "0.000001", "0.000001"), ts("2026-01-01T00:00"))
+    httpserver.clear()
+    httpserver.expect_request("/m").respond_with_data(body("0.000001", "0.00000104", "0.0000011"))
+    summary = run_prices(
+        replace(settings, source_urls={"openrouter": httpserver.url_for("/m")}), ["openrouter"], ts("2026-01-02T00:00")
+    )
+    (delivery,) = summary.alerts
+    assert (delivery.channel, delivery.sent, delivery.events) == ("console", True, 2)  # x/b moved 4%: below 5%
+    assert [line.split(" [event ")[0] for line in delivery.lines] == [
+        "price cut: openrouter x/a input $2.00 -> $1.00 per 1M tokens (-50.0%) [openrouter]",
+        "price increase: openrouter x/c input $1.00 -> $1.10 per 1M tokens (+10.0%) [openrouter]",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rule", "matched"),
+    [
+        ({}, {"cut", "bump"}),
+        ({"min_pct": 40}, {"cut"}),  # -30% is below it
+        ({"min_usd": 0.5}, {"cut"}),  # $1.00 -> $0.70 moved 0.30: ignored
+        ({"providers": ["open*"]}, {"bump"}),
+        ({"models": ["*llama*"]}, {"bump"}),
+        ({"families": ["gpt"]}, {"cut"}),
+        ({"open_weights": True}, {"bump"}),
+        ({"events": ["price_increase"]}, set()),
+    ],
+)
+def test_rules_filter_by_threshold_dollar_floor_globs_and_open_weights(rule: dict, matched: set[str]) -> None:
+    from flows.alert_config import Rule
+
+    events = {
+        "cut": {
+            "event_type": "price_cut",
+            "pct_change": -50.0,
+            "old_usd_per_mtok": Decimal(2),
+            "new_usd_per_mtok": Decimal(1),
+            "provider": "openai",
+            "model_key": "openai/gpt-4o",
+            "provider_model_id": "gpt-4o",
+            "family": "gpt",
+            "open_weights": False,
+        },
+        "bump": {
+            "event_type": "price_cut",
+            "pct_change": -30.0,
+            "old_usd_per_mtok": Decimal(1),
+            "new_usd_per_mtok": Decimal("0.7"),
+            "provider": "openrouter",
+            "model_key": "meta/llama-3-8b",
+            "provider_model_id": "meta-llama/llama-3-8b-instruct",
+            "family": "llama",
+            "open_weights": True,
+        },
+    }
+    chosen = Rule(name="r", **{"events": ["price_cut"], **rule})
+    assert {name for name, event in events.items() if chosen.matches(event)} == matched

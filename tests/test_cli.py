@@ -125,9 +125,11 @@ def test_query_commands_never_import_prefect(warehouse: Settings) -> None:
 def test_every_command_is_documented_in_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     names = sorted(app.commands)
-    assert names == ["import", "models", "run", "serve", "sources", "sql", "status"]
+    assert names == ["alerts", "import", "models", "run", "serve", "sources", "sql", "status"]
     for name in names:
         assert f"llmflation {name}" in readme, f"`llmflation {name}` is not documented in README.md"
+    for sub in sorted(app.commands["alerts"].commands):  # type: ignore[attr-defined]
+        assert f"llmflation alerts {sub}" in readme, f"`llmflation alerts {sub}` is not documented in README.md"
 
 
 def test_prefect_state_goes_to_the_data_folder_unless_the_user_configured_prefect(tmp_path: Path) -> None:
@@ -160,3 +162,54 @@ def test_every_source_is_in_the_readme_sources_table() -> None:
     readme = (ROOT / "README.md").read_text()
     for name in source_names():
         assert f"| `{name}` |" in readme, f"source {name} is missing from README's table of sources"
+
+
+def test_alerts_commands_and_llmflation_toml_mistakes_print_one_clear_line(warehouse: Settings, tmp_path: Path) -> None:
+    db = str(warehouse.db)
+    assert cli("alerts", "list", "--db", db, cwd=tmp_path).stdout == "no alerts yet\n"
+    retry = cli("alerts", "retry", "--db", db, cwd=tmp_path)
+    assert (retry.returncode, retry.stdout) == (0, "nothing to retry\n")
+    missing = cli("alerts", "test", "nosuch", "--db", db, cwd=tmp_path)
+    assert (missing.returncode, missing.stderr) == (
+        1,
+        "error: no channel 'nosuch' in llmflation.toml (channels: none configured)\n",
+    )
+    config = tmp_path / "llmflation.toml"
+    cases = [
+        (
+            '[[alerts.rules]]\nname = "r"\nmin_pct = "ten"\n',
+            "error: llmflation.toml: alerts.rules.0.min_pct: Input should be a valid number, "
+            "unable to parse string as a number\n",
+        ),
+        (
+            '[[alerts.rules]]\nname = "r"\nevents = ["price_drop"]\n',
+            "error: llmflation.toml: alerts.rules.0.events.0: Input should be 'price_cut', 'price_increase', "
+            "'new_offer', 'offer_removed', 'new_tier', 'suspected_unit_error', 'source_broken', "
+            "'source_disagreement' or 'all_time_low'\n",
+        ),
+        (
+            '[[alerts.rules]]\nname = "r"\nchannels = ["team"]\n',
+            "error: llmflation.toml: alerts: Value error, rule 'r' names channel 'team', which [alerts.channels] "
+            "lacks\n",
+        ),
+        (
+            '[alerts.channels.team]\nurl = "env:TEAM_HOOK_URL"\n',
+            "error: llmflation.toml: channel 'team' reads TEAM_HOOK_URL, which is not set\n",
+        ),
+        ("[alerts\n", "error: llmflation.toml: Expected ']' at the end of a table declaration (at line 1, column 8)\n"),
+    ]
+    for text, expected in cases:
+        config.write_text(text)
+        done = cli("alerts", "test", "team", "--db", db, cwd=tmp_path)
+        assert (done.returncode, done.stderr) == (1, expected), text
+    config.write_text('[alerts.channels.team]\nurl = "env:TEAM_HOOK_URL"\n')
+    bad_url = cli("alerts", "test", "team", "--db", db, cwd=tmp_path, env={"TEAM_HOOK_URL": "nonsense://x"})
+    assert (bad_url.returncode, bad_url.stderr) == (
+        1,
+        "error: team: not sent: env:TEAM_HOOK_URL: not a URL Apprise can send to\n",
+    )
+    named = cli("run", "--db", db, cwd=tmp_path, env={"LLMFLATION_CONFIG": str(tmp_path / "absent.toml")})
+    assert (named.returncode, named.stderr) == (
+        1,
+        f"error: LLMFLATION_CONFIG={str(tmp_path / 'absent.toml')!r}: no such file\n",
+    )

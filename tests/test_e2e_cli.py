@@ -63,3 +63,81 @@ def test_first_runs_replay_cleanly_through_prefect(httpserver: HTTPServer, tmp_p
     sql = f"SELECT {columns} FROM price_segments ORDER BY ALL"
     assert query(via_cli, sql) == query(direct, sql)
     assert len(query(via_cli, sql)) > 1000
+
+
+def test_secrets_appear_in_no_log_line_no_output_and_no_file(httpserver: HTTPServer, tmp_path: Path) -> None:
+    """A webhook token, an SMTP password and HF_TOKEN through a run whose deliveries fail (errors are where URLs
+    leak), then every alerts command: none of them in any output, log line, or file under the data folder."""
+    import socket
+
+    with socket.socket() as probe:  # ports where nothing listens: both channels fail and keep their errors
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    hook_token, smtp_password, hf_token = "wh-T0ken-5a6b7c8d9e", "Smtp-Pa55-q8w7e6", "hf_SecretValue0123456789"
+    secrets = (hook_token, smtp_password, hf_token)
+    (tmp_path / "llmflation.toml").write_text(
+        '[alerts]\nbackoff_minutes = 0\n[alerts.channels.hook]\nurl = "env:HOOK_URL"\ndigest = false\n'
+        '[alerts.channels.mail]\nurl = "env:MAIL_URL"\n'
+        '[[alerts.rules]]\nname = "cuts"\nevents = ["price_cut"]\nmin_pct = 10\n'
+        'channels = ["hook", "mail", "console"]\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LLMFLATION_"))}
+    env.update(
+        HOME=str(tmp_path),
+        HF_TOKEN=hf_token,
+        HOOK_URL=f"json://127.0.0.1:{dead}/hooks/{hook_token}",
+        MAIL_URL=f"mailto://alerts:{smtp_password}@127.0.0.1:{dead}?from=a@example.org&to=b@example.org",
+        LLMFLATION_OPENROUTER_URL=httpserver.url_for("/api/v1/models"),
+        LLMFLATION_HTTP_RETRIES="0",
+    )
+    first = Settings(
+        db=tmp_path / "data" / "llmflation.duckdb", source_urls={"openrouter": env["LLMFLATION_OPENROUTER_URL"]}
+    )
+    httpserver.expect_request("/api/v1/models").respond_with_data(
+        openrouter_body(real("openrouter/openrouter_models_2025-12-29.json"))
+    )
+    assert run_prices(first, ["openrouter"], ts("2025-12-29T18:00")).status == "ok"  # the baseline run
+    httpserver.clear()
+    httpserver.expect_request("/api/v1/models").respond_with_data(
+        openrouter_body(real("openrouter/openrouter_models_2026-04-20.json"))
+    )
+    outputs = []
+    for args in (
+        ["run", "--sources", "openrouter", "--as-of", "2026-04-20T08:00:00Z"],
+        ["alerts", "list"],
+        ["alerts", "retry"],
+        ["alerts", "test", "hook"],
+        ["alerts", "test", "mail"],
+        ["--debug", "alerts", "test", "hook"],
+        ["status"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "flows.cli", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        outputs.append((args, done.returncode, done.stdout + done.stderr))
+    run_output = outputs[0][2]
+    assert "console [sent] price cut:" in run_output and "hook [pending: " in run_output, run_output
+    assert outputs[3][1] == 1 and outputs[3][2].startswith("error: hook: not sent: "), outputs[3]
+    for args, _, output in outputs:
+        assert not [s for s in secrets if s in output], (args, output)
+    assert query(first, "SELECT DISTINCT channel, status FROM alert_deliveries ORDER BY ALL") == [
+        ("console", "sent"),
+        ("hook", "pending"),
+        ("mail", "pending"),
+    ]
+    errors = query(first, "SELECT DISTINCT last_error FROM alert_deliveries WHERE status = 'pending'")
+    assert errors and all(error for (error,) in errors)
+    for path in (tmp_path / "data").rglob("*"):  # the warehouse, Prefect's database and logs, raw documents
+        if path.is_file():
+            content = path.read_bytes()
+            if path.suffix == ".gz":
+                import gzip
+
+                content = gzip.decompress(content)
+            leaked = [s for s in secrets if s.encode() in content]
+            assert not leaked, (path, leaked)
