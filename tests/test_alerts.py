@@ -327,7 +327,7 @@ def test_with_no_configuration_cuts_and_increases_of_5_percent_go_to_the_console
         ({}, {"cut", "bump"}),
         ({"min_pct": 40}, {"cut"}),  # -30% is below it
         ({"min_usd": 0.5}, {"cut"}),  # $1.00 -> $0.70 moved 0.30: ignored
-        ({"providers": ["open*"]}, {"bump"}),
+        ({"providers": ["openr*"]}, {"bump"}),
         ({"models": ["*llama*"]}, {"bump"}),
         ({"families": ["gpt"]}, {"cut"}),
         ({"open_weights": True}, {"bump"}),
