@@ -9,7 +9,7 @@ import socket
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from email import message_from_bytes
 from pathlib import Path
@@ -363,3 +363,38 @@ def test_rules_filter_by_threshold_dollar_floor_globs_and_open_weights(rule: dic
     }
     chosen = Rule(name="r", **{"events": ["price_cut"], **rule})
     assert {name for name, event in events.items() if chosen.matches(event)} == matched
+
+
+def test_a_delivery_cut_off_while_sending_is_sent_again_with_the_same_message_id(
+    settings: Settings,
+    httpserver: HTTPServer,
+    receiver: HTTPServer,
+    inbox: Inbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run killed between sending and marking leaves rows in 'sending': the next delivery resends them (never
+    lost) under the message id they had, so a receiver can tell the repeat."""
+    from flows.alert_config import AlertConfig
+    from warehouse import db
+
+    _env(monkeypatch, receiver.port, inbox.port)
+    rule = '\n[[alerts.rules]]\nname = "cuts"\nevents = ["price_cut"]\nmin_pct = 10\nchannels = ["hook"]\n'
+    settings = _settings(settings, _config(tmp_path, rule, hook_digest=True))
+    body1 = openrouter_body(real("openrouter/openrouter_models_2025-12-29.json"))
+    body2 = openrouter_body(real("openrouter/openrouter_models_2026-04-20.json"))
+    _replay(settings, httpserver, "openrouter", "/api/v1/models", body1, ts("2025-12-29T18:00"))
+    _replay(settings, httpserver, "openrouter", "/api/v1/models", body2, ts("2026-04-20T08:00"))
+    (first,) = [json.loads(request.get_data())["message"] for request, _ in receiver.log]
+    message_id = first.rsplit("message ", 1)[1]
+    con = db.connect(settings.db)
+    try:  # as if the process died after the post and before marking the rows sent
+        con.execute("UPDATE alert_deliveries SET status = 'sending', sent_at = NULL")
+        results = alerts.deliver(con, settings, settings.alert_config(), datetime.now(UTC))
+        again = alerts.deliver(con, settings, AlertConfig.model_validate({}), datetime.now(UTC), force=True)
+    finally:
+        con.close()
+    assert [(r.channel, r.sent) for r in results] == [("hook", True)] and again == []
+    second = json.loads(receiver.log[1][0].get_data())["message"]
+    assert second == first and second.endswith(f"message {message_id}")
+    assert len(receiver.log) == 2

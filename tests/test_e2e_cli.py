@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 
 from flows.pipeline import run_prices
 from flows.settings import Settings
-from tests.helpers import openrouter_body, real, ts
+from tests.helpers import ROOT, openrouter_body, real, ts
 from tests.ledger_helpers import query
 
 pytestmark = pytest.mark.e2e
@@ -141,3 +141,26 @@ def test_secrets_appear_in_no_log_line_no_output_and_no_file(httpserver: HTTPSer
                 content = gzip.decompress(content)
             leaked = [s for s in secrets if s.encode() in content]
             assert not leaked, (path, leaked)
+
+
+def test_a_channel_url_can_come_from_a_prefect_secret_block(httpserver: HTTPServer, tmp_path: Path) -> None:
+    httpserver.expect_request("/hook/from-a-block", method="POST").respond_with_data("ok")
+    script = (
+        "from prefect.testing.utilities import prefect_test_harness\n"
+        "from prefect.blocks.system import Secret\n"
+        "from flows import alerts\n"
+        "from flows.alert_config import Channel\n"
+        "from flows.settings import Settings\n"
+        "with prefect_test_harness(server_startup_timeout=90):\n"
+        f"    Secret(value='json://127.0.0.1:{httpserver.port}/hook/from-a-block').save('hook-url')\n"
+        "    error = alerts.send(Settings(), Channel(ref='prefect-secret:hook-url'), 'title', 'from a block')\n"
+        "print('RESULT', error)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LLMFLATION_"))}
+    env.update(HOME=str(tmp_path), PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert "RESULT None" in done.stdout, done.stdout + done.stderr
+    ((request, _),) = httpserver.log
+    assert request.get_json()["message"] == "from a block"
