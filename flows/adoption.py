@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from extractors.base import Payload
 from extractors.errors import FetchError
-from flows import hub, pipeline
+from flows import alerts, hub, pipeline
 from flows.settings import Settings
 
 
@@ -57,6 +57,11 @@ def track_adoption(as_of: datetime | None = None, db: str | None = None) -> dict
             f" ({outcome.error})" if outcome.error else "",
         )
         summary = pipeline.finish(settings, run_id, observed_at, [outcome])
+        summary.alerts = alerts.after_run(settings, run_id)  # a broken Hub listing is a source_broken event
+    for delivery in summary.alerts:
+        (logger.info if delivery.sent else logger.warning)(
+            "alerts to %s: %d event(s) %s", delivery.channel, delivery.events, "sent" if delivery.sent else "kept"
+        )
     if summary.status == "failed":
         raise RuntimeError(f"huggingface: {outcome.error}")
     return summary.as_dict()

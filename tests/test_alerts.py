@@ -7,7 +7,7 @@ import json
 import re
 import socket
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,7 +24,7 @@ from flows.pipeline import run_prices
 from flows.settings import Settings
 from tests.helpers import openrouter_body, real, ts
 from tests.ledger_helpers import query
-from tests.test_broken_official_pages import _strip_data_values
+from tests.test_broken_official_pages import CASES as BROKEN_PAGES
 
 SMTP_USER, SMTP_PASSWORD = "alerts", "Sm7p-Passw0rd-9f3k"
 HOOK_TOKEN = "wh-S3cret-8c1d2e7f"
@@ -227,6 +227,11 @@ def test_a_per_1k_figure_corrected_is_a_suspected_unit_error_never_a_cut(
     ) == [(0,)]
 
 
+@pytest.mark.parametrize(
+    ("source", "name", "break_it"),
+    [case for case in BROKEN_PAGES if case[0] != "aws_bedrock"],  # the official pages served as one document
+    ids=[case[0] for case in BROKEN_PAGES if case[0] != "aws_bedrock"],
+)
 def test_a_page_that_lost_its_prices_raises_one_source_broken_alert_and_no_price_events(
     settings: Settings,
     httpserver: HTTPServer,
@@ -234,21 +239,24 @@ def test_a_page_that_lost_its_prices_raises_one_source_broken_alert_and_no_price
     inbox: Inbox,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    source: str,
+    name: str,
+    break_it: Callable[[str], str],
 ) -> None:
     _env(monkeypatch, receiver.port, inbox.port)
     rule = '\n[[alerts.rules]]\nname = "everything"\nevents = ' + json.dumps(list(alerts.EVENT_TYPES_ALL))
     settings = _settings(settings, _config(tmp_path, rule + '\nchannels = ["hook"]\n'))
-    page = real("html/anthropic_pricing_2025-11-13.html").read_text()
-    _replay(settings, httpserver, "anthropic", "/pricing", page.encode(), ts("2026-10-01T00:00"))
+    page = real(name).read_text()
+    _replay(settings, httpserver, source, "/pricing", page.encode(), ts("2026-10-01T00:00"))
     for day in (2, 3, 4, 5):  # more broken runs than it takes to remove an offer
-        server_settings = replace(settings, source_urls={"anthropic": httpserver.url_for("/pricing")})
+        server_settings = replace(settings, source_urls={source: httpserver.url_for("/pricing")})
         httpserver.clear()
-        httpserver.expect_request("/pricing").respond_with_data(_strip_data_values(page), content_type="text/html")
-        assert run_prices(server_settings, ["anthropic"], ts(f"2026-10-0{day}T00:00")).status == "failed"
+        httpserver.expect_request("/pricing").respond_with_data(break_it(page), content_type="text/html")
+        assert run_prices(server_settings, [source], ts(f"2026-10-0{day}T00:00")).status == "failed"
     types = query(settings, "SELECT event_type, count(*) FROM price_events WHERE news GROUP BY ALL")
     assert types == [("source_broken", 1)]
     (post,) = [json.loads(request.get_data()) for request, _ in receiver.log]
-    assert post["message"].startswith("source anthropic broken: suspect, parse failed: ")
+    assert post["message"].startswith(f"source {source} broken: suspect, parse failed: ")
 
 
 def test_a_receiver_down_keeps_the_alert_for_the_next_run_which_delivers_it_once(
