@@ -89,3 +89,31 @@ def test_census_values_become_differences_with_the_same_counters_on_every_day(
         assert "hf_census_staging" not in tables
     finally:
         con.close()
+
+
+def test_history_from_before_events_is_a_baseline_that_is_never_alerted(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warehouse import events
+
+    detect = events.detect
+    monkeypatch.setattr(events, "detect", lambda *args: 0)  # a warehouse from a release without events
+    run_once(settings, "openrouter", openrouter_payload({"x/a": {"prompt": "0.000002"}}), ts("2026-01-01T00:00"))
+    run_once(settings, "openrouter", openrouter_payload({"x/a": {"prompt": "0.000001"}}), ts("2026-01-02T00:00"))
+    con = db.connect(settings.db)
+    try:  # what 0005 records on a warehouse that already has runs
+        con.execute("UPDATE event_detection SET baseline_pending = true")
+    finally:
+        con.close()
+    monkeypatch.setattr(events, "detect", detect)
+    summary = run_once(
+        settings, "openrouter", openrouter_payload({"x/a": {"prompt": "0.000001"}}), ts("2026-01-03T00:00")
+    )
+    con = db.connect(settings.db)
+    try:
+        found = con.execute("SELECT event_type, run_id, news FROM events ORDER BY ALL").fetchall()
+        assert ("price_cut", None, False) in found and all(run is None for _, run, _ in found)
+        assert con.execute("SELECT count(*) FROM events WHERE run_id = ?", [summary.run_id]).fetchall() == [(0,)]
+        assert con.execute("SELECT baseline_pending FROM event_detection").fetchall() == [(False,)]
+    finally:
+        con.close()
