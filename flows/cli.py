@@ -197,6 +197,47 @@ def import_hf_snapshots(paths: tuple[Path, ...], db: Path | None) -> None:
     sys.exit(0 if summary.status == "ok" else 1)
 
 
+@import_.command("prices")
+@click.argument("source")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--git",
+    "repo",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A local git clone: import every version of --file in its history, dated by commit.",
+)
+@click.option("--file", "in_repo", default=None, help="With --git: the file's path in the repository.")
+@click.option("--as-of", "as_of", default=None, help="The date of a single document that carries none.")
+@db_option
+def import_prices(
+    source: str, paths: tuple[Path, ...], repo: Path | None, in_repo: str | None, as_of: str | None, db: Path | None
+) -> None:
+    """Saved price documents of SOURCE as past runs: files or folders (llm_prices: a folder of vendor files), or a
+    file's whole git history. Dated by the time they carry (fetched_at, last_updated), their name (YYYY-MM-DD),
+    their commit, or --as-of; never guessed. Idempotent."""
+    from extractors.errors import UnknownSourceError
+    from flows import backfill
+
+    settings = Settings.from_env(db=db)
+    try:
+        if repo is not None:
+            if paths or not in_repo:
+                raise UserError("--git takes --file PATH_IN_REPO and no other paths")
+            documents = backfill.from_git(source, repo, in_repo)
+        elif paths:
+            documents = backfill.from_paths(source, paths, parse_timestamp(as_of) if as_of else None)
+        else:
+            raise UserError("name the files or folders to import, or --git REPO --file PATH")
+    except (backfill.BackfillError, UnknownSourceError) as exc:
+        raise UserError(str(exc)) from exc
+    results = backfill.import_documents(settings, source, documents)
+    for document, what in results:
+        click.echo(f"{document.label} as of {document.as_of:%Y-%m-%d %H:%M} UTC ({document.how}): {what}")
+    failed = [what for _, what in results if not what.startswith(("ok", "already"))]
+    sys.exit(1 if failed else 0)
+
+
 @app.group()
 def alerts() -> None:
     """Price alerts: what was queued and sent, test a channel, retry failed deliveries."""

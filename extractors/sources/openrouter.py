@@ -39,6 +39,8 @@ ZERO_IS_PRICE = {"prompt", "completion"}
 def parse(payload: Payload) -> ParseResult:
     """Parse the body of GET /api/v1/models."""
     body = json_body(NAME, payload)
+    if isinstance(body, dict) and "data" not in body and isinstance(body.get("body"), dict):
+        body = body["body"]  # a saved response wrapped as {fetched_at, url, body: {...}} by a collector
     models = body.get("data") if isinstance(body, dict) else None
     if not isinstance(models, list):
         raise ParseError(NAME, payload.url, 'no "data" list of models', payload.content)

@@ -26,6 +26,7 @@ ordered AS (
         lag(end_reason) OVER offer AS prev_end,
         lag(last_raw_sha256) OVER offer AS prev_sha,
         lag(valid_to) OVER offer AS prev_valid_to,
+        lead(amount) OVER offer AS next_amount,
         row_number() OVER offer AS nth,
         min(first_seen_at) OVER (PARTITION BY source, provider, provider_model_id, metric) AS model_first_seen,
         min(first_seen_at) OVER (PARTITION BY source, provider, provider_model_id, region, tier, metric)
@@ -58,8 +59,11 @@ lows AS (  -- the cheapest standard price ever recorded for a model and metric, 
         ) AS prev_low_sha
     FROM ordered o
     WHERE tier = 'standard' AND usd IS NOT NULL
-      -- a jump of 100x or more is not a price, so it is never a low
-      AND NOT (nth > 1 AND prev_amount > 0 AND amount > 0 AND prev_amount / amount >= 100)
+      -- a value on either side of a jump of 100x or more is suspect: never a low, nor the low others must beat
+      AND NOT coalesce(prev_amount > 0 AND amount > 0 AND greatest(prev_amount / amount, amount / prev_amount) >= 100,
+                       false)
+      AND NOT coalesce(next_amount > 0 AND amount > 0 AND greatest(next_amount / amount, amount / next_amount) >= 100,
+                       false)
 ),
 broken AS (
     SELECT

@@ -1,0 +1,149 @@
+"""Backfill: saved price documents loaded as past runs, each with its own date (`llmflation import prices`).
+
+A document is one source's answer as it was saved: a file, a folder of vendor files (llm_prices), or a version of
+a file in a git history. Each becomes one run of that source observed at the document's date, through the same
+archive -> parse -> validate -> load path as a live run, so history, events and evidence work the same way; runs
+are applied in date order, and a document already imported at the same date is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from extractors.base import Payload, source_module
+from flows import pipeline
+from flows.settings import Settings
+from warehouse import db
+
+IMPORT_FLOW = "import"
+DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?:[T_](\d{2})[:-]?(\d{2}))?(?!\d)")
+# top-level fields saved copies carry with the exact time they were fetched (collectors' wrappers, LiteLLM scrapers)
+TIME_FIELDS = ("fetched_at", "last_updated", "timestamp")
+FOLDER_SOURCES = {"llm_prices"}  # one document is a folder of vendor files
+
+
+class BackfillError(ValueError):
+    """A saved document that cannot be imported as it is (no date, not a file, not in the git history)."""
+
+
+@dataclass
+class Document:
+    """One saved answer of a source and the moment it describes."""
+
+    label: str
+    as_of: datetime
+    payloads: list[Payload]
+    how: str  # where the date came from: --as-of, a field of the file, its name, a commit
+
+
+def from_paths(source: str, paths: Iterable[Path], as_of: datetime | None = None) -> list[Document]:
+    """Documents from files and folders; llm_prices takes each folder of vendor files as one document."""
+    source_module(source)  # an unknown source fails here, before anything is read
+    groups: list[tuple[str, list[Path]]] = []
+    for path in paths:
+        if path.is_dir() and source in FOLDER_SOURCES:
+            groups.append((str(path), sorted(p for p in path.glob("*.json"))))
+        elif path.is_dir():
+            groups += [(str(p), [p]) for p in sorted(path.iterdir()) if p.suffix == ".json"]
+        else:
+            groups.append((str(path), [path]))
+    if as_of is not None and len(groups) > 1:
+        raise BackfillError("--as-of dates one document; import the others with their own dates")
+    documents = []
+    for label, files in groups:
+        if not files:
+            raise BackfillError(f"{label}: no *.json file in it")
+        contents = [(f, f.read_bytes()) for f in files]
+        when, how = (as_of, "--as-of") if as_of else _date_of(label, contents)
+        payloads = [
+            Payload(source, f.resolve().as_uri(), when, 200, content, "application/json") for f, content in contents
+        ]
+        documents.append(Document(label, when, payloads, how))
+    return documents
+
+
+def from_git(source: str, repo: Path, path: str) -> list[Document]:
+    """Every version of `path` in the git history of `repo` (a local clone), dated by its commit."""
+    source_module(source)
+
+    def git(*args: str) -> bytes:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, timeout=600)
+        if done.returncode != 0:
+            raise BackfillError(f"git {' '.join(args[:2])}: {done.stderr.decode(errors='replace').strip()[:200]}")
+        return done.stdout
+
+    log = git("log", "--reverse", "--format=%H %cI", "--", path).decode().split()
+    if not log:
+        raise BackfillError(f"{repo}: no commit touches {path}")
+    documents = []
+    for commit, stamp in zip(log[::2], log[1::2], strict=True):
+        content = git("show", f"{commit}:{path}")
+        when = datetime.fromisoformat(stamp).astimezone(UTC)
+        url = f"{repo.resolve().as_uri()}/{path}@{commit}"
+        documents.append(Document(f"{path}@{commit[:10]}", when, [Payload(source, url, when, 200, content)], "commit"))
+    return documents
+
+
+def import_documents(settings: Settings, source: str, documents: list[Document]) -> list[tuple[Document, str]]:
+    """Load each document as a run of `source` at its date, oldest first; returns (document, what happened)."""
+    done: list[tuple[Document, str]] = []
+    for document in sorted(documents, key=lambda d: d.as_of):
+        if _already_imported(settings, source, document):
+            done.append((document, "already imported"))
+            continue
+        with pipeline.run_lock(settings, wait_s=settings.lock_wait_s):
+            run_id, observed_at = pipeline.start(settings, [source], document.as_of, flow=IMPORT_FLOW)
+            outcome = pipeline.ingest(settings, run_id, source, observed_at, document.payloads)
+            pipeline.finish(settings, run_id, observed_at, [outcome])
+        note = f"{outcome.status}: {outcome.parsed} prices, {outcome.loaded} loaded, {outcome.rejected} rejected"
+        done.append((document, note + (f" ({outcome.error})" if outcome.error else "")))
+    return done
+
+
+def _already_imported(settings: Settings, source: str, document: Document) -> bool:
+    shas = sorted(p.sha256 for p in document.payloads)
+    con = db.connect(settings.db)
+    try:
+        rows = con.execute(
+            "SELECT list(DISTINCT f.sha256 ORDER BY f.sha256) FROM source_runs s JOIN runs r USING (run_id) "
+            "JOIN fetches f ON f.run_id = s.run_id AND f.source = s.source "
+            "WHERE s.source = ? AND s.observed_at = ? AND s.applied AND r.flow = ? GROUP BY s.run_id",
+            [source, document.as_of, IMPORT_FLOW],
+        ).fetchall()
+    finally:
+        con.close()
+    return any(row[0] == shas for row in rows)
+
+
+def _date_of(label: str, contents: list[tuple[Path, bytes]]) -> tuple[datetime, str]:
+    """The moment a saved document describes: a fetch time it carries, else a date in its name; never guessed."""
+    for path, content in contents:
+        try:
+            data = json.loads(content)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            for name in TIME_FIELDS:
+                value = data.get(name)
+                if isinstance(value, str):
+                    try:
+                        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                    except ValueError:
+                        continue
+                    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(
+                        UTC
+                    ), f"{name} in {path.name}"
+    match = DATE_IN_NAME.search(Path(label).name) or DATE_IN_NAME.search(label)
+    if match:
+        day, hour, minute = match.groups()
+        stamp = datetime.fromisoformat(f"{day}T{hour or '00'}:{minute or '00'}").replace(tzinfo=UTC)
+        return stamp, "its name"
+    raise BackfillError(
+        f"{label}: no date in the file (fetched_at, last_updated) or its name (YYYY-MM-DD); pass --as-of"
+    )
