@@ -238,6 +238,24 @@ def import_prices(
     sys.exit(1 if failed else 0)
 
 
+@app.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("report.html"),
+    show_default=True,
+    help="Where to write the HTML file.",
+)
+@db_option
+def report(out: Path, db: Path | None) -> None:
+    """Write one self-contained HTML report (charts work offline): price at constant capability, open versus
+    closed, the last 30 days of price events, open-family adoption, and each source's freshness."""
+    from flows import report as reporting
+
+    written = reporting.write(Settings.from_env(db=db).db, out)
+    click.echo(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
+
+
 @app.group()
 def alerts() -> None:
     """Price alerts: what was queued and sent, test a channel, retry failed deliveries."""

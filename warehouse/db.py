@@ -109,7 +109,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     statements = view_sql()
     data = resources.files("warehouse") / "data"
     reference = b"".join(
-        (data / name).read_bytes() for name in ("model_catalogue.csv", "fx_rates.csv", "hf_families.csv")
+        (data / name).read_bytes() for name in sorted(p.name for p in data.iterdir() if p.name.endswith(".csv"))
     )
     checksum = hashlib.sha256("\n".join(statements).encode() + reference).hexdigest()
     con.execute("CREATE TABLE IF NOT EXISTS schema_views (checksum VARCHAR)")

@@ -1,0 +1,13 @@
+-- Curated reference data shipped with llmflation, refreshed by every writer; every row cites its public source.
+-- landmark_prices: list prices before (and besides) the nightly runs, in USD per 1M tokens; `date` is the day
+-- the price took effect where the source states it, NULL where it does not (such a row is never placed in time).
+CREATE OR REPLACE TABLE landmark_prices AS
+SELECT * FROM read_csv('{data_dir}/landmark_prices.csv', header = true, columns = {
+    'date': 'DATE', 'provider': 'VARCHAR', 'model': 'VARCHAR', 'model_key': 'VARCHAR',
+    'input_usd_per_mtok': 'DECIMAL(38, 18)', 'output_usd_per_mtok': 'DECIMAL(38, 18)', 'source_url': 'VARCHAR',
+    'note': 'VARCHAR'});
+
+-- capabilities: published benchmark scores (mmlu, gpqa_diamond ...), one row per model and benchmark.
+CREATE OR REPLACE TABLE capabilities AS
+SELECT * FROM read_csv('{data_dir}/capabilities.csv', header = true, columns = {
+    'model_key': 'VARCHAR', 'benchmark': 'VARCHAR', 'score': 'DOUBLE', 'source_url': 'VARCHAR', 'note': 'VARCHAR'});

@@ -1,0 +1,93 @@
+-- Standard-tier input and output prices in force at the end of every month, from the landmark prices (each in force
+-- from its date until the next landmark of the same provider and model) and from every source's price history.
+-- One row per month and offer: month, model_key, provider, offered_by, input, output (USD per 1M tokens), evidence.
+CREATE OR REPLACE VIEW monthly_prices AS
+WITH months AS (
+    SELECT CAST(unnest(generate_series(DATE '2020-01-01', date_trunc('month', current_date), INTERVAL 1 MONTH))
+                AS DATE) AS month
+),
+landmarks AS (
+    SELECT provider, model, model_key, input_usd_per_mtok AS input, output_usd_per_mtok AS output,
+           CAST(date AS TIMESTAMPTZ) AS valid_from,
+           CAST(lead(date) OVER (PARTITION BY provider, model ORDER BY date) AS TIMESTAMPTZ) AS valid_to,
+           'landmark: ' || source_url AS evidence, 'landmark' AS source
+    FROM landmark_prices
+    WHERE date IS NOT NULL
+),
+history AS (
+    SELECT source, provider, provider_model_id, region, model_key, metric, usd_per_mtok, valid_from, valid_to,
+           last_raw_sha256
+    FROM price_history
+    WHERE tier = 'standard' AND metric IN ('input', 'output') AND usd_per_mtok IS NOT NULL
+),
+at_month_end AS (
+    SELECT m.month, h.source, h.provider, h.provider_model_id AS model, h.model_key,
+           max(h.usd_per_mtok) FILTER (WHERE h.metric = 'input') AS input,
+           max(h.usd_per_mtok) FILTER (WHERE h.metric = 'output') AS output,
+           'raw sha256 ' || max(h.last_raw_sha256) AS evidence
+    FROM months m
+    JOIN history h
+      ON h.valid_from < m.month + INTERVAL 1 MONTH
+     AND (h.valid_to IS NULL OR h.valid_to >= m.month + INTERVAL 1 MONTH)
+    GROUP BY m.month, h.source, h.provider, h.provider_model_id, h.region, h.model_key
+)
+SELECT month, model_key, provider, model, source AS offered_by, input, output, evidence
+FROM at_month_end
+WHERE input IS NOT NULL AND output IS NOT NULL
+UNION ALL
+SELECT m.month, l.model_key, l.provider, l.model, l.source, l.input, l.output, l.evidence
+FROM months m
+JOIN landmarks l
+  ON l.valid_from < m.month + INTERVAL 1 MONTH
+ AND (l.valid_to IS NULL OR l.valid_to >= m.month + INTERVAL 1 MONTH);
+
+-- Per month, the cheapest offer of any model scoring at least `threshold` on `bench` (capabilities), by a blend of
+-- w_in parts input to w_out parts output (a16z: 1:1; Epoch AI: 3:1; input only: 1:0).
+--   SELECT * FROM cheapest_at_capability('mmlu', 42, 1, 1). Public contract.
+CREATE OR REPLACE MACRO cheapest_at_capability(bench, threshold, w_in, w_out) AS TABLE
+WITH able AS (
+    SELECT * FROM (SELECT model_key, max(score) AS score FROM capabilities WHERE benchmark = bench GROUP BY model_key)
+    WHERE score >= threshold
+),
+blended AS (
+    SELECT p.*, a.score,
+           CAST((w_in * p.input + w_out * p.output) / (w_in + w_out) AS DOUBLE) AS blended_usd_per_mtok
+    FROM monthly_prices p JOIN able a USING (model_key)
+    WHERE p.input > 0 AND p.output > 0
+)
+SELECT month,
+       arg_min(model_key, blended_usd_per_mtok) AS model_key,
+       arg_min(provider, blended_usd_per_mtok) AS provider,
+       arg_min(offered_by, blended_usd_per_mtok) AS offered_by,
+       arg_min(score, blended_usd_per_mtok) AS score,
+       arg_min(input, blended_usd_per_mtok) AS input_usd_per_mtok,
+       arg_min(output, blended_usd_per_mtok) AS output_usd_per_mtok,
+       min(blended_usd_per_mtok) AS blended_usd_per_mtok,
+       arg_min(evidence, blended_usd_per_mtok) AS evidence
+FROM blended
+GROUP BY month
+ORDER BY month;
+
+-- How fast the price of a capability falls: a log-linear fit of the monthly cheapest blended price at or above the
+-- threshold between two months (inclusive). decline_per_year = exp(-slope), so 10 means ten times cheaper a year;
+-- total_factor is first / last price; points are months; spread is the standard deviation of the fit's residuals
+-- in natural-log units, and r2 its coefficient of determination.
+--   SELECT * FROM price_decline('mmlu', 42, 1, 1, DATE '2021-11-01', DATE '2024-11-01'). Public contract.
+CREATE OR REPLACE MACRO price_decline(benchmark_name, min_score, input_parts, output_parts, from_month, to_month) AS TABLE
+WITH points AS (
+    SELECT month, blended_usd_per_mtok AS price, ln(blended_usd_per_mtok) AS y,
+           (epoch(CAST(month AS TIMESTAMP)) - epoch(CAST(from_month AS TIMESTAMP))) / (365.25 * 86400) AS t
+    FROM cheapest_at_capability(benchmark_name, min_score, input_parts, output_parts)
+    WHERE month BETWEEN from_month AND to_month
+),
+fit AS (
+    SELECT regr_slope(y, t) AS slope, regr_intercept(y, t) AS intercept, regr_r2(y, t) AS r2, count(*) AS points,
+           min(month) AS first_month, max(month) AS last_month,
+           arg_min(price, month) AS first_price, arg_max(price, month) AS last_price
+    FROM points
+)
+SELECT benchmark_name AS benchmark, min_score AS threshold, input_parts || ':' || output_parts AS blend, f.points, f.first_month, f.last_month,
+       f.first_price, f.last_price, f.first_price / f.last_price AS total_factor,
+       exp(-f.slope) AS decline_per_year, f.r2,
+       (SELECT stddev_samp(y - (f.intercept + f.slope * t)) FROM points) AS spread
+FROM fit f;
