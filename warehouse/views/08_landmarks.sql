@@ -1,9 +1,14 @@
 -- Curated reference data shipped with llmflation, refreshed by every writer; every row cites its public source.
--- landmark_prices: list prices before (and besides) the nightly runs, in USD per 1M tokens; `date` is the day
--- the price took effect where the source states it, NULL where it does not (such a row is never placed in time).
+-- landmark_prices: list prices before (and besides) the nightly runs, in USD per 1M tokens. `date` is the day the
+-- price took effect where the source states one; `observed` is a day (or a month, YYYY-MM) on which the source shows
+-- it in force, such as a page capture or the date of an article; both NULL where the source gives neither, and such
+-- a row is kept but never placed in time. `in_force_from` is the one the time series use.
 CREATE OR REPLACE TABLE landmark_prices AS
-SELECT * FROM read_csv('{data_dir}/landmark_prices.csv', header = true, columns = {
-    'date': 'DATE', 'provider': 'VARCHAR', 'model': 'VARCHAR', 'model_key': 'VARCHAR',
+SELECT *,
+       coalesce(date, CAST(CASE WHEN length(observed) = 7 THEN observed || '-01' ELSE observed END AS DATE))
+           AS in_force_from
+FROM read_csv('{data_dir}/landmark_prices.csv', header = true, columns = {
+    'date': 'DATE', 'observed': 'VARCHAR', 'provider': 'VARCHAR', 'model': 'VARCHAR', 'model_key': 'VARCHAR',
     'input_usd_per_mtok': 'DECIMAL(38, 18)', 'output_usd_per_mtok': 'DECIMAL(38, 18)', 'source_url': 'VARCHAR',
     'note': 'VARCHAR'});
 
