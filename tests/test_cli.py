@@ -125,11 +125,12 @@ def test_query_commands_never_import_prefect(warehouse: Settings) -> None:
 def test_every_command_is_documented_in_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     names = sorted(app.commands)
-    assert names == ["alerts", "import", "models", "run", "serve", "sources", "sql", "status"]
+    assert names == ["alerts", "import", "models", "report", "run", "serve", "sources", "sql", "status"]
     for name in names:
         assert f"llmflation {name}" in readme, f"`llmflation {name}` is not documented in README.md"
-    for sub in sorted(app.commands["alerts"].commands):  # type: ignore[attr-defined]
-        assert f"llmflation alerts {sub}" in readme, f"`llmflation alerts {sub}` is not documented in README.md"
+    for group in ("alerts", "import"):
+        for sub in sorted(app.commands[group].commands):  # type: ignore[attr-defined]
+            assert f"llmflation {group} {sub}" in readme, f"`llmflation {group} {sub}` is not documented in README.md"
 
 
 def test_prefect_state_goes_to_the_data_folder_unless_the_user_configured_prefect(tmp_path: Path) -> None:
