@@ -102,15 +102,26 @@ def test_price_decline_gives_a16zs_thousandfold_mmlu_42_result(con) -> None:
         "FROM price_decline('mmlu', 42, 1, 1, DATE '2021-11-01', DATE '2024-11-01')"
     ).fetchall()
     assert (first, last) == (60.0, 0.06) and round(total) == 1000 and points == 37
-    assert round(per_year, 1) == 13.7  # the fit over 37 monthly points; a16z: "about 10x every year"
+    assert round(per_year, 1) == 14.8  # the fit over 37 monthly points; a16z: "about 10x every year"
 
 
-@pytest.mark.parametrize("blend", [(1, 1), (3, 1)])
-def test_a_gpt_4_class_threshold_declines_by_both_methods(con, blend: tuple[int, int]) -> None:
-    ((points, first_month, per_year, spread),) = con.execute(
-        "SELECT points, first_month, decline_per_year, spread FROM price_decline('mmlu', 86, ?, ?, "
+@pytest.mark.parametrize(("blend", "total", "per_year"), [((1, 1), 65.7, 4.84), ((3, 1), 78.5, 5.16)])
+def test_a_gpt_4_class_threshold_declines_by_both_methods(
+    con, blend: tuple[int, int], total: float, per_year: float
+) -> None:
+    ((points, first_month, factor, decline, spread),) = con.execute(
+        "SELECT points, first_month, total_factor, decline_per_year, spread FROM price_decline('mmlu', 86, ?, ?, "
         "DATE '2023-01-01', DATE '2026-11-01')",
         list(blend),
     ).fetchall()
-    assert first_month == date(2024, 8, 1)  # GPT-4o at $2.50/$10; GPT-4's launch price has no sourced date yet
-    assert points == 28 and per_year > 2 and spread > 0
+    assert first_month == date(2023, 3, 1)  # GPT-4 at $30/$60, the first model scoring 86 (86.4)
+    assert (points, round(factor, 1), round(decline, 2)) == (45, total, per_year) and spread > 0
+
+
+def test_open_vs_closed_is_dated_back_through_the_landmarks(con) -> None:
+    rows = con.execute(
+        "SELECT class, open_model, open_blended, closed_model, closed_blended, closed_to_open_ratio "
+        "FROM open_vs_closed WHERE day = DATE '2024-11-30' AND class = 'small'"
+    ).fetchall()
+    # Llama 3.2 3B on Together ($0.06) against GPT-4o mini ($0.15/$0.60), both from dated landmarks
+    assert rows == [("small", "meta-llama/llama-3.2-3b-instruct", 0.06, "openai/gpt-4o-mini", 0.2625, 4.38)]

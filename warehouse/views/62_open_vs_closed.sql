@@ -1,14 +1,30 @@
 -- Per day and model class (catalogue), the cheapest open-weights offer and the cheapest closed one, by a 3:1
 -- input:output blend of standard-tier USD prices in force at the end of that day (free offers excluded), with
--- the ratio closed / open. Public contract.
+-- the ratio closed / open; from the nightly history and the dated landmark prices. Public contract.
 CREATE OR REPLACE VIEW open_vs_closed AS
-WITH offers AS (
+WITH placed_landmarks AS (  -- curated history before the nightly runs (landmark_prices), where a source dates it
+    SELECT 'landmark' AS source, provider, model AS provider_model_id, 'default' AS region, model_key,
+           input_usd_per_mtok, output_usd_per_mtok, CAST(in_force_from AS TIMESTAMPTZ) AS valid_from,
+           CAST(lead(in_force_from) OVER (PARTITION BY provider, model ORDER BY in_force_from) AS TIMESTAMPTZ)
+               AS valid_to
+    FROM landmark_prices WHERE in_force_from IS NOT NULL
+),
+prices AS (
+    SELECT source, provider, provider_model_id, region, model_key, metric, usd_per_mtok, valid_from, valid_to
+    FROM price_history WHERE tier = 'standard' AND metric IN ('input', 'output')
+    UNION ALL
+    SELECT source, provider, provider_model_id, region, model_key, 'input', input_usd_per_mtok, valid_from, valid_to
+    FROM placed_landmarks
+    UNION ALL
+    SELECT source, provider, provider_model_id, region, model_key, 'output', output_usd_per_mtok, valid_from, valid_to
+    FROM placed_landmarks
+),
+offers AS (
     SELECT h.source, h.provider, h.provider_model_id, h.region, h.model_key, h.metric, h.usd_per_mtok,
            h.valid_from, h.valid_to, m.class, m.open_weights
-    FROM price_history h
+    FROM prices h
     JOIN models m USING (model_key)
-    WHERE h.tier = 'standard' AND h.metric IN ('input', 'output') AND h.usd_per_mtok > 0
-      AND m.class IS NOT NULL AND m.open_weights IS NOT NULL
+    WHERE h.usd_per_mtok > 0 AND m.class IS NOT NULL AND m.open_weights IS NOT NULL
 ),
 days AS (
     SELECT CAST(unnest(generate_series(CAST(min(valid_from) AS DATE), current_date, INTERVAL 1 DAY)) AS DATE) AS day
