@@ -92,9 +92,7 @@ def fetch_fast(
             raise FetchError(source, url, f"timed out after {timeout:g} s") from exc
         raise FetchError(source, url, f"request failed: {_reason(exc)}") from exc
     if response.status >= 400:
-        tries = len(getattr(response.retries, "history", ()) or ())
-        after = f" after {tries} retries" if tries else ""
-        raise FetchError(source, url, f"HTTP {response.status} {response.reason or ''}".rstrip() + after)
+        raise _status_error(source, url, response.status, response.reason, response.retries)
     if len(response.data) > max_bytes:
         raise FetchError(source, url, f"response larger than {max_bytes} bytes")
     link = response.headers.get("Link")
@@ -130,10 +128,9 @@ def fetch(
         raise FetchError(source, url, f"request failed: {_reason(exc)}") from exc
     with response:
         if response.status_code >= 400:
-            tries = len(getattr(getattr(response.raw, "retries", None), "history", ()) or ())
-            after = f" after {tries} retries" if tries else ""
-            status = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
-            raise FetchError(source, url, status + after)
+            raise _status_error(
+                source, url, response.status_code, response.reason, getattr(response.raw, "retries", None)
+            )
         chunks: list[bytes] = []
         size = 0
         try:
@@ -156,6 +153,14 @@ def fetch(
             links={rel: link["url"] for rel, link in response.links.items() if link.get("url")},
             headers={key.lower(): value for key, value in response.headers.items()},
         )
+
+
+def _status_error(source: str, url: str, status: int, reason: str | None, retries: Retry | None) -> FetchError:
+    """An HTTP error status, after the client's own retries, as one FetchError: 'HTTP 503 Service Unavailable after
+    3 retries'."""
+    tries = len(getattr(retries, "history", ()) or ())
+    after = f" after {tries} retries" if tries else ""
+    return FetchError(source, url, f"HTTP {status} {reason or ''}".rstrip() + after)
 
 
 def _timed_out(exc: BaseException) -> bool:

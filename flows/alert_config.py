@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-EVENT_TYPES = (
-    "price_cut",
-    "price_increase",
-    "new_offer",
-    "offer_removed",
-    "new_tier",
-    "suspected_unit_error",
-    "source_broken",
-    "source_disagreement",
-    "all_time_low",
-)
 EventType = Literal[
     "price_cut",
     "price_increase",
@@ -29,6 +18,7 @@ EventType = Literal[
     "source_disagreement",
     "all_time_low",
 ]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 CONSOLE = "console"
 
 

@@ -122,6 +122,31 @@ def _replay(settings: Settings, server: HTTPServer, source: str, path: str, body
     assert summary.status == "ok", summary.outcomes
 
 
+def _cuts_rule(*channels: str) -> str:
+    """The rule the issue names: price cuts of 10% or more, to these channels."""
+    return '\n[[alerts.rules]]\nname = "cuts"\nevents = ["price_cut"]\nmin_pct = 10\nchannels = ' + json.dumps(
+        list(channels)
+    )
+
+
+OPENROUTER_RUNS = (
+    ("openrouter_models_2025-12-29.json", "2025-12-29T18:00"),
+    ("openrouter_models_2026-04-20.json", "2026-04-20T08:00"),
+)
+
+
+def _openrouter_bodies() -> list[bytes]:
+    return [openrouter_body(real(f"openrouter/{name}")) for name, _ in OPENROUTER_RUNS]
+
+
+def _two_openrouter_runs(settings: Settings, httpserver: HTTPServer) -> list[bytes]:
+    """The real OpenRouter snapshots of 2025-12-29 and 2026-04-20, replayed in order; returns their bodies."""
+    bodies = _openrouter_bodies()
+    for body, (_, as_of) in zip(bodies, OPENROUTER_RUNS, strict=True):
+        _replay(settings, httpserver, "openrouter", "/api/v1/models", body, ts(as_of))
+    return bodies
+
+
 def _hook_event_ids(receiver: HTTPServer) -> list[str]:
     posts = [json.loads(request.get_data()) for request, _ in receiver.log]
     return [event for post in posts for event in EVENT_ID.findall(post["message"])]
@@ -166,11 +191,9 @@ def test_openrouter_cuts_of_10_percent_reach_a_webhook_and_a_mailbox_once_each(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _env(monkeypatch, receiver.port, inbox.port)
-    rule = '\n[[alerts.rules]]\nname = "cuts"\nevents = ["price_cut"]\nmin_pct = 10\nchannels = ["hook", "mail"]\n'
-    settings = _settings(settings, _config(tmp_path, rule))
-    body1 = openrouter_body(real("openrouter/openrouter_models_2025-12-29.json"))
-    body2 = openrouter_body(real("openrouter/openrouter_models_2026-04-20.json"))
-    t1, t2 = ts("2025-12-29T18:00"), ts("2026-04-20T08:00")
+    settings = _settings(settings, _config(tmp_path, _cuts_rule("hook", "mail")))
+    body1, body2 = _openrouter_bodies()
+    t1, t2 = (ts(as_of) for _, as_of in OPENROUTER_RUNS)
     _replay(settings, httpserver, "openrouter", "/api/v1/models", body1, t1)
     assert not receiver.log and not inbox.messages  # the first run is a baseline: nothing to compare with
     _replay(settings, httpserver, "openrouter", "/api/v1/models", body2, t2)
@@ -202,8 +225,7 @@ def test_a_per_1k_figure_corrected_is_a_suspected_unit_error_never_a_cut(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _env(monkeypatch, receiver.port, inbox.port)
-    rule = '\n[[alerts.rules]]\nname = "cuts"\nevents = ["price_cut"]\nmin_pct = 10\nchannels = ["hook"]\n'
-    settings = _settings(settings, _config(tmp_path, rule))
+    settings = _settings(settings, _config(tmp_path, _cuts_rule("hook")))
     for name, day in (("model_prices_2025-02-06.json", "2025-02-06"), ("model_prices_2025-03-14.json", "2025-03-14")):
         body = real(f"litellm/{name}").read_bytes()
         _replay(settings, httpserver, "litellm", "/prices.json", body, ts(f"{day}T00:00"))
@@ -264,12 +286,8 @@ def test_a_receiver_down_keeps_the_alert_for_the_next_run_which_delivers_it_once
 ) -> None:
     port = _free_port()  # nothing listens here during the second run
     _env(monkeypatch, port, inbox.port)
-    rule = '\n[[alerts.rules]]\nname = "cuts"\nevents = ["price_cut"]\nmin_pct = 10\nchannels = ["hook"]\n'
-    settings = _settings(settings, _config(tmp_path, rule, hook_digest=True))
-    body1 = openrouter_body(real("openrouter/openrouter_models_2025-12-29.json"))
-    body2 = openrouter_body(real("openrouter/openrouter_models_2026-04-20.json"))
-    _replay(settings, httpserver, "openrouter", "/api/v1/models", body1, ts("2025-12-29T18:00"))
-    _replay(settings, httpserver, "openrouter", "/api/v1/models", body2, ts("2026-04-20T08:00"))
+    settings = _settings(settings, _config(tmp_path, _cuts_rule("hook"), hook_digest=True))
+    _, body2 = _two_openrouter_runs(settings, httpserver)
     pending = query(settings, "SELECT DISTINCT status, attempts, last_error FROM alert_deliveries")
     assert len(pending) == 1 and pending[0][:2] == ("pending", 1)
     assert HOOK_TOKEN not in pending[0][2]
@@ -387,12 +405,8 @@ def test_a_delivery_cut_off_while_sending_is_sent_again_with_the_same_message_id
     from warehouse import db
 
     _env(monkeypatch, receiver.port, inbox.port)
-    rule = '\n[[alerts.rules]]\nname = "cuts"\nevents = ["price_cut"]\nmin_pct = 10\nchannels = ["hook"]\n'
-    settings = _settings(settings, _config(tmp_path, rule, hook_digest=True))
-    body1 = openrouter_body(real("openrouter/openrouter_models_2025-12-29.json"))
-    body2 = openrouter_body(real("openrouter/openrouter_models_2026-04-20.json"))
-    _replay(settings, httpserver, "openrouter", "/api/v1/models", body1, ts("2025-12-29T18:00"))
-    _replay(settings, httpserver, "openrouter", "/api/v1/models", body2, ts("2026-04-20T08:00"))
+    settings = _settings(settings, _config(tmp_path, _cuts_rule("hook"), hook_digest=True))
+    _two_openrouter_runs(settings, httpserver)
     (first,) = [json.loads(request.get_data())["message"] for request, _ in receiver.log]
     message_id = first.rsplit("message ", 1)[1]
     con = db.connect(settings.db)
