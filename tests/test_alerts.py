@@ -420,3 +420,27 @@ def test_a_delivery_cut_off_while_sending_is_sent_again_with_the_same_message_id
     second = json.loads(receiver.log[1][0].get_data())["message"]
     assert second == first and second.endswith(f"message {message_id}")
     assert len(receiver.log) == 2
+
+
+def test_a_disagreement_is_news_only_after_both_sources_have_a_baseline(settings: Settings) -> None:
+    from tests.helpers import payload
+    from tests.ledger_helpers import openrouter_payload, run_once
+
+    page = real("html/anthropic_pricing_2025-11-13.html").read_text()
+    assert run_once(settings, "anthropic", payload("anthropic", page), ts("2026-10-01T00:00")).status == "ok"
+    official = query(
+        settings,
+        "SELECT usd_per_mtok FROM price_history WHERE source = 'anthropic' AND model_key = 'anthropic/claude-opus-4.1' "
+        "AND metric = 'input' AND tier = 'standard'",
+    )[0][0]
+    for day, price in (("02", official * 2), ("03", official * 3)):  # OpenRouter states USD per token
+        per_token = format(price / 1_000_000, "f")
+        body = openrouter_payload({"anthropic/claude-opus-4.1": {"prompt": per_token, "completion": "0.000075"}})
+        assert run_once(settings, "openrouter", body, ts(f"2026-10-{day}T00:00")).status == "ok"
+    rows = query(
+        settings,
+        "SELECT news, new_usd_per_mtok / old_usd_per_mtok FROM price_events "
+        "WHERE event_type = 'source_disagreement' AND metric = 'input' ORDER BY detected_at",
+    )
+    # OpenRouter's first run: its disagreement with the official page is a baseline; the next one is news
+    assert [(news, round(float(ratio))) for news, ratio in rows] == [(False, 2), (True, 3)]

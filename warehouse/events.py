@@ -30,6 +30,16 @@ def detect(con: duckdb.DuckDBPyConnection, run_id: str, detected_at: datetime) -
             "ANTI JOIN events e USING (event_id)",
             [detected_at, None if baseline else run_id, baseline],
         )
+        # the first run that brings a source in compares it with the others for the first time: what it disagrees
+        # on then is its baseline too, not news (or every existing difference would alert at once)
+        con.execute(
+            "UPDATE events SET news = false WHERE run_id = ? AND event_type = 'source_disagreement' AND news AND "
+            "EXISTS (SELECT 1 FROM source_runs r WHERE r.run_id = events.run_id AND r.applied "
+            "AND r.source IN (events.source, json_extract_string(events.evidence, '$.official_source')) "
+            "AND NOT EXISTS (SELECT 1 FROM source_runs p WHERE p.source = r.source AND p.applied "
+            "AND p.observed_at < r.observed_at))",
+            [run_id],
+        )
         found = con.execute("SELECT count(*) FROM events WHERE run_id = ?", [run_id]).fetchall()[0][0]
         if baseline:
             con.execute("UPDATE event_detection SET baseline_pending = false")
