@@ -17,12 +17,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import duckdb
 
-from flows.alert_config import CONSOLE, EVENT_TYPES, AlertConfig, Channel
+from flows.alert_config import CONSOLE, AlertConfig, Channel
 from flows.settings import Settings
 from warehouse.db import transaction
 
 log = logging.getLogger("llmflation.alerts")
-EVENT_TYPES_ALL = EVENT_TYPES
 MAX_BACKOFF = timedelta(hours=6)
 EVENT_COLUMNS = (
     "event_id, event_type, detected_at, provider, model_key, provider_model_id, metric, tier, region, "
@@ -58,8 +57,8 @@ def after_run(settings: Settings, run_id: str, config: AlertConfig | None = None
 def enqueue(con: duckdb.DuckDBPyConnection, run_id: str, config: AlertConfig, now: datetime) -> int:
     """Queue this run's new events for the channels of every rule they match; returns rows queued."""
     rows = con.execute(
-        f"SELECT {EVENT_COLUMNS} FROM price_events WHERE run_id = ? AND event_id IN "
-        "(SELECT event_id FROM events WHERE news) ORDER BY provider, model_key, metric, event_id",
+        f"SELECT {EVENT_COLUMNS} FROM price_events WHERE run_id = ? AND news "
+        "ORDER BY provider, model_key, metric, event_id",
         [run_id],
     )
     names = [d[0] for d in rows.description]

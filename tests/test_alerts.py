@@ -20,6 +20,7 @@ from aiosmtpd.smtp import AuthResult
 from pytest_httpserver import HTTPServer
 
 from flows import alerts
+from flows.alert_config import EVENT_TYPES
 from flows.pipeline import run_prices
 from flows.settings import Settings
 from tests.helpers import openrouter_body, real, ts
@@ -115,6 +116,16 @@ def _env(monkeypatch: pytest.MonkeyPatch, hook_port: int, smtp_port: int) -> Non
     )
 
 
+@pytest.fixture
+def configure(
+    settings: Settings, receiver: HTTPServer, inbox: Inbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Settings]:
+    """Settings whose llmflation.toml holds `rules`, with channel hook aimed at the local receiver and mail at the
+    local SMTP server."""
+    _env(monkeypatch, receiver.port, inbox.port)
+    return lambda rules, **options: _settings(settings, _config(tmp_path, rules, **options))
+
+
 def _replay(settings: Settings, server: HTTPServer, source: str, path: str, body: bytes, as_of: datetime) -> None:
     server.clear()
     server.expect_request(path).respond_with_data(body, content_type="application/json")
@@ -183,15 +194,12 @@ def _token_cuts(body1: bytes, body2: bytes, threshold: Decimal) -> set[tuple[str
 
 
 def test_openrouter_cuts_of_10_percent_reach_a_webhook_and_a_mailbox_once_each(
-    settings: Settings,
+    configure: Callable[..., Settings],
     httpserver: HTTPServer,
     receiver: HTTPServer,
     inbox: Inbox,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _env(monkeypatch, receiver.port, inbox.port)
-    settings = _settings(settings, _config(tmp_path, _cuts_rule("hook", "mail")))
+    settings = configure(_cuts_rule("hook", "mail"))
     body1, body2 = _openrouter_bodies()
     t1, t2 = (ts(as_of) for _, as_of in OPENROUTER_RUNS)
     _replay(settings, httpserver, "openrouter", "/api/v1/models", body1, t1)
@@ -217,15 +225,11 @@ def test_openrouter_cuts_of_10_percent_reach_a_webhook_and_a_mailbox_once_each(
 
 
 def test_a_per_1k_figure_corrected_is_a_suspected_unit_error_never_a_cut(
-    settings: Settings,
+    configure: Callable[..., Settings],
     httpserver: HTTPServer,
     receiver: HTTPServer,
-    inbox: Inbox,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _env(monkeypatch, receiver.port, inbox.port)
-    settings = _settings(settings, _config(tmp_path, _cuts_rule("hook")))
+    settings = configure(_cuts_rule("hook"))
     for name, day in (("model_prices_2025-02-06.json", "2025-02-06"), ("model_prices_2025-03-14.json", "2025-03-14")):
         body = real(f"litellm/{name}").read_bytes()
         _replay(settings, httpserver, "litellm", "/prices.json", body, ts(f"{day}T00:00"))
@@ -255,19 +259,15 @@ def test_a_per_1k_figure_corrected_is_a_suspected_unit_error_never_a_cut(
     ids=[case[0] for case in BROKEN_PAGES if case[0] != "aws_bedrock"],
 )
 def test_a_page_that_lost_its_prices_raises_one_source_broken_alert_and_no_price_events(
-    settings: Settings,
+    configure: Callable[..., Settings],
     httpserver: HTTPServer,
     receiver: HTTPServer,
-    inbox: Inbox,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     source: str,
     name: str,
     break_it: Callable[[str], str],
 ) -> None:
-    _env(monkeypatch, receiver.port, inbox.port)
-    rule = '\n[[alerts.rules]]\nname = "everything"\nevents = ' + json.dumps(list(alerts.EVENT_TYPES_ALL))
-    settings = _settings(settings, _config(tmp_path, rule + '\nchannels = ["hook"]\n'))
+    rule = '\n[[alerts.rules]]\nname = "everything"\nevents = ' + json.dumps(list(EVENT_TYPES))
+    settings = configure(rule + '\nchannels = ["hook"]\n')
     page = real(name).read_text()
     _replay(settings, httpserver, source, "/pricing", page.encode(), ts("2026-10-01T00:00"))
     for day in (2, 3, 4, 5):  # more broken runs than it takes to remove an offer
@@ -392,20 +392,14 @@ def test_rules_filter_by_threshold_dollar_floor_globs_and_open_weights(rule: dic
 
 
 def test_a_delivery_cut_off_while_sending_is_sent_again_with_the_same_message_id(
-    settings: Settings,
-    httpserver: HTTPServer,
-    receiver: HTTPServer,
-    inbox: Inbox,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    configure: Callable[..., Settings], httpserver: HTTPServer, receiver: HTTPServer
 ) -> None:
     """A run killed between sending and marking leaves rows in 'sending': the next delivery resends them (never
     lost) under the message id they had, so a receiver can tell the repeat."""
     from flows.alert_config import AlertConfig
     from warehouse import db
 
-    _env(monkeypatch, receiver.port, inbox.port)
-    settings = _settings(settings, _config(tmp_path, _cuts_rule("hook"), hook_digest=True))
+    settings = configure(_cuts_rule("hook"), hook_digest=True)
     _two_openrouter_runs(settings, httpserver)
     (first,) = [json.loads(request.get_data())["message"] for request, _ in receiver.log]
     message_id = first.rsplit("message ", 1)[1]

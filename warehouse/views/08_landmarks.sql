@@ -12,6 +12,15 @@ FROM read_csv('{data_dir}/landmark_prices.csv', header = true, columns = {
     'input_usd_per_mtok': 'DECIMAL(38, 18)', 'output_usd_per_mtok': 'DECIMAL(38, 18)', 'source_url': 'VARCHAR',
     'note': 'VARCHAR'});
 
+-- landmark_offers: the placed landmarks as offers in time, each in force from its in_force_from until the next placed
+-- landmark of the same provider and model id (an undated later price cannot end it).
+CREATE OR REPLACE VIEW landmark_offers AS
+SELECT provider, model, model_key, input_usd_per_mtok, output_usd_per_mtok, source_url,
+       CAST(in_force_from AS TIMESTAMPTZ) AS valid_from,
+       CAST(lead(in_force_from) OVER (PARTITION BY provider, model ORDER BY in_force_from) AS TIMESTAMPTZ) AS valid_to
+FROM landmark_prices
+WHERE in_force_from IS NOT NULL;
+
 -- capabilities: published benchmark scores (mmlu, gpqa_diamond ...), one row per model and benchmark.
 CREATE OR REPLACE TABLE capabilities AS
 SELECT * FROM read_csv('{data_dir}/capabilities.csv', header = true, columns = {

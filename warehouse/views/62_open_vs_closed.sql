@@ -2,12 +2,10 @@
 -- input:output blend of standard-tier USD prices in force at the end of that day (free offers excluded), with
 -- the ratio closed / open; from the nightly history and the dated landmark prices. Public contract.
 CREATE OR REPLACE VIEW open_vs_closed AS
-WITH placed_landmarks AS (  -- curated history before the nightly runs (landmark_prices), where a source dates it
+WITH placed_landmarks AS (  -- curated history before the nightly runs, where a source dates it
     SELECT 'landmark' AS source, provider, model AS provider_model_id, 'default' AS region, model_key,
-           input_usd_per_mtok, output_usd_per_mtok, CAST(in_force_from AS TIMESTAMPTZ) AS valid_from,
-           CAST(lead(in_force_from) OVER (PARTITION BY provider, model ORDER BY in_force_from) AS TIMESTAMPTZ)
-               AS valid_to
-    FROM landmark_prices WHERE in_force_from IS NOT NULL
+           input_usd_per_mtok, output_usd_per_mtok, valid_from, valid_to
+    FROM landmark_offers
 ),
 prices AS (
     SELECT source, provider, provider_model_id, region, model_key, metric, usd_per_mtok, valid_from, valid_to

@@ -6,14 +6,10 @@ WITH months AS (
     SELECT CAST(unnest(generate_series(DATE '2020-01-01', date_trunc('month', current_date), INTERVAL 1 MONTH))
                 AS DATE) AS month
 ),
-landmarks AS (  -- a landmark stays in force until the next placed landmark of the same provider and model id
-    SELECT provider, model, model_key, input_usd_per_mtok AS input, output_usd_per_mtok AS output,
-           CAST(in_force_from AS TIMESTAMPTZ) AS valid_from,
-           CAST(lead(in_force_from) OVER (PARTITION BY provider, model ORDER BY in_force_from) AS TIMESTAMPTZ)
-               AS valid_to,
-           'landmark: ' || source_url AS evidence, 'landmark' AS source
-    FROM landmark_prices
-    WHERE in_force_from IS NOT NULL
+landmarks AS (
+    SELECT provider, model, model_key, input_usd_per_mtok AS input, output_usd_per_mtok AS output, valid_from,
+           valid_to, 'landmark: ' || source_url AS evidence, 'landmark' AS source
+    FROM landmark_offers
 ),
 history AS (
     SELECT source, provider, provider_model_id, region, model_key, metric, usd_per_mtok, valid_from, valid_to,
