@@ -202,7 +202,7 @@ def census_worker(db_path: str, *bases: str) -> dict:
         settings, clock = Settings(db=Path(db_path), source_urls={"huggingface": base}), time.perf_counter()
         result = hub.run_census(settings, DAY0 + timedelta(d), "bench")
         out[f"day{d}"] = {"s": time.perf_counter() - clock, **result, **spent}
-    out["archive"] = sum(p.stat().st_size for p in (Path(db_path).parent / "raw").rglob("*.gz"))
+    out["archive"] = sum(p.stat().st_size for p in (Path(db_path).parent / "raw").rglob("*.*"))
     return out
 
 
@@ -363,7 +363,7 @@ def main() -> None:
             + " (fetch in the fetch thread, store in the archive thread)",
         ]
     lines += [
-        f"  raw pages archived for both days: {c['archive'] / 1e6:.1f} MB gzipped",
+        f"  raw pages archived for both days: {c['archive'] / 1e6:.1f} MB compressed",
         f"storage: {args.days} days, {md:,} model-days, worker {st['wall']:.0f} s; staging {args.storage_page} rows"
         f" at a time ({st['add_page']:.0f} s), finish {st['finish']:.0f} s (last day {st['finish_last']:.1f} s)",
         f"  file after CHECKPOINT {st['file'] / 1e6:.1f} MB, {st['free'] / 1e6:.1f} MB of it free blocks "

@@ -222,7 +222,7 @@ def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
     to the warehouse only when the last page has arrived. A rerun of a completed day does nothing.
 
     Three things overlap: a thread walks the cursor (each next URL comes from the previous page), a thread archives
-    each raw page (gzip runs without the GIL), and this thread decodes pages and stages them in batches with the
+    each raw page (zstandard runs without the GIL), and this thread decodes pages and stages them in batches with the
     cursor after them, waiting for their raw copies first, so a staged row always has its raw page on disk."""
     from warehouse import archive, census
 
@@ -264,10 +264,16 @@ def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="census-archive") as archiver:
             try:
                 for page, following in _pages_ahead(settings, resume_at):
-                    relative = archive.raw_path(page.sha256)
+                    relative = archive.raw_path(page.sha256, "zst")
                     copies.append(
                         archiver.submit(
-                            archive.store, settings.data_dir, page.sha256, page.content, level=1, fsync=False
+                            archive.store,
+                            settings.data_dir,
+                            page.sha256,
+                            page.content,
+                            level=1,
+                            fsync=False,
+                            codec="zst",
                         )
                     )
                     try:

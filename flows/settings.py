@@ -48,7 +48,7 @@ class Settings:
     hf_top_downloads: int = 300
     hf_top_trending: int = 100
     hf_page_size: int = 1000
-    hf_census_pages_per_commit: int = 10  # a killed census refetches at most this many pages
+    hf_census_pages_per_commit: int = 50  # a killed census refetches at most this many pages
     hf_census_memory_mb: int = 256  # DuckDB's memory limit while a census applies its changes
     hf_token: str | None = field(default=None, repr=False)  # a secret: never in repr, logs or the warehouse
     config_path: Path | None = None  # llmflation.toml (alert rules and channels); None: the built-in defaults
@@ -98,7 +98,7 @@ class Settings:
             hf_top_downloads=int(_number(env, "LLMFLATION_HF_TOP_DOWNLOADS", 300)),
             hf_top_trending=int(_number(env, "LLMFLATION_HF_TOP_TRENDING", 100)),
             hf_page_size=int(_number(env, "LLMFLATION_HF_PAGE_SIZE", 1000)),
-            hf_census_pages_per_commit=max(1, int(_number(env, "LLMFLATION_HF_CENSUS_PAGES_PER_COMMIT", 10))),
+            hf_census_pages_per_commit=max(1, int(_number(env, "LLMFLATION_HF_CENSUS_PAGES_PER_COMMIT", 50))),
             hf_census_memory_mb=max(64, int(_number(env, "LLMFLATION_HF_CENSUS_MEMORY_MB", 256))),
             hf_token=env.get("HF_TOKEN") or None,
             config_path=_config_path(env),

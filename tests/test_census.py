@@ -246,5 +246,8 @@ def test_every_staged_row_traces_to_an_archived_raw_page(census_settings: Settin
         [run_id],
     )
     assert len(pages) == 3
+    for _, path in pages:  # zstandard frames, named as such; archive.read gives back the bytes served
+        assert path.endswith(".zst")
+        assert (census_settings.data_dir / path).read_bytes()[:4] == b"\x28\xb5\x2f\xfd"
     ids = [m["id"] for _, path in pages for m in json.loads(archive.read(census_settings.data_dir, path))]
     assert len(ids) == 2100 and set(ids) == {m["id"] for m in _models(2100)}
