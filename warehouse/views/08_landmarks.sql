@@ -7,7 +7,7 @@ CREATE OR REPLACE TABLE landmark_prices AS
 SELECT *,
        coalesce(date, CAST(CASE WHEN length(observed) = 7 THEN observed || '-01' ELSE observed END AS DATE))
            AS in_force_from
-FROM read_csv('{data_dir}/landmark_prices.csv', header = true, columns = {
+FROM read_csv('{data_dir}/landmark_prices.csv', header = true, delim = ',', quote = '"', escape = '"', columns = {
     'date': 'DATE', 'observed': 'VARCHAR', 'provider': 'VARCHAR', 'model': 'VARCHAR', 'model_key': 'VARCHAR',
     'input_usd_per_mtok': 'DECIMAL(38, 18)', 'output_usd_per_mtok': 'DECIMAL(38, 18)', 'source_url': 'VARCHAR',
     'note': 'VARCHAR'});
@@ -23,5 +23,5 @@ WHERE in_force_from IS NOT NULL;
 
 -- capabilities: published benchmark scores (mmlu, gpqa_diamond ...), one row per model and benchmark.
 CREATE OR REPLACE TABLE capabilities AS
-SELECT * FROM read_csv('{data_dir}/capabilities.csv', header = true, columns = {
+SELECT * FROM read_csv('{data_dir}/capabilities.csv', header = true, delim = ',', quote = '"', escape = '"', columns = {
     'model_key': 'VARCHAR', 'benchmark': 'VARCHAR', 'score': 'DOUBLE', 'source_url': 'VARCHAR', 'note': 'VARCHAR'});
