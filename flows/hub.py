@@ -6,12 +6,14 @@ The Prefect flow in flows/adoption.py composes these; `llmflation import` loads 
 from __future__ import annotations
 
 import json
-import os
+import multiprocessing
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -218,13 +220,15 @@ def census_url(settings: Settings) -> str:
 
 
 def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
-    """Stream every page of the full listing into the day's staging file, resuming from its stored cursor; apply it
-    to the warehouse only when the last page has arrived. A rerun of a completed day does nothing.
+    """Stream every page of the full listing into the day's staging folder, resuming from its stored cursor; apply
+    it to the warehouse only when the last page has arrived. A rerun of a completed day does nothing.
 
-    Three things overlap: a thread walks the cursor (each next URL comes from the previous page), a thread archives
-    each raw page (zstandard runs without the GIL), and this thread decodes pages and stages them in batches with the
-    cursor after them, waiting for their raw copies first, so a staged row always has its raw page on disk."""
-    from warehouse import archive, census
+    Two things overlap: a thread walks the cursor (each next URL comes from the previous page), and processes of
+    their own (LLMFLATION_HF_CENSUS_WORKERS) archive each batch of raw pages, decode them strictly and write them as
+    Parquet, so hashing, compressing and decoding never compete with the walk for the GIL; batches are applied to
+    the cursor in page order, whichever process finishes first. The cursor moves past a batch only once its
+    rows and its raw pages are on disk, so a staged row always has its raw page."""
+    from warehouse import census
 
     con = db.connect(settings.db)
     try:
@@ -240,70 +244,59 @@ def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
             "note": "already complete; nothing fetched",
         }
     path = census.staging_path(settings.data_dir, day)
-    stage = census.Staging(path, settings.hf_census_memory_mb)
-    try:
-        state = stage.progress()
-        if state is None:
-            stage.start(day, run_id, census_url(settings))
-            state = stage.progress()
-        resumed = bool(state and state["pages"])
-        resume_at = state["next_url"] if state else None  # the first page not staged yet
-        batch: list[census.Page] = []
-        unreadable: Payload | None = None
-        copies: list[Future[str]] = []
+    stage = census.Staging(path)
+    state = stage.progress()
+    if state is None:
+        stage.start(day, run_id, census_url(settings))
+        state = stage.progress() or {}
+    resumed = bool(state["pages"])
+    first = state["pages"]  # the number of the next page to stage
+    resume_at = state["next_url"]  # the first page not staged yet
+    token = uuid.uuid4().hex[:8]  # names this attempt's batch files apart from any a killed attempt left
+    batch: list[Payload] = []
+    in_flight: deque[tuple[Future[census.Staged], list[Payload], str | None]] = deque()
 
-        def stage_batch(next_url: str | None) -> None:
-            for copy in copies:
-                copy.result()  # the raw pages are written before their rows are staged,
-            if copies:
-                os.sync()  # and on disk: one sync for the batch costs less than one fsync a page
-            stage.add(batch, next_url)
+    def settle(block: bool) -> None:
+        """Advance the cursor past every staged batch in order (past the oldest only if block, waiting for it)."""
+        while in_flight and (block or in_flight[0][0].done()):
+            staging, pages, next_url = in_flight.popleft()
+            staged = staging.result()
+            if staged.failed_at is not None:  # resume at the page that failed, after the ones before it
+                stage.advance(staged, pages[staged.failed_at].url)
+                failure = ParseError(SOURCE, staged.failed_url, staged.failure)
+                _record_failed_page(settings, run_id, failure, pages[staged.failed_at])
+                raise failure
+            stage.advance(staged, next_url)
+            block = False
+
+    workers = settings.hf_census_workers
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as stager:
+
+        def submit(next_url: str | None) -> None:
+            nonlocal first
+            raw = [(p.url, p.fetched_at, p.status, p.content, p.content_type) for p in batch]
+            staging = stager.submit(census.stage_batch, str(settings.data_dir), str(path), first, token, raw)
+            in_flight.append((staging, list(batch), next_url))
+            first += len(batch)
             batch.clear()
-            copies.clear()
+            settle(block=len(in_flight) > 2 * workers)  # at most a few batches of raw pages held in memory
 
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="census-archive") as archiver:
-            try:
-                for page, following in _pages_ahead(settings, resume_at):
-                    relative = archive.raw_path(page.sha256, "zst")
-                    copies.append(
-                        archiver.submit(
-                            archive.store,
-                            settings.data_dir,
-                            page.sha256,
-                            page.content,
-                            level=1,
-                            fsync=False,
-                            codec="zst",
-                        )
-                    )
-                    try:
-                        columns, rejected = huggingface.census_columns(page)
-                    except ParseError:
-                        unreadable = page
-                        raise
-                    batch.append(
-                        census.Page(
-                            page.url,
-                            page.fetched_at,
-                            page.status,
-                            page.sha256,
-                            len(page.content),
-                            page.content_type,
-                            relative,
-                            columns,
-                            rejected,
-                        )
-                    )
-                    resume_at = following
-                    if len(batch) >= settings.hf_census_pages_per_commit or following is None:
-                        stage_batch(following)
-            except (FetchError, ParseError) as exc:
-                stage_batch(resume_at)  # keep what arrived intact: the next run resumes at the page that failed
-                _record_failed_page(settings, run_id, exc, unreadable)
-                raise
-        final = stage.progress() or {}
-    finally:
-        stage.close()
+        try:
+            for page, following in _pages_ahead(settings, resume_at, idle=lambda: settle(block=False)):
+                batch.append(page)
+                resume_at = following
+                if len(batch) >= settings.hf_census_pages_per_commit or following is None:
+                    submit(following)
+            while in_flight:
+                settle(block=True)
+        except FetchError as exc:
+            if batch:
+                submit(resume_at)  # keep what arrived: the next run resumes at the page that failed
+            while in_flight:
+                settle(block=True)
+            _record_failed_page(settings, run_id, exc, None)
+            raise
+    final = stage.progress() or {}
     counts = census.finish(settings.db, path, day, run_id, CENSUS, settings.hf_census_memory_mb)
     return {
         "day": day.isoformat(),
@@ -352,13 +345,8 @@ def census(settings: Settings, as_of: datetime | None = None) -> pipeline.RunSum
                 notes=", ".join(f"{k}={v}" for k, v in result.items()),
             )
         except (FetchError, ParseError) as exc:
-            stage = census_store.Staging(
-                census_store.staging_path(settings.data_dir, observed_at.date()), settings.hf_census_memory_mb
-            )
-            try:
-                state = stage.progress() or {"pages": 0}
-            finally:
-                stage.close()
+            state = census_store.Staging(census_store.staging_path(settings.data_dir, observed_at.date())).progress()
+            state = state or {"pages": 0}
             outcome = SourceOutcome(
                 CENSUS,
                 "failed",
@@ -388,7 +376,9 @@ def census(settings: Settings, as_of: datetime | None = None) -> pipeline.RunSum
         return pipeline.finish(settings, run_id, observed_at, [outcome])
 
 
-def _pages_ahead(settings: Settings, url: str | None, depth: int = 4) -> Iterator[tuple[Payload, str | None]]:
+def _pages_ahead(
+    settings: Settings, url: str | None, depth: int = 4, idle: Callable[[], None] | None = None
+) -> Iterator[tuple[Payload, str | None]]:
     """(page, next URL) pairs, fetched in a background thread up to `depth` pages ahead, pausing when the Hub's
     RateLimit header says the window is spent; a fetch error is raised here, in order, after the pages before it."""
     from extractors.http import fetch_fast, make_pool
@@ -417,7 +407,15 @@ def _pages_ahead(settings: Settings, url: str | None, depth: int = 4) -> Iterato
     thread = threading.Thread(target=fetcher, name="census-fetch", daemon=True)
     thread.start()
     try:
-        while (item := pages.get()) is not None:
+        while True:
+            try:
+                item = pages.get(timeout=0.1)
+            except queue.Empty:
+                if idle is not None:
+                    idle()  # e.g. move the cursor past batches decoded meanwhile, while the next page is slow
+                continue
+            if item is None:
+                break
             if isinstance(item, BaseException):
                 raise item
             yield item

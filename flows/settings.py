@@ -50,6 +50,7 @@ class Settings:
     hf_page_size: int = 1000
     hf_census_pages_per_commit: int = 50  # a killed census refetches at most this many pages
     hf_census_memory_mb: int = 256  # DuckDB's memory limit while a census applies its changes
+    hf_census_workers: int = 2  # processes that archive, decode and stage census pages while the walk goes on
     hf_token: str | None = field(default=None, repr=False)  # a secret: never in repr, logs or the warehouse
     config_path: Path | None = None  # llmflation.toml (alert rules and channels); None: the built-in defaults
 
@@ -100,6 +101,7 @@ class Settings:
             hf_page_size=int(_number(env, "LLMFLATION_HF_PAGE_SIZE", 1000)),
             hf_census_pages_per_commit=max(1, int(_number(env, "LLMFLATION_HF_CENSUS_PAGES_PER_COMMIT", 50))),
             hf_census_memory_mb=max(64, int(_number(env, "LLMFLATION_HF_CENSUS_MEMORY_MB", 256))),
+            hf_census_workers=max(1, int(_number(env, "LLMFLATION_HF_CENSUS_WORKERS", 2))),
             hf_token=env.get("HF_TOKEN") or None,
             config_path=_config_path(env),
         )

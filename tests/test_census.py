@@ -76,7 +76,7 @@ def test_census_stores_changes_not_copies(census_settings: Settings, httpserver:
     counts = dict(query(census_settings, "SELECT strftime(day, '%d'), count(*) FROM hf_census_changes GROUP BY 1"))
     assert counts == {"01": 2500, "02": changed_on_day2}
     assert query(census_settings, "SELECT count(*), count(DISTINCT repo_id) FROM hf_census_models") == [(2501, 2501)]
-    assert not list((census_settings.data_dir / "census").glob("*.duckdb*"))  # staging files are gone
+    assert not list((census_settings.data_dir / "census").iterdir())  # the staging folders are gone
     # changes are differences: the first row holds the values, later rows what moved
     rows = query(
         census_settings,
@@ -153,9 +153,13 @@ def test_sigkill_halfway_then_rerun_resumes_with_one_row_per_model(
         hub.census(settings, datetime(2026, 8, 1, tzinfo=UTC))
     """)
     child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    progress = census_settings.data_dir / "census" / "2026-08-01" / "progress.json"
     try:
         assert reached.wait(60), "the census never reached its fourth page"
-        time.sleep(2)  # let it commit pages 0-2 (committing each page) before the kill
+        deadline = time.monotonic() + 60  # pages 0-2 are staged, each committed on its own, before the kill
+        while not (progress.exists() and json.loads(progress.read_text())["pages"] == 3):
+            assert time.monotonic() < deadline, "pages 0-2 were never staged"
+            time.sleep(0.05)
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()

@@ -23,9 +23,7 @@ def raw_path(sha256: str, codec: str = "gz") -> str:
     return f"raw/{sha256[:2]}/{sha256}.{codec}"
 
 
-def store(
-    data_dir: Path, sha256: str, content: bytes, *, level: int = 6, fsync: bool = True, codec: str = "gz"
-) -> str:
+def store(data_dir: Path, sha256: str, content: bytes, *, level: int = 6, fsync: bool = True, codec: str = "gz") -> str:
     """Write content once under its sha256 (atomically: a killed write leaves no partial file; durably unless the
     caller syncs a batch of files itself). zlib and zstandard compress without holding the GIL, so a thread can
     archive while another parses."""

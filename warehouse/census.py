@@ -1,67 +1,23 @@
-"""The full-Hub census: pages staged in a file of their own as they arrive (resumable), then applied to the
-warehouse as changes in one transaction.
+"""The full-Hub census applied: a fully fetched day, staged by warehouse/census_staging.py, becomes changes in the
+warehouse in one transaction.
 
-The staging file (data/census/<day>.duckdb) holds the day's listing so far, the raw pages it came from and the
-cursor after them; each batch of pages goes in with its cursor in one transaction, so a killed census resumes at the
-first page not staged. Nothing reaches the warehouse until the last page has arrived; then `finish` records the raw
-pages, adds new repo ids, writes one change row per model whose counters moved (or that left or re-entered the
-listing), replaces the current state and marks the day complete, in one transaction; the staging file goes last.
+Nothing reaches the warehouse until the last page has arrived; then `finish` records the raw pages, adds new repo
+ids, writes one change row per model whose counters moved (or that left or re-entered the listing), replaces the
+current state and marks the day complete, in one transaction; the staging folder goes last.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
+from warehouse.census_staging import Page, Staged, Staging, stage_batch, staging_path, write_batch
 from warehouse.db import connect, transaction
 
-STAGING_SCHEMA = """
-CREATE TABLE IF NOT EXISTS progress (
-    day DATE NOT NULL, run_id VARCHAR NOT NULL, next_url VARCHAR, pages INTEGER NOT NULL, models BIGINT NOT NULL,
-    rejected BIGINT NOT NULL, started_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS staged (
-    page INTEGER NOT NULL, repo_id VARCHAR NOT NULL, downloads_30d BIGINT NOT NULL,
-    downloads_all_time BIGINT NOT NULL, likes BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pages (
-    page INTEGER NOT NULL, url VARCHAR NOT NULL, fetched_at TIMESTAMPTZ NOT NULL, http_status INTEGER NOT NULL,
-    bytes BIGINT NOT NULL, sha256 VARCHAR NOT NULL, content_type VARCHAR NOT NULL, path VARCHAR NOT NULL
-);
-"""
-ROWS = pa.schema(
-    [
-        ("page", pa.int32()),
-        ("repo_id", pa.string()),
-        ("downloads_30d", pa.int64()),
-        ("downloads_all_time", pa.int64()),
-        ("likes", pa.int64()),
-    ]
-)
-
-
-@dataclass
-class Page:
-    """One fetched page as staged: where it came from, its archived raw copy, and its columns."""
-
-    url: str
-    fetched_at: datetime
-    http_status: int
-    sha256: str
-    size: int
-    content_type: str
-    path: str
-    columns: tuple[list[str], list[int], list[int], list[int]]
-    rejected: int
-
-
-def staging_path(data_dir: Path, day: date) -> Path:
-    return data_dir / "census" / f"{day.isoformat()}.duckdb"
+__all__ = ["Page", "Staged", "Staging", "completed", "finish", "stage_batch", "staging_path", "write_batch"]
 
 
 def completed(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any] | None:
@@ -72,108 +28,47 @@ def completed(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any] | Non
     return {"pages": rows[0][0], "models": rows[0][1]} if rows else None
 
 
-class Staging:
-    """A day's census in progress, in its own DuckDB file."""
-
-    def __init__(self, path: Path, memory_mb: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.con = duckdb.connect(str(path))
-        self.con.execute(f"SET memory_limit = '{memory_mb}MB'")
-        self.con.execute(STAGING_SCHEMA)
-
-    def close(self) -> None:
-        self.con.close()
-
-    def progress(self) -> dict[str, Any] | None:
-        """next_url, pages, models, rejected of the census in this file; None if it never started."""
-        rows = self.con.execute("SELECT next_url, pages, models, rejected, run_id FROM progress").fetchall()
-        if not rows:
-            return None
-        next_url, pages, models, rejected, run_id = rows[0]
-        return {"next_url": next_url, "pages": pages, "models": models, "rejected": rejected, "run_id": run_id}
-
-    def start(self, day: date, run_id: str, first_url: str) -> None:
-        self.con.execute(
-            "INSERT INTO progress VALUES (?, ?, ?, 0, 0, 0, ?)", [day, run_id, first_url, datetime.now(UTC)]
-        )
-
-    def add(self, pages: list[Page], next_url: str | None) -> None:
-        """Stage pages and move the cursor past them, atomically."""
-        if not pages:
-            return
-        first = self.con.execute("SELECT pages FROM progress").fetchall()[0][0]
-        numbers = [pa.array([first + k] * len(p.columns[0]), pa.int32()) for k, p in enumerate(pages)]
-        rows = pa.Table.from_arrays(
-            [
-                pa.chunked_array(numbers, pa.int32()),
-                *(
-                    pa.chunked_array([pa.array(p.columns[i], kind) for p in pages], kind)
-                    for i, kind in enumerate((pa.string(), pa.int64(), pa.int64(), pa.int64()))
-                ),
-            ],
-            schema=ROWS,
-        )
-        meta = pa.table(
-            {
-                "page": pa.array(range(first, first + len(pages)), pa.int32()),
-                "url": [p.url for p in pages],
-                "fetched_at": pa.array([p.fetched_at for p in pages], pa.timestamp("us", tz="UTC")),
-                "http_status": pa.array([p.http_status for p in pages], pa.int32()),
-                "bytes": pa.array([p.size for p in pages], pa.int64()),
-                "sha256": [p.sha256 for p in pages],
-                "content_type": [p.content_type for p in pages],
-                "path": [p.path for p in pages],
-            }
-        )
-        with transaction(self.con):
-            self.con.register("incoming_rows", rows)
-            self.con.register("incoming_pages", meta)
-            try:
-                self.con.execute("INSERT INTO staged SELECT * FROM incoming_rows")
-                self.con.execute("INSERT INTO pages SELECT * FROM incoming_pages")
-            finally:
-                self.con.unregister("incoming_rows")
-                self.con.unregister("incoming_pages")
-            self.con.execute(
-                "UPDATE progress SET next_url = ?, pages = pages + ?, models = models + ?, rejected = rejected + ?",
-                [next_url, len(pages), rows.num_rows, sum(p.rejected for p in pages)],
-            )
-
-
 def finish(db_path: Path, staging: Path, day: date, run_id: str, source: str, memory_mb: int) -> dict[str, int]:
-    """Apply a fully fetched census from its staging file to the warehouse, in one transaction; then delete the
-    staging file. Returns models listed, new models, change rows, models no longer listed."""
+    """Apply a fully fetched census from its staging folder to the warehouse, in one transaction; then delete the
+    staging folder. Returns models listed, new models, change rows, models no longer listed."""
+    stage = Staging(staging)
+    state = stage.progress()
+    if state is None or not state["batches"]:
+        raise RuntimeError(f"census staging {staging} has no staged page")
     con = connect(db_path)
     try:
         con.execute(f"SET memory_limit = '{memory_mb}MB'")
-        con.execute(f"ATTACH '{staging}' AS stage (READ_ONLY)")
+        for kind in ("rows", "pages"):
+            files = ", ".join("'" + f.replace("'", "''") + "'" for f in stage.files(kind))
+            con.execute(f"CREATE OR REPLACE TEMP VIEW stage_{kind} AS SELECT * FROM read_parquet([{files}])")
         try:
-            counts = _apply(con, day, run_id, source)
+            counts = _apply(con, day, run_id, source, state)
         finally:
-            con.execute("DETACH stage")
+            con.execute("DROP VIEW IF EXISTS stage_rows")
+            con.execute("DROP VIEW IF EXISTS stage_pages")
     finally:
         con.close()
-    staging.unlink(missing_ok=True)
-    Path(f"{staging}.wal").unlink(missing_ok=True)
+    stage.remove()
     return counts
 
 
-def _apply(con: duckdb.DuckDBPyConnection, day: date, run_id: str, source: str) -> dict[str, int]:
+def _apply(
+    con: duckdb.DuckDBPyConnection, day: date, run_id: str, source: str, state: dict[str, Any]
+) -> dict[str, int]:
     with transaction(con):
         con.execute(
-            "INSERT INTO raw_documents SELECT sha256, bytes, content_type, path, fetched_at FROM stage.pages "
+            "INSERT INTO raw_documents SELECT sha256, bytes, content_type, path, fetched_at FROM stage_pages "
             "ON CONFLICT DO NOTHING"
         )
         con.execute(
             "INSERT INTO fetches SELECT ?, ?, url, fetched_at, http_status, bytes, sha256, NULL "
-            "FROM stage.pages ORDER BY page",
+            "FROM stage_pages ORDER BY page",
             [run_id, source],
         )
         # one join of the listing against the dictionary of repo ids; the few new ids get the next dense ids
         con.execute(
             "CREATE OR REPLACE TEMP TABLE census_seen AS "
-            "SELECT s.*, m.model_id FROM stage.staged s LEFT JOIN hf_census_models m USING (repo_id)"
+            "SELECT s.*, m.model_id FROM stage_rows s LEFT JOIN hf_census_models m USING (repo_id)"
         )
         new_models = con.execute(
             "INSERT INTO hf_census_models "
@@ -224,12 +119,20 @@ def _apply(con: duckdb.DuckDBPyConnection, day: date, run_id: str, source: str) 
         )
         con.execute("DROP TABLE hf_census_state")
         con.execute("ALTER TABLE hf_census_state_next RENAME TO hf_census_state")
-        progress = con.execute("SELECT pages, rejected, started_at FROM stage.progress").fetchall()[0]
         listed = con.execute("SELECT count(*) FROM census_seen").fetchall()[0][0]
         con.execute(
             "INSERT INTO hf_census_days (day, run_id, status, next_url, pages, models, started_at, finished_at, "
             "rejected, unlisted) VALUES (?, ?, 'complete', NULL, ?, ?, ?, ?, ?, ?)",
-            [day, run_id, progress[0], listed, progress[2], datetime.now(UTC), progress[1], unlisted],
+            [
+                day,
+                run_id,
+                state["pages"],
+                listed,
+                datetime.fromisoformat(state["started_at"]),
+                datetime.now(UTC),
+                state["rejected"],
+                unlisted,
+            ],
         )
         con.execute("DROP TABLE census_seen")
         con.execute("DROP TABLE census_next")
