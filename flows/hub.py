@@ -244,6 +244,8 @@ def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
             "note": "already complete; nothing fetched",
         }
     path = census.staging_path(settings.data_dir, day)
+    for earlier in path.parent.glob(f"{day.isoformat()}.duckdb*"):  # staging of releases before the folder
+        earlier.unlink()
     stage = census.Staging(path)
     state = stage.progress()
     if state is None:

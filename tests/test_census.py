@@ -255,3 +255,31 @@ def test_every_staged_row_traces_to_an_archived_raw_page(census_settings: Settin
         assert (census_settings.data_dir / path).read_bytes()[:4] == b"\x28\xb5\x2f\xfd"
     ids = [m["id"] for _, path in pages for m in json.loads(archive.read(census_settings.data_dir, path))]
     assert len(ids) == 2100 and set(ids) == {m["id"] for m in _models(2100)}
+
+
+def test_a_batch_the_cursor_never_moved_past_is_never_read(tmp_path) -> None:
+    from warehouse import census
+
+    folder = tmp_path / "census" / "2026-08-01"
+    stage = census.Staging(folder)
+    stage.start(datetime(2026, 8, 1).date(), "run", "http://hub/api/models")
+    page = census.Page(
+        "u0", datetime.now(UTC), 200, "a" * 64, 10, "application/json", "raw/x", (["o/a"], [1], [2], [3]), 0
+    )
+    stage.add([page], "http://hub/api/models?cursor=1000")
+    census.write_batch(folder, 1, "killed", [replace(page, url="u1", columns=(["o/b"], [4], [5], [6]))])  # no advance
+    assert len(list(folder.glob("*.parquet"))) == 4
+    reopened = census.Staging(folder)
+    assert reopened.progress()["pages"] == 1 and reopened.progress()["next_url"].endswith("cursor=1000")
+    assert [os.path.basename(f) for f in reopened.files("rows")] == ["rows-000000-local.parquet"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "pages-000000-local.parquet",
+        "progress.json",
+        "rows-000000-local.parquet",
+    ]
+
+
+def test_stager_processes_stay_small_without_duckdb() -> None:
+    script = "import sys, warehouse.census_staging as s, extractors.hub.huggingface; print('duckdb' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
