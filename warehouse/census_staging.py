@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -107,17 +108,27 @@ def write_batch(folder: Path, first: int, token: str, pages: list[Page]) -> str:
         ],
         schema=PAGES,
     )
-    for kind, table in (("rows", rows), ("pages", meta)):
-        _write_synced(folder / f"{kind}-{name}.parquet", table)
+    for kind, table in (("rows", rows), ("pages", meta)):  # read once, then deleted: written uncompressed
+        _replace_synced(
+            folder / f"{kind}-{name}.parquet",
+            lambda partial, table=table: pq.write_table(table, partial, compression="none", use_dictionary=False),
+        )
     return name
 
 
-def _write_synced(target: Path, table: pa.Table) -> None:
+def _replace_synced(target: Path, write: Callable[[Path], object]) -> None:
+    """Write target whole through a partial file, synced, then renamed and the rename synced: a reader finds the old
+    file or the new one, never part of one."""
     partial = target.with_name(f".{target.name}.partial")
-    pq.write_table(table, partial, compression="none", use_dictionary=False)  # read once, then deleted
+    write(partial)
     with partial.open("rb+") as handle:
         os.fsync(handle.fileno())
     partial.replace(target)
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def stage_batch(
@@ -220,14 +231,4 @@ class Staging:
         shutil.rmtree(self.path, ignore_errors=True)
 
     def _save(self, state: dict[str, Any]) -> None:
-        partial = self.path / f".{PROGRESS}.partial"
-        with partial.open("w") as handle:
-            json.dump(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.replace(self.path / PROGRESS)
-        directory = os.open(self.path, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        _replace_synced(self.path / PROGRESS, lambda partial: partial.write_text(json.dumps(state)))
