@@ -302,13 +302,17 @@ def storage_worker(db_path: str, n: str, days: str, step: str) -> dict:
 
 
 def run(worker: str, *args: str) -> dict:
-    """One worker in its own interpreter; its result plus its peak RSS (os.wait4)."""
+    """One worker in its own interpreter; its result plus its peak RSS, wall and CPU time (its child processes'
+    included, os.wait4)."""
+    clock = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--worker", worker, *args], stdout=subprocess.PIPE, cwd=ROOT)
     out = proc.stdout.read().decode()
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{worker} worker failed:\n{out}")
-    return {**json.loads(out.strip().splitlines()[-1]), "rss": usage.ru_maxrss / 1024}
+    result = json.loads(out.strip().splitlines()[-1])
+    cpu = usage.ru_utime + usage.ru_stime
+    return {**result, "rss": usage.ru_maxrss / 1024, "wall": time.perf_counter() - clock, "cpu": cpu}
 
 
 def cold_pass(base: str, folder: Path) -> tuple[int, int, float]:
@@ -379,6 +383,8 @@ def main() -> None:
         ]
     lines += [
         f"  raw pages archived for both days: {c['archive'] / 1e6:.1f} MB compressed",
+        f"  the census's processes used {c['cpu']:.1f} s of CPU for both days in {c['wall']:.1f} s, start-up included:"
+        f" {c['cpu'] / c['wall']:.2f} of the machine's {os.cpu_count()} cores on average",
         f"storage: {args.days} days, {md:,} model-days, worker {st['wall']:.0f} s; staging {args.storage_page} rows"
         f" at a time ({st['add_page']:.0f} s), finish {st['finish']:.0f} s (last day {st['finish_last']:.1f} s)",
         f"  file after CHECKPOINT {st['file'] / 1e6:.1f} MB, {st['free'] / 1e6:.1f} MB of it free blocks "
