@@ -283,3 +283,25 @@ def test_stager_processes_stay_small_without_duckdb() -> None:
     script = "import sys, warehouse.census_staging as s, extractors.hub.huggingface; print('duckdb' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.e2e
+def test_the_cli_runs_a_census_through_prefect_with_its_stager_processes(httpserver: HTTPServer, tmp_path) -> None:
+    httpserver.expect_request("/api/models").respond_with_handler(CensusHub(_models(5500)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LLMFLATION_"))}
+    env.update(HOME=str(tmp_path), LLMFLATION_HUGGINGFACE_URL=httpserver.url_for("/api/models"))
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--sources", "huggingface", "--census", "--as-of", "2026-08-01"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "huggingface census: ok (day=2026-08-01, status=complete, pages=6" in output, output
+    assert "Traceback" not in output
+    settings = Settings(db=tmp_path / "data" / "llmflation.duckdb")
+    assert query(settings, "SELECT count(*), count(DISTINCT model_id) FROM hf_census_state") == [(5500, 5500)]
+    assert not list((tmp_path / "data" / "census").iterdir())  # the staging folder went with the apply
