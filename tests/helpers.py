@@ -1,9 +1,11 @@
-"""Test helpers: the one place that finds the shared real-data fixtures, and payload builders."""
+"""Test helpers: the one place that finds the shared real-data fixtures, payload builders, and the CLI runner."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,3 +66,21 @@ def payload(source: str, content: bytes | str | dict | list, url: str = "http://
 def ts(text: str) -> datetime:
     """'2025-12-29T18:00' -> aware UTC datetime."""
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 120, embedded: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`python -m flows.cli ARGS` in a subprocess, without this shell's LLMFLATION_ settings (embedded: without its
+    PREFECT_ ones either, so Prefect runs on the embedded defaults), plus env."""
+    dropped = ("LLMFLATION_", "PREFECT_") if embedded else ("LLMFLATION_",)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

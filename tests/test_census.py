@@ -20,7 +20,7 @@ from werkzeug import Request, Response
 
 from flows import hub
 from flows.settings import Settings
-from tests.helpers import ROOT
+from tests.helpers import ROOT, cli
 from tests.ledger_helpers import query
 
 
@@ -288,16 +288,9 @@ def test_stager_processes_stay_small_without_duckdb() -> None:
 @pytest.mark.e2e
 def test_the_cli_runs_a_census_through_prefect_with_its_stager_processes(httpserver: HTTPServer, tmp_path) -> None:
     httpserver.expect_request("/api/models").respond_with_handler(CensusHub(_models(5500)))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LLMFLATION_"))}
-    env.update(HOME=str(tmp_path), LLMFLATION_HUGGINGFACE_URL=httpserver.url_for("/api/models"))
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--sources", "huggingface", "--census", "--as-of", "2026-08-01"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = {"HOME": str(tmp_path), "LLMFLATION_HUGGINGFACE_URL": httpserver.url_for("/api/models")}
+    args = ("run", "--sources", "huggingface", "--census", "--as-of", "2026-08-01")
+    done = cli(*args, env=env, cwd=tmp_path, timeout=300, embedded=True)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "huggingface census: ok (day=2026-08-01, status=complete, pages=6" in output, output

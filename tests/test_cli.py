@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,21 +12,8 @@ import pytest
 from extractors.base import source_names
 from flows.cli import app
 from flows.settings import Settings, prefect_environment
-from tests.helpers import ROOT, ts
+from tests.helpers import ROOT, cli, ts
 from tests.ledger_helpers import openrouter_payload, run_once
-
-
-def cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LLMFLATION_")}
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 
 from flows.pipeline import run_prices
 from flows.settings import Settings
-from tests.helpers import ROOT, openrouter_body, real, ts
+from tests.helpers import ROOT, cli, openrouter_body, real, ts
 from tests.ledger_helpers import query
 
 pytestmark = pytest.mark.e2e
@@ -27,18 +27,12 @@ def test_first_runs_replay_cleanly_through_prefect(httpserver: HTTPServer, tmp_p
     ]
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LLMFLATION_"))}
-    env.update(HOME=str(home), LLMFLATION_OPENROUTER_URL=httpserver.url_for("/api/v1/models"))
+    env = {"HOME": str(home), "LLMFLATION_OPENROUTER_URL": httpserver.url_for("/api/v1/models")}
     for name, as_of in snapshots:
         httpserver.clear()
         httpserver.expect_request("/api/v1/models").respond_with_data(openrouter_body(real(name)))
-        done = subprocess.run(
-            [sys.executable, "-m", "flows.cli", "run", "--sources", "openrouter", "--as-of", as_of],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        done = cli(
+            "run", "--sources", "openrouter", "--as-of", as_of, env=env, cwd=tmp_path, timeout=300, embedded=True
         )
         output = done.stdout + done.stderr
         assert done.returncode == 0, output
@@ -81,8 +75,7 @@ def test_secrets_appear_in_no_log_line_no_output_and_no_file(httpserver: HTTPSer
         '[[alerts.rules]]\nname = "cuts"\nevents = ["price_cut"]\nmin_pct = 10\n'
         'channels = ["hook", "mail", "console"]\n'
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LLMFLATION_"))}
-    env.update(
+    env = dict(
         HOME=str(tmp_path),
         HF_TOKEN=hf_token,
         HOOK_URL=f"json://127.0.0.1:{dead}/hooks/{hook_token}",
@@ -111,14 +104,7 @@ def test_secrets_appear_in_no_log_line_no_output_and_no_file(httpserver: HTTPSer
         ["--debug", "alerts", "test", "hook"],
         ["status"],
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "flows.cli", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = cli(*args, env=env, cwd=tmp_path, timeout=300, embedded=True)
         outputs.append((args, done.returncode, done.stdout + done.stderr))
     run_output = outputs[0][2]
     assert "console [sent] price cut:" in run_output and "hook [pending: " in run_output, run_output
