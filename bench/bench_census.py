@@ -284,7 +284,7 @@ def storage_worker(db_path: str, n: str, days: str, step: str) -> dict:
                 stage.add(batch, None if hi == total else f"synthetic?cursor={hi}")
                 spent["add_page"], batch, rows = spent["add_page"] + time.perf_counter() - clock, [], 0
         clock = time.perf_counter()
-        spent["model_days"] += census.finish(Path(db_path), path, day, f"bench-{d}", "bench", 256)["models"]
+        spent["model_days"] += census.finish(Path(db_path), stage, day, f"bench-{d}", "bench", 256)["models"]
         spent["finish_last"] = time.perf_counter() - clock
         spent["finish"] += spent["finish_last"]
     con = db.connect(db_path)

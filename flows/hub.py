@@ -224,10 +224,11 @@ def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
     it to the warehouse only when the last page has arrived. A rerun of a completed day does nothing.
 
     Two things overlap: a thread walks the cursor (each next URL comes from the previous page), and processes of
-    their own (LLMFLATION_HF_CENSUS_WORKERS) archive each batch of raw pages, decode them strictly and write them as
-    Parquet, so hashing, compressing and decoding never compete with the walk for the GIL; batches are applied to
-    the cursor in page order, whichever process finishes first. The cursor moves past a batch only once its
-    rows and its raw pages are on disk, so a staged row always has its raw page."""
+    their own (LLMFLATION_HF_CENSUS_WORKERS) archive each batch of raw pages and decode them strictly, so hashing,
+    compressing and decoding never compete with the walk for the GIL; batches are applied to the cursor in page
+    order, whichever process finishes first, and their rows kept in memory as Arrow. The cursor moves past a batch
+    only once its raw pages and page records are on disk, so a staged row always has its raw page, and a resumed
+    census decodes its staged batches again from them."""
     from warehouse import census
 
     con = db.connect(settings.db)
@@ -273,6 +274,9 @@ def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
 
     workers = settings.hf_census_workers
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as stager:
+        # a resumed census decodes the batches it had staged again, from their archived pages, before going on
+        restaged = [stager.submit(census.restage, str(settings.data_dir), str(path), name) for name in stage.batches()]
+        stage.rows = [census.from_ipc(rows.result()) for rows in restaged]
 
         def submit(next_url: str | None) -> None:
             nonlocal first
@@ -299,7 +303,7 @@ def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
             _record_failed_page(settings, run_id, exc, None)
             raise
     final = stage.progress() or {}
-    counts = census.finish(settings.db, path, day, run_id, CENSUS, settings.hf_census_memory_mb)
+    counts = census.finish(settings.db, stage, day, run_id, CENSUS, settings.hf_census_memory_mb)
     return {
         "day": day.isoformat(),
         "status": "complete",

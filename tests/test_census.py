@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import zstandard
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -104,6 +105,38 @@ def test_census_stores_changes_not_copies(census_settings: Settings, httpserver:
     before = len(httpserver.log)
     again = hub.census(census_settings, datetime(2026, 8, 2, 12, tzinfo=UTC))
     assert again.outcomes[0].notes.startswith("day=2026-08-02, status=complete") and len(httpserver.log) == before
+
+
+def test_a_model_listed_twice_counts_once_with_its_later_values(
+    census_settings: Settings, httpserver: HTTPServer
+) -> None:
+    """While the walk goes on, the listing can shift and a model turn up on two pages: it is one model that day, with
+    the values of the later page, whether it is new that day or known from an earlier census."""
+    day1 = _models(2500)
+    new_twice = [{"id": "new/twice", "downloads": 1, "downloadsAllTime": 2, "likes": 0}]
+    listing = [*new_twice, *day1[:1500], {**new_twice[0], "downloads": 5, "downloadsAllTime": 6}, *day1[1500:]]
+    httpserver.expect_request("/api/models").respond_with_handler(CensusHub(listing))
+    assert hub.census(census_settings, datetime(2026, 8, 1, tzinfo=UTC)).status == "ok"
+    day2 = _models(2500, bump=7)
+    listing = [*day2[:1200], {**day2[10], "downloads": 99}, *day2[1200:], *new_twice]  # org3/model-00010 twice
+    httpserver.clear()
+    httpserver.expect_request("/api/models").respond_with_handler(CensusHub(listing))
+    assert hub.census(census_settings, datetime(2026, 8, 2, tzinfo=UTC)).status == "ok"
+    for day, expected in (
+        ("2026-08-01", {"new/twice": (5, 6), "org3/model-00010": (10, 1010)}),
+        ("2026-08-02", {"new/twice": (1, 2), "org3/model-00010": (99, 1010)}),
+    ):
+        rows = query(
+            census_settings,
+            "SELECT repo_id, downloads_30d, downloads_all_time FROM census_as_of(CAST(? AS DATE)) "
+            "WHERE repo_id IN ('new/twice', 'org3/model-00010')",
+            [day],
+        )
+        assert {r[0]: r[1:] for r in rows} == expected
+        assert query(census_settings, "SELECT models FROM hf_census_days WHERE day = CAST(? AS DATE)", [day]) == [
+            (2501,)
+        ]
+    assert query(census_settings, "SELECT count(*), count(DISTINCT repo_id) FROM hf_census_models") == [(2501, 2501)]
 
 
 @pytest.mark.parametrize("failure", ["http_500", "truncated"])
@@ -250,9 +283,16 @@ def test_every_staged_row_traces_to_an_archived_raw_page(census_settings: Settin
         [run_id],
     )
     assert len(pages) == 3
-    for _, path in pages:  # zstandard frames, named as such; archive.read gives back the bytes served
-        assert path.endswith(".zst")
-        assert (census_settings.data_dir / path).read_bytes()[:4] == b"\x28\xb5\x2f\xfd"
+    packs = set()
+    for _, path in pages:  # a zstandard frame each, in one pack; archive.read gives back the bytes served
+        pack, offset = path.split("#")[0], int(path.split("#")[1].split("+")[0])
+        assert pack.startswith("raw/census/2026-08-01/") and pack.endswith(".zst")
+        assert (census_settings.data_dir / pack).read_bytes()[offset : offset + 4] == b"\x28\xb5\x2f\xfd"
+        packs.add(pack)
+    assert len(packs) == 1  # the three pages are one batch
+    served = b"".join(archive.read(census_settings.data_dir, path) for _, path in pages)
+    with (census_settings.data_dir / packs.pop()).open("rb") as handle:  # an ordinary .zst: the pages concatenated
+        assert zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True).read() == served
     ids = [m["id"] for _, path in pages for m in json.loads(archive.read(census_settings.data_dir, path))]
     assert len(ids) == 2100 and set(ids) == {m["id"] for m in _models(2100)}
 
@@ -267,16 +307,36 @@ def test_a_batch_the_cursor_never_moved_past_is_never_read(tmp_path) -> None:
         "u0", datetime.now(UTC), 200, "a" * 64, 10, "application/json", "raw/x", (["o/a"], [1], [2], [3]), 0
     )
     stage.add([page], "http://hub/api/models?cursor=1000")
-    census.write_batch(folder, 1, "killed", [replace(page, url="u1", columns=(["o/b"], [4], [5], [6]))])  # no advance
-    assert len(list(folder.glob("*.parquet"))) == 4
+    census.write_pages(folder, "000001-killed", 1, [replace(page, url="u1", columns=(["o/b"], [4], [5], [6]))])
+    assert len(list(folder.glob("pages-*.json"))) == 2  # the second batch was recorded, the cursor never moved
     reopened = census.Staging(folder)
     assert reopened.progress()["pages"] == 1 and reopened.progress()["next_url"].endswith("cursor=1000")
-    assert [os.path.basename(f) for f in reopened.files("rows")] == ["rows-000000-local.parquet"]
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "pages-000000-local.parquet",
-        "progress.json",
-        "rows-000000-local.parquet",
-    ]
+    assert reopened.pages().column("url").to_pylist() == ["u0"]
+    assert sorted(p.name for p in folder.iterdir()) == ["pages-000000-local.json", "progress.json"]
+
+
+def test_a_resumed_census_decodes_its_staged_batches_again_from_their_raw_pages(tmp_path) -> None:
+    from warehouse import census
+
+    folder = tmp_path / "census" / "2026-08-01"
+    stage = census.Staging(folder)
+    stage.start(datetime(2026, 8, 1).date(), "run", "http://hub/api/models")
+    body = json.dumps(_models(3)).encode()
+    raw = [("http://hub/api/models", datetime.now(UTC), 200, body, "application/json")]
+    staged = census.stage_batch(str(tmp_path), str(folder), 0, "first", raw)
+    stage.advance(staged, None)
+    assert census.Staging(folder).batches() == [staged.name]  # a reopened census keeps what progress names
+    again = census.from_ipc(census.restage(str(tmp_path), str(folder), staged.name))
+    assert again.equals(census.from_ipc(staged.rows))
+    assert again.column("repo_id").to_pylist() == [m["id"] for m in _models(3)]
+    records = folder / f"pages-{staged.name}.json"  # a page whose archived bytes are not the ones recorded
+    records.write_text(records.read_text().replace(staged_sha(records), "0" * 64))
+    with pytest.raises(RuntimeError, match="does not match its sha256"):
+        census.restage(str(tmp_path), str(folder), staged.name)
+
+
+def staged_sha(records) -> str:
+    return json.loads(records.read_text())[0]["sha256"]
 
 
 def test_stager_processes_stay_small_without_duckdb() -> None:

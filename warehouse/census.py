@@ -14,10 +14,30 @@ from typing import Any
 
 import duckdb
 
-from warehouse.census_staging import Page, Staged, Staging, stage_batch, staging_path, write_batch
+from warehouse.census_staging import (
+    Page,
+    Staged,
+    Staging,
+    from_ipc,
+    restage,
+    stage_batch,
+    staging_path,
+    write_pages,
+)
 from warehouse.db import connect, transaction
 
-__all__ = ["Page", "Staged", "Staging", "completed", "finish", "stage_batch", "staging_path", "write_batch"]
+__all__ = [
+    "Page",
+    "Staged",
+    "Staging",
+    "completed",
+    "finish",
+    "from_ipc",
+    "restage",
+    "stage_batch",
+    "staging_path",
+    "write_pages",
+]
 
 
 def completed(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any] | None:
@@ -28,24 +48,29 @@ def completed(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any] | Non
     return {"pages": rows[0][0], "models": rows[0][1]} if rows else None
 
 
-def finish(db_path: Path, staging: Path, day: date, run_id: str, source: str, memory_mb: int) -> dict[str, int]:
-    """Apply a fully fetched census from its staging folder to the warehouse, in one transaction; then delete the
-    staging folder. Returns models listed, new models, change rows, models no longer listed."""
-    stage = Staging(staging)
+def finish(db_path: Path, stage: Staging, day: date, run_id: str, source: str, memory_mb: int) -> dict[str, int]:
+    """Apply a fully fetched census (its rows in memory, its page records in its staging folder) to the warehouse,
+    in one transaction; then delete the staging folder. Returns models listed, new models, change rows, models no
+    longer listed."""
     state = stage.progress()
     if state is None or not state["batches"]:
-        raise RuntimeError(f"census staging {staging} has no staged page")
+        raise RuntimeError(f"census staging {stage.path} has no staged page")
+    rows, pages = stage.listing(), stage.pages()
+    if rows.num_rows != state["models"] or pages.num_rows != state["pages"]:
+        raise RuntimeError(
+            f"census staging {stage.path} holds {rows.num_rows} rows of {pages.num_rows} pages, "
+            f"but its progress counts {state['models']} of {state['pages']}"
+        )
     con = connect(db_path)
     try:
         con.execute(f"SET memory_limit = '{memory_mb}MB'")
-        for kind in ("rows", "pages"):
-            files = ", ".join("'" + f.replace("'", "''") + "'" for f in stage.files(kind))
-            con.execute(f"CREATE OR REPLACE TEMP VIEW stage_{kind} AS SELECT * FROM read_parquet([{files}])")
+        con.register("stage_rows", rows)
+        con.register("stage_pages", pages)
         try:
             counts = _apply(con, day, run_id, source, state)
         finally:
-            con.execute("DROP VIEW IF EXISTS stage_rows")
-            con.execute("DROP VIEW IF EXISTS stage_pages")
+            con.unregister("stage_rows")
+            con.unregister("stage_pages")
     finally:
         con.close()
     stage.remove()
@@ -70,35 +95,31 @@ def _apply(
             "CREATE OR REPLACE TEMP TABLE census_seen AS "
             "SELECT s.*, m.model_id FROM stage_rows s LEFT JOIN hf_census_models m USING (repo_id)"
         )
-        new_models = con.execute(
-            "INSERT INTO hf_census_models "
-            "SELECT coalesce((SELECT max(model_id) FROM hf_census_models), 0) + row_number() OVER (), repo_id, ? "
-            "FROM (SELECT DISTINCT repo_id FROM census_seen WHERE model_id IS NULL)",
-            [day],
-        ).fetchall()[0][0]
-        if new_models:
+        unknown = con.execute("SELECT count(*) FROM census_seen WHERE model_id IS NULL").fetchall()[0][0]
+        new_models = 0
+        if unknown:
+            new_models = con.execute(
+                "INSERT INTO hf_census_models "
+                "SELECT coalesce((SELECT max(model_id) FROM hf_census_models), 0) + row_number() OVER (), repo_id, ? "
+                "FROM (SELECT DISTINCT repo_id FROM census_seen WHERE model_id IS NULL)",
+                [day],
+            ).fetchall()[0][0]
             con.execute(
                 "UPDATE census_seen SET model_id = m.model_id FROM hf_census_models m "
                 "WHERE census_seen.model_id IS NULL AND m.first_day = ? AND m.repo_id = census_seen.repo_id",
                 [day],
             )
-        # a model listed twice while the listing shifted under the walk keeps its row from the later page
-        repeated = con.execute(
-            "SELECT count(*) FROM (SELECT model_id FROM census_seen GROUP BY model_id HAVING count(*) > 1)"
-        ).fetchall()[0][0]
-        if repeated:
+        _join_state(con)
+        # a model listed twice while the listing shifted under the walk keeps its row from the later page; cheap to
+        # detect: a known model listed k times joins its state row k times, a new one got one id for k rows
+        known_rows = con.execute("SELECT count(*) FROM census_next WHERE known").fetchall()[0][0]
+        state_rows = con.execute("SELECT count(*) FROM hf_census_state").fetchall()[0][0]
+        if known_rows > state_rows or unknown > new_models:
             con.execute(
                 "DELETE FROM census_seen WHERE rowid IN (SELECT rowid FROM census_seen "
                 "QUALIFY row_number() OVER (PARTITION BY model_id ORDER BY page DESC, rowid DESC) > 1)"
             )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE census_next AS "
-            "SELECT coalesce(n.model_id, s.model_id) AS model_id, n.model_id IS NOT NULL AS listed,"
-            " n.downloads_30d AS n_30d, n.downloads_all_time AS n_all, n.likes AS n_likes,"
-            " s.model_id IS NOT NULL AS known, s.listed AS was_listed,"
-            " s.downloads_30d AS s_30d, s.downloads_all_time AS s_all, s.likes AS s_likes "
-            "FROM census_seen n FULL JOIN hf_census_state s USING (model_id)"
-        )
+            _join_state(con)
         changed = con.execute(
             "INSERT INTO hf_census_changes "
             "SELECT ?, model_id, coalesce(n_30d - coalesce(s_30d, 0), 0), coalesce(n_all - coalesce(s_all, 0), 0),"
@@ -109,9 +130,7 @@ def _apply(
             "ORDER BY model_id",
             [day],
         ).fetchall()[0][0]
-        unlisted = con.execute("SELECT count(*) FROM hf_census_changes WHERE day = ? AND NOT listed", [day]).fetchall()[
-            0
-        ][0]
+        unlisted = con.execute("SELECT count(*) FROM census_next WHERE NOT listed AND was_listed").fetchall()[0][0]
         con.execute(
             "CREATE TABLE hf_census_state_next AS "
             "SELECT model_id, coalesce(n_30d, s_30d) AS downloads_30d, coalesce(n_all, s_all) AS downloads_all_time,"
@@ -137,3 +156,15 @@ def _apply(
         con.execute("DROP TABLE census_seen")
         con.execute("DROP TABLE census_next")
     return {"models": int(listed), "new_models": int(new_models), "changed": int(changed), "unlisted": int(unlisted)}
+
+
+def _join_state(con: duckdb.DuckDBPyConnection) -> None:
+    """census_next: the day's listing against every model's current state, one row per model seen either side."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE census_next AS "
+        "SELECT coalesce(n.model_id, s.model_id) AS model_id, n.model_id IS NOT NULL AS listed,"
+        " n.downloads_30d AS n_30d, n.downloads_all_time AS n_all, n.likes AS n_likes,"
+        " s.model_id IS NOT NULL AS known, s.listed AS was_listed,"
+        " s.downloads_30d AS s_30d, s.downloads_all_time AS s_all, s.likes AS s_likes "
+        "FROM census_seen n FULL JOIN hf_census_state s USING (model_id)"
+    )

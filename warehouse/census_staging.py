@@ -1,17 +1,21 @@
-"""A day's full-Hub census while it is fetched: a staging folder of its own (data/census/<day>/), resumable.
+"""A day's full-Hub census while it is fetched: resumable, and nothing of it in the warehouse until the end.
 
-The folder holds the day's listing so far as Parquet files, one pair per batch of pages (the rows, and the pages they
-came from), and `progress.json`: the cursor after the last staged batch and the batch files it covers. A batch's
-files are written and synced before `progress.json` is replaced to name them, so a killed census resumes at the
-first page not staged, and a file no progress names (a batch cut short) is never read.
+Before the cursor moves past a batch of pages, two files of it are written and synced: its raw pages, one pack in
+the archive (data/raw/census/<day>/<batch>.zst, a zstandard frame per page), and its page records
+(data/census/<day>/pages-<batch>.json: URL, fetch time, status, sha256, size, archived member, rejected items).
+Only then does `progress.json` in that folder name the batch and move the cursor. The rows decoded from a batch go
+back to the census in memory, as Arrow; a resumed census decodes the batches it had staged again, from their packs.
+So a killed census resumes at the first page not staged, a batch no progress names is never read, and the day's
+listing is not written twice (once raw, once decoded).
 
-`stage_batch` archives, decodes and writes one batch; it runs in processes of their own during a census (see
-flows/hub.py), so hashing, compressing, decoding and writing do not compete with the cursor walk for the GIL. This
-module does not import DuckDB, which keeps those processes small.
+`stage_batch` archives, decodes and records one batch; it runs in processes of their own during a census (see
+flows/hub.py), so hashing, compressing and decoding do not compete with the cursor walk for the GIL. This module does
+not import DuckDB, which keeps those processes small.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 PROGRESS = "progress.json"
 ROWS = pa.schema(
@@ -66,7 +69,8 @@ class Page:
 @dataclass
 class Staged:
     """What stage_batch wrote: the batch's name (None if no page of it could be staged), its pages, models and
-    rejected items; and, when a page did not parse, its index in the batch, URL and reason."""
+    rejected items, its rows (an Arrow IPC stream); and, when a page did not parse, its index in the batch, URL and
+    reason."""
 
     name: str | None
     pages: int
@@ -75,17 +79,21 @@ class Staged:
     failed_at: int | None = None
     failed_url: str = ""
     failure: str = ""
+    rows: bytes = b""
 
 
 def staging_path(data_dir: Path, day: date) -> Path:
     return data_dir / "census" / day.isoformat()
 
 
-def write_batch(folder: Path, first: int, token: str, pages: list[Page]) -> str:
-    """The rows and page records of a batch as two Parquet files, each written whole and synced before it gets its
-    name; returns the batch's name, which progress.json then lists."""
-    name = f"{first:06d}-{token}"
-    rows = pa.Table.from_arrays(
+def pack_path(folder: str | Path, name: str) -> str:
+    """Where a batch's raw pages are archived, relative to the data folder: one pack per batch, by census day."""
+    return f"raw/census/{Path(folder).name}/{name}.zst"
+
+
+def rows_table(first: int, pages: list[Page]) -> pa.Table:
+    """A batch's rows: the page number (from `first`), repo id and the three counters of every model."""
+    return pa.Table.from_arrays(
         [
             pa.chunked_array([pa.array([first + k] * len(p.columns[0]), pa.int32()) for k, p in enumerate(pages)]),
             *(
@@ -95,25 +103,37 @@ def write_batch(folder: Path, first: int, token: str, pages: list[Page]) -> str:
         ],
         schema=ROWS,
     )
-    meta = pa.Table.from_arrays(
-        [
-            pa.array(range(first, first + len(pages)), pa.int32()),
-            pa.array([p.url for p in pages], pa.string()),
-            pa.array([p.fetched_at for p in pages], pa.timestamp("us", tz="UTC")),
-            pa.array([p.http_status for p in pages], pa.int32()),
-            pa.array([p.size for p in pages], pa.int64()),
-            pa.array([p.sha256 for p in pages], pa.string()),
-            pa.array([p.content_type for p in pages], pa.string()),
-            pa.array([p.path for p in pages], pa.string()),
-        ],
-        schema=PAGES,
-    )
-    for kind, table in (("rows", rows), ("pages", meta)):  # read once, then deleted: written uncompressed
-        _replace_synced(
-            folder / f"{kind}-{name}.parquet",
-            lambda partial, table=table: pq.write_table(table, partial, compression="none", use_dictionary=False),
-        )
-    return name
+
+
+def to_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def from_ipc(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(data).read_all()
+
+
+def write_pages(folder: Path, name: str, first: int, pages: list[Page]) -> None:
+    """A batch's page records as pages-<name>.json, written whole and synced before it gets its name."""
+    records = [
+        {
+            "page": first + k,
+            "url": p.url,
+            "fetched_at": p.fetched_at.isoformat(),
+            "http_status": p.http_status,
+            "sha256": p.sha256,
+            "bytes": p.size,
+            "content_type": p.content_type,
+            "path": p.path,
+            "models": len(p.columns[0]),
+            "rejected": p.rejected,
+        }
+        for k, p in enumerate(pages)
+    ]
+    _replace_synced(folder / f"pages-{name}.json", lambda partial: partial.write_text(json.dumps(records)))
 
 
 def _replace_synced(target: Path, write: Callable[[Path], object]) -> None:
@@ -134,46 +154,93 @@ def _replace_synced(target: Path, write: Callable[[Path], object]) -> None:
 def stage_batch(
     data_dir: str, folder: str, first: int, token: str, raw: list[tuple[str, datetime, int, bytes, str]]
 ) -> Staged:
-    """Archive, decode and stage a batch of fetched pages (url, fetched_at, status, content, content type): each raw
-    page goes to the archive (zstandard) and is decoded strictly, then the batch is written as one staged batch, and
-    everything is synced before this returns, so the caller can move the cursor past it. A page that does not parse
-    ends the batch there: it is archived, the pages before it are staged, and its index and reason are returned."""
-    import hashlib
-
+    """Archive, decode and record a batch of fetched pages (url, fetched_at, status, content, content type): the raw
+    pages go to one pack in the archive (a zstandard frame each) and are decoded strictly; the pack and the page
+    records are synced before this returns the rows, so the caller can move the cursor past the batch. A page that
+    does not parse ends the batch there: the pages before it are staged, and its index and reason are returned."""
     from extractors.base import Payload
     from extractors.errors import ParseError
-    from extractors.hub import huggingface
+    from extractors.hub import census_decode
     from warehouse import archive
 
+    name = f"{first:06d}-{token}"
     pages: list[Page] = []
     failed: tuple[int, str, str] | None = None
-    for index, (url, fetched_at, status, content, content_type) in enumerate(raw):
-        sha256 = hashlib.sha256(content).hexdigest()
-        path = archive.store(Path(data_dir), sha256, content, level=1, fsync=False, codec="zst")
-        try:
-            columns, rejected = huggingface.census_columns(
-                Payload(huggingface.NAME, url, fetched_at, status, content, content_type)
+    pack = archive.Pack(Path(data_dir), pack_path(folder, name))
+    try:
+        for index, (url, fetched_at, status, content, content_type) in enumerate(raw):
+            try:
+                columns, rejected = census_decode.census_columns(
+                    Payload(census_decode.NAME, url, fetched_at, status, content, content_type)
+                )
+            except ParseError as exc:
+                failed = (index, exc.url, exc.detail)
+                break
+            sha256 = hashlib.sha256(content).hexdigest()
+            pages.append(
+                Page(url, fetched_at, status, sha256, len(content), content_type, pack.add(content), columns, rejected)
             )
-        except ParseError as exc:
-            failed = (index, exc.url, exc.detail)
-            break
-        pages.append(Page(url, fetched_at, status, sha256, len(content), content_type, path, columns, rejected))
-    name = write_batch(Path(folder), first, token, pages) if pages else None
-    os.sync()  # the raw pages (written without a sync of their own) and the batch are on disk
-    staged = Staged(name, len(pages), sum(len(p.columns[0]) for p in pages), sum(p.rejected for p in pages))
+        if pages:
+            pack.close()
+        else:
+            pack.discard()
+    except BaseException:
+        pack.discard()
+        raise
+    staged = Staged(None, len(pages), sum(len(p.columns[0]) for p in pages), sum(p.rejected for p in pages))
+    if pages:
+        write_pages(Path(folder), name, first, pages)
+        staged.name, staged.rows = name, to_ipc(rows_table(first, pages))
     if failed:
         staged.failed_at, staged.failed_url, staged.failure = failed
     return staged
 
 
+def restage(data_dir: str, folder: str, name: str) -> bytes:
+    """The rows of a batch staged by an earlier attempt, decoded again from its archived pages (each checked against
+    its sha256), as an Arrow IPC stream."""
+    from extractors.base import Payload
+    from extractors.hub import census_decode
+    from warehouse import archive
+
+    records = json.loads((Path(folder) / f"pages-{name}.json").read_text())
+    pages = []
+    for record in records:
+        content = archive.read(Path(data_dir), record["path"])
+        if hashlib.sha256(content).hexdigest() != record["sha256"]:
+            raise RuntimeError(f"archived census page {record['path']} does not match its sha256 {record['sha256']}")
+        fetched_at = datetime.fromisoformat(record["fetched_at"])
+        payload = Payload(census_decode.NAME, record["url"], fetched_at, record["http_status"], content)
+        columns, rejected = census_decode.census_columns(payload)
+        pages.append(
+            Page(
+                record["url"],
+                fetched_at,
+                record["http_status"],
+                record["sha256"],
+                record["bytes"],
+                record["content_type"],
+                record["path"],
+                columns,
+                rejected,
+            )
+        )
+    return to_ipc(rows_table(records[0]["page"], pages))
+
+
 class Staging:
-    """A day's census in progress, in its own folder."""
+    """A day's census in progress: its folder, and the rows of its staged batches (in memory, in page order)."""
 
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        state = self.progress()
-        listed = {f"{kind}-{name}.parquet" for name in (state or {}).get("batches", []) for kind in ("rows", "pages")}
+        self.rows: list[pa.Table] = []
+        batches = (self.progress() or {}).get("batches", [])
+        listed = {f"pages-{name}.json" for name in batches}
+        if any(not (path / name).exists() for name in listed):  # staged by an older release (Parquet): start over
+            shutil.rmtree(path)
+            path.mkdir(parents=True)
+            return
         for leftover in path.iterdir():  # a batch cut short, or written by a census that was killed
             if leftover.name != PROGRESS and leftover.name not in listed:
                 leftover.unlink(missing_ok=True)
@@ -188,6 +255,7 @@ class Staging:
 
     def start(self, day: date, run_id: str, first_url: str) -> None:
         started = datetime.now(UTC).isoformat()
+        self.rows = []
         self._save(
             {
                 "day": day.isoformat(),
@@ -201,12 +269,14 @@ class Staging:
             }
         )
 
-    def advance(self, staged: Staged, next_url: str | None) -> None:
-        """Move the cursor past a written batch: from here on, a resumed census starts at next_url."""
+    def advance(self, staged: Staged, next_url: str | None, rows: pa.Table | None = None) -> None:
+        """Move the cursor past a recorded batch and keep its rows: from here on, a resumed census starts at
+        next_url."""
         state = self.progress()
         if state is None:
             raise RuntimeError(f"census staging {self.path} was never started")
         if staged.name is not None:
+            self.rows.append(rows if rows is not None else from_ipc(staged.rows))
             state["batches"].append(staged.name)
         state["next_url"] = next_url
         state["pages"] += staged.pages
@@ -215,17 +285,38 @@ class Staging:
         self._save(state)
 
     def add(self, pages: list[Page], next_url: str | None, token: str = "local") -> None:
-        """Stage decoded pages and move the cursor past them (write, then advance)."""
+        """Stage decoded pages (their raw copies archived by the caller) and move the cursor past them."""
         if not pages:
             return
-        state = self.progress() or {}
-        name = write_batch(self.path, state.get("pages", 0), token, pages)
+        first = (self.progress() or {}).get("pages", 0)
+        name = f"{first:06d}-{token}"
+        write_pages(self.path, name, first, pages)
         models, rejected = sum(len(p.columns[0]) for p in pages), sum(p.rejected for p in pages)
-        self.advance(Staged(name, len(pages), models, rejected), next_url)
+        self.advance(Staged(name, len(pages), models, rejected), next_url, rows_table(first, pages))
 
-    def files(self, kind: str) -> list[str]:
-        """The Parquet files of one kind (rows, pages) that progress.json names, in page order."""
-        return [str(self.path / f"{kind}-{name}.parquet") for name in (self.progress() or {}).get("batches", [])]
+    def batches(self) -> list[str]:
+        return list((self.progress() or {}).get("batches", []))
+
+    def listing(self) -> pa.Table:
+        """Every staged row, in page order."""
+        return pa.concat_tables(self.rows) if self.rows else ROWS.empty_table()
+
+    def pages(self) -> pa.Table:
+        """Every staged page's record, in page order."""
+        records = [r for name in self.batches() for r in json.loads((self.path / f"pages-{name}.json").read_text())]
+        return pa.Table.from_arrays(
+            [
+                pa.array([r["page"] for r in records], pa.int32()),
+                pa.array([r["url"] for r in records], pa.string()),
+                pa.array([datetime.fromisoformat(r["fetched_at"]) for r in records], pa.timestamp("us", tz="UTC")),
+                pa.array([r["http_status"] for r in records], pa.int32()),
+                pa.array([r["bytes"] for r in records], pa.int64()),
+                pa.array([r["sha256"] for r in records], pa.string()),
+                pa.array([r["content_type"] for r in records], pa.string()),
+                pa.array([r["path"] for r in records], pa.string()),
+            ],
+            schema=PAGES,
+        )
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
