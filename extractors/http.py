@@ -51,62 +51,144 @@ def make_session(
     return session
 
 
-def make_pool(
-    *,
-    retries: int = 3,
-    backoff: float = 1.0,
-    max_retry_after: int = 120,
-    user_agent: str = USER_AGENT,
-) -> urllib3.PoolManager:
-    """The same client policy as make_session, without requests' per-call overhead (about 1 ms a request): for
-    long sequential walks such as the full-Hub census."""
-    return urllib3.PoolManager(
-        retries=_retry(retries, backoff, max_retry_after), headers={"User-Agent": user_agent}, maxsize=2
-    )
+class CurlClient:
+    """The same client policy as make_session (retries with backoff that honour Retry-After, timeouts, the
+    User-Agent, the FetchError reasons), with the HTTP done by libcurl: for long sequential walks such as the full-Hub
+    census, two thousand requests in a row, where urllib3 spends half a millisecond of Python on each (about a third
+    of that re-encoding the URL character by character) and libcurl a sixth of that. One connection, kept alive."""
+
+    def __init__(
+        self, *, retries: int = 3, backoff: float = 1.0, max_retry_after: int = 120, user_agent: str = USER_AGENT
+    ) -> None:
+        import certifi
+        import pycurl
+
+        self.retry = _retry(retries, backoff, max_retry_after)
+        self.curl = pycurl.Curl()
+        self.curl.setopt(pycurl.USERAGENT, user_agent)
+        self.curl.setopt(pycurl.NOSIGNAL, 1)
+        self.curl.setopt(pycurl.FOLLOWLOCATION, 1)
+        self.curl.setopt(pycurl.MAXREDIRS, 5)
+        self.curl.setopt(pycurl.CAINFO, certifi.where())  # the same CA bundle as requests, wherever libcurl was built
+
+    def close(self) -> None:
+        self.curl.close()
+
+    def get(
+        self,
+        source: str,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        max_bytes: int = MAX_BYTES,
+        headers: dict[str, str] | None = None,
+    ) -> Payload:
+        """fetch() through libcurl: the same Payload, and the same FetchError reasons. `timeout` bounds each attempt
+        as a whole (connecting: at most 10 s of it)."""
+        import pycurl
+
+        curl, retry = self.curl, self.retry
+        curl.setopt(pycurl.HTTPHEADER, [f"{key}: {value}" for key, value in (headers or {}).items()])
+        curl.setopt(pycurl.CONNECTTIMEOUT_MS, int(min(timeout, 10.0) * 1000))
+        curl.setopt(pycurl.TIMEOUT_MS, int(timeout * 1000))
+        while True:
+            fetched_at, body, head = datetime.now(UTC), bytearray(), []
+
+            def write(chunk: bytes, body: bytearray = body) -> int | None:
+                body.extend(chunk)
+                return 0 if len(body) > max_bytes else None  # 0 makes libcurl stop the transfer
+
+            curl.setopt(pycurl.URL, url)
+            curl.setopt(pycurl.WRITEFUNCTION, write)
+            curl.setopt(pycurl.HEADERFUNCTION, head.append)
+            try:
+                curl.perform()
+            except pycurl.error as exc:
+                if len(body) > max_bytes:
+                    raise FetchError(source, url, f"response larger than {max_bytes} bytes") from None
+                error = _curl_error(url, timeout, *exc.args)
+                try:
+                    retry = retry.increment("GET", url, error=error)
+                except urllib3.exceptions.HTTPError:
+                    raise FetchError(source, url, error.detail, retryable=error.retryable) from exc
+                retry.sleep()
+                continue
+            status, reason, response_headers = _last_response(head)
+            if retry.is_retry("GET", status, has_retry_after="retry-after" in response_headers):
+                response = urllib3.HTTPResponse(b"", headers=response_headers, status=status, preload_content=False)
+                try:
+                    retry = retry.increment("GET", url, response=response)
+                except urllib3.exceptions.MaxRetryError:
+                    raise _status_error(source, url, status, reason, retry) from None
+                retry.sleep(response)
+                continue
+            if status >= 400:
+                raise _status_error(source, url, status, reason, retry)
+            link = response_headers.get("link")
+            links = {item["rel"]: item["url"] for item in parse_header_links(link) if item.get("rel")} if link else {}
+            return Payload(
+                source=source,
+                url=url,
+                fetched_at=fetched_at,
+                status=status,
+                content=bytes(body),
+                content_type=response_headers.get("content-type", ""),
+                links=links,
+                headers=response_headers,
+            )
 
 
-def fetch_fast(
-    pool: urllib3.PoolManager,
-    source: str,
-    url: str,
-    *,
-    timeout: float = 30.0,
-    max_bytes: int = MAX_BYTES,
-    headers: dict[str, str] | None = None,
-) -> Payload:
-    """fetch() through a urllib3 pool: the same Payload, and the same FetchError reasons."""
-    fetched_at = datetime.now(UTC)
-    request_headers = {**pool.headers, **(headers or {})}
-    try:
-        response = pool.request(
-            "GET",
-            url,
-            headers=request_headers,
-            timeout=urllib3.Timeout(connect=min(timeout, 10.0), read=timeout),
-            preload_content=True,
-        )
-    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError) as exc:
-        raise FetchError(source, url, f"body cut short: {_reason(exc)}", retryable=True) from exc
-    except urllib3.exceptions.HTTPError as exc:
-        if _timed_out(exc):
-            raise FetchError(source, url, f"timed out after {timeout:g} s") from exc
-        raise FetchError(source, url, f"request failed: {_reason(exc)}") from exc
-    if response.status >= 400:
-        raise _status_error(source, url, response.status, response.reason, response.retries)
-    if len(response.data) > max_bytes:
-        raise FetchError(source, url, f"response larger than {max_bytes} bytes")
-    link = response.headers.get("Link")
-    links = {item["rel"]: item["url"] for item in parse_header_links(link) if item.get("rel")} if link else {}
-    return Payload(
-        source=source,
-        url=url,
-        fetched_at=fetched_at,
-        status=response.status,
-        content=response.data,
-        content_type=response.headers.get("Content-Type", ""),
-        links=links,
-        headers={key.lower(): value for key, value in response.headers.items()},
-    )
+class _CurlReadError(urllib3.exceptions.ProtocolError):
+    """A libcurl error, classed for urllib3's Retry (this one as a read error, retried as such) and worded as ours."""
+
+    def __init__(self, detail: str, *, retryable: bool = False) -> None:
+        super().__init__(detail)
+        self.detail, self.retryable = detail, retryable
+
+
+class _CurlConnectError(urllib3.exceptions.ConnectTimeoutError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail, self.retryable = detail, False
+
+
+class _CurlOtherError(urllib3.exceptions.HTTPError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail, self.retryable = detail, False
+
+
+def _curl_error(
+    url: str, timeout: float, code: int, message: str
+) -> _CurlReadError | _CurlConnectError | _CurlOtherError:
+    import pycurl
+
+    where = urllib3.util.parse_url(url)
+    port = where.port or (443 if where.scheme == "https" else 80)
+    if code == pycurl.E_OPERATION_TIMEDOUT:
+        return _CurlReadError(f"timed out after {timeout:g} s")
+    if code in (pycurl.E_PARTIAL_FILE, pycurl.E_RECV_ERROR, pycurl.E_GOT_NOTHING):
+        return _CurlReadError(f"body cut short: {message}", retryable=True)
+    if code == pycurl.E_COULDNT_CONNECT:
+        return _CurlConnectError(f"request failed: cannot connect to {where.host}:{port}")
+    if code == pycurl.E_COULDNT_RESOLVE_HOST:
+        return _CurlConnectError(f"request failed: cannot resolve host {where.host}")
+    return _CurlOtherError(f"request failed: {message}")
+
+
+def _last_response(head: list[bytes]) -> tuple[int, str, dict[str, str]]:
+    """Status, reason and headers (names in lower case) of the last response in libcurl's header lines (a redirect
+    or an interim response comes before it)."""
+    status, reason, headers = 0, "", {}
+    for raw in head:
+        line = raw.decode("iso-8859-1").rstrip("\r\n")
+        if line.startswith("HTTP/"):
+            parts = line.split(" ", 2)
+            status, reason, headers = int(parts[1]), parts[2] if len(parts) > 2 else "", {}
+        elif ":" in line:
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+    return status, reason, headers
 
 
 def fetch(

@@ -281,7 +281,8 @@ def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
         def submit(next_url: str | None) -> None:
             nonlocal first
             raw = [(p.url, p.fetched_at, p.status, p.content, p.content_type) for p in batch]
-            staging = stager.submit(census.stage_batch, str(settings.data_dir), str(path), first, token, raw)
+            spooled, meta = census.spool(path, first, token, raw)
+            staging = stager.submit(census.stage_batch, str(settings.data_dir), str(path), first, token, spooled, meta)
             in_flight.append((staging, list(batch), next_url))
             first += len(batch)
             batch.clear()
@@ -387,9 +388,9 @@ def _pages_ahead(
 ) -> Iterator[tuple[Payload, str | None]]:
     """(page, next URL) pairs, fetched in a background thread up to `depth` pages ahead, pausing when the Hub's
     RateLimit header says the window is spent; a fetch error is raised here, in order, after the pages before it."""
-    from extractors.http import fetch_fast, make_pool
+    from extractors.http import CurlClient
 
-    pool = make_pool(
+    client = CurlClient(
         retries=settings.http_retries, backoff=settings.http_backoff, max_retry_after=settings.http_max_retry_after
     )
     pages: queue.Queue[tuple[Payload, str | None] | BaseException | None] = queue.Queue(maxsize=depth)
@@ -400,7 +401,7 @@ def _pages_ahead(
         next_url = url
         try:
             while next_url and not stop.is_set():
-                page = fetch_fast(pool, SOURCE, next_url, timeout=settings.http_timeout, headers=headers)
+                page = client.get(SOURCE, next_url, timeout=settings.http_timeout, headers=headers)
                 following = urljoin(next_url, page.links["next"]) if page.links.get("next") else None
                 _put(pages, (page, following), stop)
                 next_url = following
@@ -428,7 +429,7 @@ def _pages_ahead(
     finally:
         stop.set()
         thread.join(timeout=settings.http_timeout + 5)
-        pool.clear()
+        client.close()
 
 
 def _put(pages: queue.Queue, item: object, stop: threading.Event) -> None:

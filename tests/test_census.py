@@ -323,7 +323,8 @@ def test_a_resumed_census_decodes_its_staged_batches_again_from_their_raw_pages(
     stage.start(datetime(2026, 8, 1).date(), "run", "http://hub/api/models")
     body = json.dumps(_models(3)).encode()
     raw = [("http://hub/api/models", datetime.now(UTC), 200, body, "application/json")]
-    staged = census.stage_batch(str(tmp_path), str(folder), 0, "first", raw)
+    staged = census.stage_batch(str(tmp_path), str(folder), 0, "first", *census.spool(folder, 0, "first", raw))
+    assert not list(folder.glob("spool-*"))  # read, then deleted
     stage.advance(staged, None)
     assert census.Staging(folder).batches() == [staged.name]  # a reopened census keeps what progress names
     again = census.from_ipc(census.restage(str(tmp_path), str(folder), staged.name))

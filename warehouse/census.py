@@ -20,6 +20,7 @@ from warehouse.census_staging import (
     Staging,
     from_ipc,
     restage,
+    spool,
     stage_batch,
     staging_path,
     write_pages,
@@ -34,6 +35,7 @@ __all__ = [
     "finish",
     "from_ipc",
     "restage",
+    "spool",
     "stage_batch",
     "staging_path",
     "write_pages",
@@ -93,7 +95,8 @@ def _apply(
         # one join of the listing against the dictionary of repo ids; the few new ids get the next dense ids
         con.execute(
             "CREATE OR REPLACE TEMP TABLE census_seen AS "
-            "SELECT s.*, m.model_id FROM stage_rows s LEFT JOIN hf_census_models m USING (repo_id)"
+            "SELECT s.page, m.model_id, CASE WHEN m.model_id IS NULL THEN s.repo_id END AS new_repo, s.downloads_30d,"
+            " s.downloads_all_time, s.likes FROM stage_rows s LEFT JOIN hf_census_models m USING (repo_id)"
         )
         unknown = con.execute("SELECT count(*) FROM census_seen WHERE model_id IS NULL").fetchall()[0][0]
         new_models = 0
@@ -101,12 +104,12 @@ def _apply(
             new_models = con.execute(
                 "INSERT INTO hf_census_models "
                 "SELECT coalesce((SELECT max(model_id) FROM hf_census_models), 0) + row_number() OVER (), repo_id, ? "
-                "FROM (SELECT DISTINCT repo_id FROM census_seen WHERE model_id IS NULL)",
+                "FROM (SELECT DISTINCT new_repo AS repo_id FROM census_seen WHERE model_id IS NULL)",
                 [day],
             ).fetchall()[0][0]
             con.execute(
                 "UPDATE census_seen SET model_id = m.model_id FROM hf_census_models m "
-                "WHERE census_seen.model_id IS NULL AND m.first_day = ? AND m.repo_id = census_seen.repo_id",
+                "WHERE census_seen.model_id IS NULL AND m.first_day = ? AND m.repo_id = census_seen.new_repo",
                 [day],
             )
         _join_state(con)
@@ -131,10 +134,10 @@ def _apply(
             [day],
         ).fetchall()[0][0]
         unlisted = con.execute("SELECT count(*) FROM census_next WHERE NOT listed AND was_listed").fetchall()[0][0]
-        con.execute(
+        con.execute(  # no ORDER BY: the join keeps the old state's order, new models last (measured: as compact)
             "CREATE TABLE hf_census_state_next AS "
             "SELECT model_id, coalesce(n_30d, s_30d) AS downloads_30d, coalesce(n_all, s_all) AS downloads_all_time,"
-            " coalesce(n_likes, s_likes) AS likes, listed FROM census_next ORDER BY model_id"
+            " coalesce(n_likes, s_likes) AS likes, listed FROM census_next"
         )
         con.execute("DROP TABLE hf_census_state")
         con.execute("ALTER TABLE hf_census_state_next RENAME TO hf_census_state")

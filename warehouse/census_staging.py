@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -91,18 +92,30 @@ def pack_path(folder: str | Path, name: str) -> str:
     return f"raw/census/{Path(folder).name}/{name}.zst"
 
 
-def rows_table(first: int, pages: list[Page]) -> pa.Table:
-    """A batch's rows: the page number (from `first`), repo id and the three counters of every model."""
+def page_rows(page: int, columns: tuple[list[str], list[int], list[int], list[int]]) -> list[pa.Array]:
+    """A page's rows as Arrow arrays, one per column of ROWS: its number, then the repo id and the three counters
+    of every model."""
+    ids, d30, total, likes = columns
+    number = pa.Array.from_buffers(pa.int32(), len(ids), [None, pa.py_buffer(array("i", [page]) * len(ids))])
+    return [
+        number,
+        pa.array(ids, pa.string()),
+        pa.array(d30, pa.int64()),
+        pa.array(total, pa.int64()),
+        pa.array(likes, pa.int64()),
+    ]
+
+
+def rows_of(pages: list[list[pa.Array]]) -> pa.Table:
+    """The rows of consecutive pages as one table (no copy: a chunk per page)."""
     return pa.Table.from_arrays(
-        [
-            pa.chunked_array([pa.array([first + k] * len(p.columns[0]), pa.int32()) for k, p in enumerate(pages)]),
-            *(
-                pa.chunked_array([pa.array(p.columns[i], kind) for p in pages], kind)
-                for i, kind in enumerate((pa.string(), pa.int64(), pa.int64(), pa.int64()))
-            ),
-        ],
-        schema=ROWS,
+        [pa.chunked_array([page[i] for page in pages], field.type) for i, field in enumerate(ROWS)], schema=ROWS
     )
+
+
+def rows_table(first: int, pages: list[Page]) -> pa.Table:
+    """A batch's rows, page by page (numbered from `first`)."""
+    return rows_of([page_rows(first + k, p.columns) for k, p in enumerate(pages)])
 
 
 def to_ipc(table: pa.Table) -> bytes:
@@ -116,8 +129,10 @@ def from_ipc(data: bytes) -> pa.Table:
     return pa.ipc.open_stream(data).read_all()
 
 
-def write_pages(folder: Path, name: str, first: int, pages: list[Page]) -> None:
-    """A batch's page records as pages-<name>.json, written whole and synced before it gets its name."""
+def write_pages(folder: Path, name: str, first: int, pages: list[Page], models: list[int] | None = None) -> None:
+    """A batch's page records as pages-<name>.json (with each page's number of models, when its columns are gone),
+    written whole and synced before it gets its name."""
+    models = models or [len(p.columns[0]) for p in pages]
     records = [
         {
             "page": first + k,
@@ -128,10 +143,10 @@ def write_pages(folder: Path, name: str, first: int, pages: list[Page]) -> None:
             "bytes": p.size,
             "content_type": p.content_type,
             "path": p.path,
-            "models": len(p.columns[0]),
+            "models": n,
             "rejected": p.rejected,
         }
-        for k, p in enumerate(pages)
+        for k, (p, n) in enumerate(zip(pages, models, strict=True))
     ]
     _replace_synced(folder / f"pages-{name}.json", lambda partial: partial.write_text(json.dumps(records)))
 
@@ -151,13 +166,27 @@ def _replace_synced(target: Path, write: Callable[[Path], object]) -> None:
         os.close(directory)
 
 
+def spool(
+    folder: Path, first: int, token: str, raw: list[tuple[str, datetime, int, bytes, str]]
+) -> tuple[str, list[tuple[str, datetime, int, int, str]]]:
+    """Hand a batch of fetched pages (url, fetched_at, status, content, content type) to a stager process through a
+    file: the bodies back to back in the staging folder (not synced: the stager reads it at once, and a file no
+    progress names is deleted on the next start), and what else it needs with each body's size instead of the body.
+    Cheaper than pickling the bodies through a pipe: a third of the CPU, on both sides."""
+    path = folder / f"spool-{first:06d}-{token}"
+    with path.open("wb") as handle:
+        for _, _, _, content, _ in raw:
+            handle.write(content)
+    return str(path), [(url, at, status, len(content), kind) for url, at, status, content, kind in raw]
+
+
 def stage_batch(
-    data_dir: str, folder: str, first: int, token: str, raw: list[tuple[str, datetime, int, bytes, str]]
+    data_dir: str, folder: str, first: int, token: str, spooled: str, meta: list[tuple[str, datetime, int, int, str]]
 ) -> Staged:
-    """Archive, decode and record a batch of fetched pages (url, fetched_at, status, content, content type): the raw
-    pages go to one pack in the archive (a zstandard frame each) and are decoded strictly; the pack and the page
-    records are synced before this returns the rows, so the caller can move the cursor past the batch. A page that
-    does not parse ends the batch there: the pages before it are staged, and its index and reason are returned."""
+    """Archive, decode and record a batch of fetched pages, spooled by `spool`: the raw pages go to one pack in the
+    archive (a zstandard frame each) and are decoded strictly; the pack and the page records are synced before this
+    returns the rows, so the caller can move the cursor past the batch. A page that does not parse ends the batch
+    there: the pages before it are staged, and its index and reason are returned."""
     from extractors.base import Payload
     from extractors.errors import ParseError
     from extractors.hub import census_decode
@@ -165,10 +194,14 @@ def stage_batch(
 
     name = f"{first:06d}-{token}"
     pages: list[Page] = []
+    rows: list[list[pa.Array]] = []
     failed: tuple[int, str, str] | None = None
     pack = archive.Pack(Path(data_dir), pack_path(folder, name))
+    bodies, offset = Path(spooled).read_bytes(), 0
+    Path(spooled).unlink()
     try:
-        for index, (url, fetched_at, status, content, content_type) in enumerate(raw):
+        for index, (url, fetched_at, status, size, content_type) in enumerate(meta):
+            content, offset = bodies[offset : offset + size], offset + size
             try:
                 columns, rejected = census_decode.census_columns(
                     Payload(census_decode.NAME, url, fetched_at, status, content, content_type)
@@ -176,10 +209,13 @@ def stage_batch(
             except ParseError as exc:
                 failed = (index, exc.url, exc.detail)
                 break
+            rows.append(page_rows(first + index, columns))  # while the decoded page is fresh in the CPU's caches
             sha256 = hashlib.sha256(content).hexdigest()
             pages.append(
                 Page(url, fetched_at, status, sha256, len(content), content_type, pack.add(content), columns, rejected)
             )
+            for column in columns:  # its rows live on in Arrow
+                column.clear()
         if pages:
             pack.close()
         else:
@@ -187,10 +223,11 @@ def stage_batch(
     except BaseException:
         pack.discard()
         raise
-    staged = Staged(None, len(pages), sum(len(p.columns[0]) for p in pages), sum(p.rejected for p in pages))
+    models = [len(r[0]) for r in rows]
+    staged = Staged(None, len(pages), sum(models), sum(p.rejected for p in pages))
     if pages:
-        write_pages(Path(folder), name, first, pages)
-        staged.name, staged.rows = name, to_ipc(rows_table(first, pages))
+        write_pages(Path(folder), name, first, pages, models)
+        staged.name, staged.rows = name, to_ipc(rows_of(rows))
     if failed:
         staged.failed_at, staged.failed_url, staged.failure = failed
     return staged
