@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -344,6 +345,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=2_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--storage-page", type=int, default=10_000, help="rows per Staging.add call, storage part")
+    parser.add_argument("--repeat", type=int, default=3, help="census and baseline runs, in turns")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="llmflation-census-"))
     (work / "cache").mkdir()
@@ -365,8 +367,16 @@ def main() -> None:
     parent, child = multiprocessing.Pipe()
     multiprocessing.Process(target=replay, args=(work, child), daemon=True).start()
     base = f"http://127.0.0.1:{parent.recv()}/api/models"
-    c = run("census", str(work / "census" / "c.duckdb"), f"{base}?day=0", f"{base}?day=1")
-    b = run("baseline", str(work / "baseline.duckdb"), str(work / "day0"))
+    censuses, baselines = [], []
+    for k in range(args.repeat):  # census and baseline in turns, so both see the shared machine's ups and downs
+        censuses.append(run("census", str(work / f"census{k}" / "c.duckdb"), f"{base}?day=0", f"{base}?day=1"))
+        baselines.append(run("baseline", str(work / f"baseline{k}.duckdb"), str(work / "day0")))
+    runs = [
+        [c[f"day{d}"]["models"] / c[f"day{d}"]["s"] / (b["models"] / b["s"]) for d in (0, 1)]
+        for c, b in zip(censuses, baselines, strict=True)
+    ]
+    c = sorted(censuses, key=lambda r: r["day1"]["s"])[len(censuses) // 2]  # the median run, for its breakdown
+    b = sorted(baselines, key=lambda r: r["s"])[len(baselines) // 2]
     w = run("walk", f"{base}?day=0")
     st = run("storage", str(work / "storage.duckdb"), str(args.models), str(args.days), str(args.storage_page))
     md, pages = st["model_days"], c["day0"]["pages"]
@@ -395,7 +405,7 @@ def main() -> None:
         ),
         f"\n{'stage':<26}{'models':>12}{'seconds':>9}{'models/s':>11}{'peak RSS MB':>12}",
     ]
-    census_rss = max(c["tree_rss"], c["rss"])  # sampled sum over the process tree; the census process's own peak
+    census_rss = max(max(r["tree_rss"], r["rss"]) for r in censuses)  # sampled over the process tree; its own peak
     rows = (
         ("census day 0 (first)", c["day0"], census_rss),
         ("census day 1 (nightly)", c["day1"], census_rss),
@@ -405,11 +415,17 @@ def main() -> None:
     )
     for name, r, rss in rows:
         lines.append(f"{name:<26}{r['models']:>12,}{r['s']:>9.1f}{r['models'] / r['s']:>11,.0f}{rss:>12.0f}")
-    rate = b["models"] / b["s"]
-    ratios = [c[f"day{d}"]["models"] / c[f"day{d}"]["s"] / rate for d in (0, 1)]
+    ratios = [statistics.median(r[d] for r in runs) for d in (0, 1)]
     lines.append(
-        f"census/baseline: first census {ratios[0]:.2f}, nightly {ratios[1]:.2f} (target >= 0.5); peak RSS of the "
-        f"census {census_rss:.0f} MB, its {c['workers']} stager processes included (target < 600); "
+        f"census/baseline in {args.repeat} runs, each against the baseline measured next to it: first census "
+        + ", ".join(f"{r[0]:.2f}" for r in runs)
+        + "; nightly "
+        + ", ".join(f"{r[1]:.2f}" for r in runs)
+        + "; the table shows the median run"
+    )
+    lines.append(
+        f"census/baseline, median: first census {ratios[0]:.2f}, nightly {ratios[1]:.2f} (target >= 0.5); "
+        f"peak RSS of the census {census_rss:.0f} MB, its {c['workers']} stager processes included (target < 600); "
         f"{per_md:.2f} B/model-day at {args.days} days (target <= 3)"
     )
     print("\n".join(lines))

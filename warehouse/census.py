@@ -8,6 +8,7 @@ current state and marks the day complete, in one transaction; the staging folder
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -68,10 +69,16 @@ def finish(db_path: Path, stage: Staging, day: date, run_id: str, source: str, m
         con.execute(f"SET memory_limit = '{memory_mb}MB'")
         con.register("stage_rows", rows)
         con.register("stage_pages", pages)
-        try:
-            counts = _apply(con, day, run_id, source, state)
-        finally:
+        del rows
+
+        def release() -> None:  # the listing is in DuckDB now: its Arrow copy goes before the joins need memory
             con.unregister("stage_rows")
+            stage.rows.clear()
+
+        try:
+            counts = _apply(con, day, run_id, source, state, release)
+        finally:
+            release()
             con.unregister("stage_pages")
     finally:
         con.close()
@@ -80,7 +87,12 @@ def finish(db_path: Path, stage: Staging, day: date, run_id: str, source: str, m
 
 
 def _apply(
-    con: duckdb.DuckDBPyConnection, day: date, run_id: str, source: str, state: dict[str, Any]
+    con: duckdb.DuckDBPyConnection,
+    day: date,
+    run_id: str,
+    source: str,
+    state: dict[str, Any],
+    release: Callable[[], None] = lambda: None,
 ) -> dict[str, int]:
     with transaction(con):
         con.execute(
@@ -98,26 +110,14 @@ def _apply(
             "SELECT s.page, m.model_id, CASE WHEN m.model_id IS NULL THEN s.repo_id END AS new_repo, s.downloads_30d,"
             " s.downloads_all_time, s.likes FROM stage_rows s LEFT JOIN hf_census_models m USING (repo_id)"
         )
-        unknown = con.execute("SELECT count(*) FROM census_seen WHERE model_id IS NULL").fetchall()[0][0]
-        new_models = 0
-        if unknown:
-            new_models = con.execute(
-                "INSERT INTO hf_census_models "
-                "SELECT coalesce((SELECT max(model_id) FROM hf_census_models), 0) + row_number() OVER (), repo_id, ? "
-                "FROM (SELECT DISTINCT new_repo AS repo_id FROM census_seen WHERE model_id IS NULL)",
-                [day],
-            ).fetchall()[0][0]
-            con.execute(
-                "UPDATE census_seen SET model_id = m.model_id FROM hf_census_models m "
-                "WHERE census_seen.model_id IS NULL AND m.first_day = ? AND m.repo_id = census_seen.new_repo",
-                [day],
-            )
+        release()
+        new_models = _add_new_models(con, day)
         _join_state(con)
-        # a model listed twice while the listing shifted under the walk keeps its row from the later page; cheap to
-        # detect: a known model listed k times joins its state row k times, a new one got one id for k rows
+        # a known model listed twice while the listing shifted under the walk keeps its row from the later page;
+        # cheap to detect: a known model listed k times joins its state row k times
         known_rows = con.execute("SELECT count(*) FROM census_next WHERE known").fetchall()[0][0]
         state_rows = con.execute("SELECT count(*) FROM hf_census_state").fetchall()[0][0]
-        if known_rows > state_rows or unknown > new_models:
+        if known_rows > state_rows:
             con.execute(
                 "DELETE FROM census_seen WHERE rowid IN (SELECT rowid FROM census_seen "
                 "QUALIFY row_number() OVER (PARTITION BY model_id ORDER BY page DESC, rowid DESC) > 1)"
@@ -134,10 +134,10 @@ def _apply(
             [day],
         ).fetchall()[0][0]
         unlisted = con.execute("SELECT count(*) FROM census_next WHERE NOT listed AND was_listed").fetchall()[0][0]
-        con.execute(  # no ORDER BY: the join keeps the old state's order, new models last (measured: as compact)
+        con.execute(  # in model_id order: a fifth smaller after 30 days than in the join's order
             "CREATE TABLE hf_census_state_next AS "
             "SELECT model_id, coalesce(n_30d, s_30d) AS downloads_30d, coalesce(n_all, s_all) AS downloads_all_time,"
-            " coalesce(n_likes, s_likes) AS likes, listed FROM census_next"
+            " coalesce(n_likes, s_likes) AS likes, listed FROM census_next ORDER BY model_id"
         )
         con.execute("DROP TABLE hf_census_state")
         con.execute("ALTER TABLE hf_census_state_next RENAME TO hf_census_state")
@@ -171,3 +171,44 @@ def _join_state(con: duckdb.DuckDBPyConnection) -> None:
         " s.downloads_30d AS s_30d, s.downloads_all_time AS s_all, s.likes AS s_likes "
         "FROM census_seen n FULL JOIN hf_census_state s USING (model_id)"
     )
+
+
+def _add_new_models(con: duckdb.DuckDBPyConnection, day: date) -> int:
+    """Give the listing's new repo ids (model_id NULL in census_seen) the next dense ids, in census_seen and in the
+    dictionary; a new model listed twice keeps its row from the later page. Returns how many were new."""
+    unknown, distinct = con.execute(
+        "SELECT count(*), count(DISTINCT new_repo) FROM census_seen WHERE model_id IS NULL"
+    ).fetchall()[0]
+    if not unknown:
+        return 0
+    if distinct < unknown:
+        con.execute(
+            "DELETE FROM census_seen WHERE rowid IN (SELECT rowid FROM census_seen WHERE model_id IS NULL "
+            "QUALIFY row_number() OVER (PARTITION BY new_repo ORDER BY page DESC, rowid DESC) > 1)"
+        )
+    top = con.execute("SELECT coalesce(max(model_id), 0) FROM hf_census_models").fetchall()[0][0]
+    listed = con.execute("SELECT count(*) FROM census_seen").fetchall()[0][0]
+    if 2 * distinct > listed:  # mostly new (the first census): number them in one pass, no join back
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE census_seen AS SELECT page,"
+            " coalesce(model_id, CAST(? + sum(CASE WHEN model_id IS NULL THEN 1 ELSE 0 END)"
+            " OVER (ROWS UNBOUNDED PRECEDING) AS INTEGER)) AS model_id, new_repo, downloads_30d, downloads_all_time,"
+            " likes FROM census_seen",
+            [top],
+        )
+        con.execute(
+            "INSERT INTO hf_census_models SELECT model_id, new_repo, ? FROM census_seen WHERE new_repo IS NOT NULL",
+            [day],
+        )
+    else:  # a few (a nightly census): number them, then one small join back
+        con.execute(
+            "INSERT INTO hf_census_models SELECT ? + row_number() OVER (), new_repo, ? FROM census_seen "
+            "WHERE new_repo IS NOT NULL",
+            [top, day],
+        )
+        con.execute(
+            "UPDATE census_seen SET model_id = m.model_id FROM hf_census_models m "
+            "WHERE census_seen.model_id IS NULL AND m.first_day = ? AND m.repo_id = census_seen.new_repo",
+            [day],
+        )
+    return int(distinct)
