@@ -274,6 +274,8 @@ def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
 
     workers = settings.hf_census_workers
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as stager:
+        for _ in range(workers):  # every stager starts (and imports what it needs) while the first pages arrive
+            stager.submit(census.warm_up)
         # a resumed census decodes the batches it had staged again, from their archived pages, before going on
         restaged = [stager.submit(census.restage, str(settings.data_dir), str(path), name) for name in stage.batches()]
         stage.rows = [census.from_ipc(rows.result()) for rows in restaged]

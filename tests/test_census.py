@@ -297,6 +297,21 @@ def test_every_staged_row_traces_to_an_archived_raw_page(census_settings: Settin
     assert len(ids) == 2100 and set(ids) == {m["id"] for m in _models(2100)}
 
 
+def test_a_pack_member_reads_back_alone_and_a_cut_pack_says_so(tmp_path) -> None:
+    from warehouse import archive
+
+    pack = archive.Pack(tmp_path, "raw/census/2026-08-01/000000-test.zst")
+    members = [pack.add(body) for body in (b'[{"id": "a/b"}]', b"[]", b'[{"id": "c/d"}]')]
+    assert not (tmp_path / pack.relative).exists()  # named only once synced
+    pack.close()
+    assert [archive.read(tmp_path, m) for m in members] == [b'[{"id": "a/b"}]', b"[]", b'[{"id": "c/d"}]']
+    whole = (tmp_path / pack.relative).read_bytes()
+    (tmp_path / pack.relative).write_bytes(whole[:-3])
+    with pytest.raises(ValueError, match="cut short"):
+        archive.read(tmp_path, members[-1])
+    assert archive.read(tmp_path, members[0]) == b'[{"id": "a/b"}]'
+
+
 def test_a_batch_the_cursor_never_moved_past_is_never_read(tmp_path) -> None:
     from warehouse import census
 

@@ -24,6 +24,7 @@ from warehouse.census_staging import (
     spool,
     stage_batch,
     staging_path,
+    warm_up,
     write_pages,
 )
 from warehouse.db import connect, transaction
@@ -39,6 +40,7 @@ __all__ = [
     "spool",
     "stage_batch",
     "staging_path",
+    "warm_up",
     "write_pages",
 ]
 

@@ -233,6 +233,13 @@ def stage_batch(
     return staged
 
 
+def warm_up() -> None:
+    """What a stager process imports, imported before its first batch arrives."""
+    from extractors.base import Payload  # noqa: F401
+    from extractors.hub import census_decode  # noqa: F401
+    from warehouse import archive  # noqa: F401
+
+
 def restage(data_dir: str, folder: str, name: str) -> bytes:
     """The rows of a batch staged by an earlier attempt, decoded again from its archived pages (each checked against
     its sha256), as an Arrow IPC stream."""
