@@ -41,8 +41,9 @@ def parse_counters(payload: Payload) -> tuple[list[tuple[str, int | None, int | 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 
 
-class CensusItem(msgspec.Struct):
-    """What the census keeps of a listed model; every counter required, a non-negative JSON integer."""
+class CensusItem(msgspec.Struct, gc=False):
+    """What the census keeps of a listed model; every counter required, a non-negative JSON integer. Holding only a
+    string and integers, it can be in no reference cycle: the garbage collector need not track two million of them."""
 
     id: str
     downloads: Count
