@@ -199,11 +199,11 @@ def census_worker(db_path: str, *bases: str) -> dict:
     out: dict = {}
     stop, peak = threading.Event(), [0]
 
-    def sample() -> None:  # the census and its stager processes together, every 20 ms
+    def sample() -> None:  # the census and its stager processes together, every 50 ms (psutil costs CPU too)
         import psutil
 
         me = psutil.Process()
-        while not stop.wait(0.02):
+        while not stop.wait(0.05):
             try:
                 tree = [me, *me.children(recursive=True)]
                 peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree))

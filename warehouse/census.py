@@ -114,7 +114,7 @@ def _apply(
         )
         release()
         new_models = _add_new_models(con, day)
-        _join_state(con)
+        next_kind = _join_state(con)
         # a known model listed twice while the listing shifted under the walk keeps its row from the later page;
         # cheap to detect: a known model listed k times joins its state row k times
         known_rows = con.execute("SELECT count(*) FROM census_next WHERE known").fetchall()[0][0]
@@ -158,13 +158,23 @@ def _apply(
                 unlisted,
             ],
         )
+        con.execute(f"DROP {next_kind} census_next")
         con.execute("DROP TABLE census_seen")
-        con.execute("DROP TABLE census_next")
     return {"models": int(listed), "new_models": int(new_models), "changed": int(changed), "unlisted": int(unlisted)}
 
 
-def _join_state(con: duckdb.DuckDBPyConnection) -> None:
-    """census_next: the day's listing against every model's current state, one row per model seen either side."""
+def _join_state(con: duckdb.DuckDBPyConnection) -> str:
+    """census_next: the day's listing against every model's current state, one row per model seen either side. With
+    no state yet (the first census), the listing itself, read through a view rather than copied. Returns which of
+    the two census_next is."""
+    if not con.execute("SELECT count(*) FROM hf_census_state").fetchall()[0][0]:
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW census_next AS "
+            "SELECT model_id, true AS listed, downloads_30d AS n_30d, downloads_all_time AS n_all, likes AS n_likes,"
+            " false AS known, CAST(NULL AS BOOLEAN) AS was_listed, CAST(NULL AS BIGINT) AS s_30d,"
+            " CAST(NULL AS BIGINT) AS s_all, CAST(NULL AS BIGINT) AS s_likes FROM census_seen"
+        )
+        return "VIEW"
     con.execute(
         "CREATE OR REPLACE TEMP TABLE census_next AS "
         "SELECT coalesce(n.model_id, s.model_id) AS model_id, n.model_id IS NOT NULL AS listed,"
@@ -173,6 +183,7 @@ def _join_state(con: duckdb.DuckDBPyConnection) -> None:
         " s.downloads_30d AS s_30d, s.downloads_all_time AS s_all, s.likes AS s_likes "
         "FROM census_seen n FULL JOIN hf_census_state s USING (model_id)"
     )
+    return "TABLE"
 
 
 def _add_new_models(con: duckdb.DuckDBPyConnection, day: date) -> int:
@@ -192,10 +203,11 @@ def _add_new_models(con: duckdb.DuckDBPyConnection, day: date) -> int:
     listed = con.execute("SELECT count(*) FROM census_seen").fetchall()[0][0]
     if 2 * distinct > listed:  # mostly new (the first census): number them in one pass, no join back
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE census_seen AS SELECT page,"
-            " coalesce(model_id, CAST(? + sum(CASE WHEN model_id IS NULL THEN 1 ELSE 0 END)"
-            " OVER (ROWS UNBOUNDED PRECEDING) AS INTEGER)) AS model_id, new_repo, downloads_30d, downloads_all_time,"
-            " likes FROM census_seen",
+            "CREATE OR REPLACE TEMP TABLE census_seen AS "
+            "SELECT page, model_id, new_repo, downloads_30d, downloads_all_time, likes FROM census_seen "
+            "WHERE model_id IS NOT NULL UNION ALL "
+            "SELECT page, CAST(? + row_number() OVER () AS INTEGER), new_repo, downloads_30d, downloads_all_time,"
+            " likes FROM census_seen WHERE model_id IS NULL",
             [top],
         )
         con.execute(
