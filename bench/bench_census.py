@@ -187,11 +187,17 @@ def replay(pages: Path, conn) -> None:
 
 def census_worker(db_path: str, *bases: str) -> dict:
     """flows.hub.run_census into a fresh warehouse, one census day per base URL (raw pages archived, as always),
-    with the time spent in its parts on each day."""
+    with the time spent in its parts on each day. Timed from the call: the warehouse is created (its schema
+    migrated) and the census's modules imported beforehand, as in any process that runs a census after start-up."""
+    import certifi  # noqa: F401
+    import pycurl  # noqa: F401
+
     from extractors import http
     from flows import hub
     from flows.settings import Settings
-    from warehouse import census
+    from warehouse import census, census_staging, db  # noqa: F401
+
+    db.connect(db_path).close()
 
     spent: Counter[str] = Counter()
     http.CurlClient.get = timed(http.CurlClient.get, "get", spent)

@@ -330,6 +330,17 @@ def test_a_batch_the_cursor_never_moved_past_is_never_read(tmp_path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["pages-000000-local.json", "progress.json"]
 
 
+def test_a_census_staged_by_an_older_release_starts_over(tmp_path) -> None:
+    from warehouse import census
+
+    folder = tmp_path / "census" / "2026-08-01"  # progress names a batch staged as Parquet, which this release drops
+    folder.mkdir(parents=True)
+    (folder / "progress.json").write_text(json.dumps({"pages": 50, "next_url": "u50", "batches": ["000000-old"]}))
+    (folder / "rows-000000-old.parquet").write_bytes(b"PAR1")
+    stage = census.Staging(folder)
+    assert stage.progress() is None and not list(folder.iterdir())
+
+
 def test_a_resumed_census_decodes_its_staged_batches_again_from_their_raw_pages(tmp_path) -> None:
     from warehouse import census
 
