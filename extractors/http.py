@@ -138,29 +138,27 @@ class CurlClient:
             )
 
 
-class _CurlReadError(urllib3.exceptions.ProtocolError):
-    """A libcurl error, classed for urllib3's Retry (this one as a read error, retried as such) and worded as ours."""
+class _CurlError(Exception):
+    """A libcurl error worded as ours; each subclass is also the urllib3 error its Retry counts it as."""
 
     def __init__(self, detail: str, *, retryable: bool = False) -> None:
         super().__init__(detail)
         self.detail, self.retryable = detail, retryable
 
 
-class _CurlConnectError(urllib3.exceptions.ConnectTimeoutError):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail, self.retryable = detail, False
+class _CurlReadError(_CurlError, urllib3.exceptions.ProtocolError):
+    """Retried as a read error."""
 
 
-class _CurlOtherError(urllib3.exceptions.HTTPError):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail, self.retryable = detail, False
+class _CurlConnectError(_CurlError, urllib3.exceptions.ConnectTimeoutError):
+    """Retried as a connect error."""
 
 
-def _curl_error(
-    url: str, timeout: float, code: int, message: str
-) -> _CurlReadError | _CurlConnectError | _CurlOtherError:
+class _CurlOtherError(_CurlError, urllib3.exceptions.HTTPError):
+    """Retried as another error."""
+
+
+def _curl_error(url: str, timeout: float, code: int, message: str) -> _CurlError:
     import pycurl
 
     where = urllib3.util.parse_url(url)
