@@ -400,9 +400,11 @@ def _pages_ahead(
     headers = {"Authorization": f"Bearer {settings.hf_token}"} if settings.hf_token else None
 
     def fetcher() -> None:
-        next_url = url
+        next_url, start = url, huggingface.origin(url) if url else ""
         try:
             while next_url and not stop.is_set():
+                if huggingface.origin(next_url) != start:  # never send the token, or follow a listing, elsewhere
+                    raise FetchError(SOURCE, next_url, f"the next link leaves {start}")
                 page = client.get(SOURCE, next_url, timeout=settings.http_timeout, headers=headers)
                 following = urljoin(next_url, page.links["next"]) if page.links.get("next") else None
                 _put(pages, (page, following), stop)
@@ -431,7 +433,8 @@ def _pages_ahead(
     finally:
         stop.set()
         thread.join(timeout=settings.http_timeout + 5)
-        client.close()
+        if not thread.is_alive():  # a transfer still running keeps its handle
+            client.close()
 
 
 def _put(pages: queue.Queue, item: object, stop: threading.Event) -> None:

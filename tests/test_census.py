@@ -297,6 +297,30 @@ def test_every_staged_row_traces_to_an_archived_raw_page(census_settings: Settin
     assert len(ids) == 2100 and set(ids) == {m["id"] for m in _models(2100)}
 
 
+def test_the_census_walk_never_follows_a_cursor_to_another_host(
+    census_settings: Settings, httpserver: HTTPServer
+) -> None:
+    fake = CensusHub(_models(2500))
+    elsewhere = httpserver.url_for("/api/models").replace("localhost", "127.0.0.1")
+    assert elsewhere != census_settings.source_urls["huggingface"]  # the same server, under another origin
+    fake.fail[1000] = lambda request: Response("unreachable", status=500)
+    original = fake.__call__
+
+    def hub_leaking_elsewhere(request: Request) -> Response:
+        response = original(request)
+        if "Link" in response.headers:
+            response.headers["Link"] = response.headers["Link"].replace(
+                request.host_url.rstrip("/"), elsewhere[: -len("/api/models")]
+            )
+        return response
+
+    httpserver.expect_request("/api/models").respond_with_handler(hub_leaking_elsewhere)
+    summary = hub.census(replace(census_settings, hf_token="hf_secret"), datetime(2026, 8, 1, tzinfo=UTC))
+    assert summary.status == "failed" and "the next link leaves" in summary.outcomes[0].error
+    assert fake.requests == [0]  # nothing fetched from the other origin
+    assert all(r.headers.get("Authorization") == "Bearer hf_secret" for r, _ in httpserver.log)
+
+
 def test_a_pack_member_reads_back_alone_and_a_cut_pack_says_so(tmp_path) -> None:
     from warehouse import archive
 

@@ -85,15 +85,15 @@ def fetch_pages(
 ) -> Iterator[Payload]:
     """GET url, then follow Link rel="next" on the same origin; one Payload per page, at most max_pages."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
-    origin = _origin(url)
+    start = origin(url)
     seen: set[str] = set()
     page_url: str | None = url
     while page_url is not None and (max_pages is None or len(seen) < max_pages):
         if page_url in seen:
             raise FetchError(NAME, page_url, "the next link points back to a page already fetched")
-        if _origin(page_url) != origin:
+        if origin(page_url) != start:
             # never send the token, or follow a listing, to another host
-            raise FetchError(NAME, page_url, f"the next link leaves {origin}")
+            raise FetchError(NAME, page_url, f"the next link leaves {start}")
         seen.add(page_url)
         payload = fetch(session, NAME, page_url, timeout=timeout, headers=headers)
         yield payload
@@ -114,7 +114,7 @@ def rate_limit_pause(headers: dict[str, str], *, max_wait: float = 120.0) -> flo
     return min(float(fields["t"]), max_wait)
 
 
-def _origin(url: str) -> str:
+def origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
