@@ -114,17 +114,17 @@ def _apply(
         )
         release()
         new_models = _add_new_models(con, day)
-        next_kind = _join_state(con)
+        state_rows = con.execute("SELECT count(*) FROM hf_census_state").fetchall()[0][0]
+        next_kind = _join_state(con, state_rows)
         # a known model listed twice while the listing shifted under the walk keeps its row from the later page;
         # cheap to detect: a known model listed k times joins its state row k times
         known_rows = con.execute("SELECT count(*) FROM census_next WHERE known").fetchall()[0][0]
-        state_rows = con.execute("SELECT count(*) FROM hf_census_state").fetchall()[0][0]
         if known_rows > state_rows:
             con.execute(
                 "DELETE FROM census_seen WHERE rowid IN (SELECT rowid FROM census_seen "
                 "QUALIFY row_number() OVER (PARTITION BY model_id ORDER BY page DESC, rowid DESC) > 1)"
             )
-            _join_state(con)
+            _join_state(con, state_rows)
         changed = con.execute(
             "INSERT INTO hf_census_changes "
             "SELECT ?, model_id, coalesce(n_30d - coalesce(s_30d, 0), 0), coalesce(n_all - coalesce(s_all, 0), 0),"
@@ -163,11 +163,11 @@ def _apply(
     return {"models": int(listed), "new_models": int(new_models), "changed": int(changed), "unlisted": int(unlisted)}
 
 
-def _join_state(con: duckdb.DuckDBPyConnection) -> str:
+def _join_state(con: duckdb.DuckDBPyConnection, state_rows: int) -> str:
     """census_next: the day's listing against every model's current state, one row per model seen either side. With
     no state yet (the first census), the listing itself, read through a view rather than copied. Returns which of
     the two census_next is."""
-    if not con.execute("SELECT count(*) FROM hf_census_state").fetchall()[0][0]:
+    if not state_rows:
         con.execute(
             "CREATE OR REPLACE TEMP VIEW census_next AS "
             "SELECT model_id, true AS listed, downloads_30d AS n_30d, downloads_all_time AS n_all, likes AS n_likes,"

@@ -28,6 +28,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from extractors.base import Payload
+from extractors.errors import ParseError
+from extractors.hub import census_decode
+from warehouse import archive
+
 PROGRESS = "progress.json"
 ROWS = pa.schema(
     [
@@ -187,11 +192,6 @@ def stage_batch(
     archive (a zstandard frame each) and are decoded strictly; the pack and the page records are synced before this
     returns the rows, so the caller can move the cursor past the batch. A page that does not parse ends the batch
     there: the pages before it are staged, and its index and reason are returned."""
-    from extractors.base import Payload
-    from extractors.errors import ParseError
-    from extractors.hub import census_decode
-    from warehouse import archive
-
     name = f"{first:06d}-{token}"
     pages: list[Page] = []
     rows: list[list[pa.Array]] = []
@@ -234,42 +234,21 @@ def stage_batch(
 
 
 def warm_up() -> None:
-    """What a stager process imports, imported before its first batch arrives."""
-    from extractors.base import Payload  # noqa: F401
-    from extractors.hub import census_decode  # noqa: F401
-    from warehouse import archive  # noqa: F401
+    """Nothing: a stager process that runs it has imported this module, and with it all a batch needs."""
 
 
 def restage(data_dir: str, folder: str, name: str) -> bytes:
     """The rows of a batch staged by an earlier attempt, decoded again from its archived pages (each checked against
     its sha256), as an Arrow IPC stream."""
-    from extractors.base import Payload
-    from extractors.hub import census_decode
-    from warehouse import archive
-
-    records = json.loads((Path(folder) / f"pages-{name}.json").read_text())
-    pages = []
-    for record in records:
+    rows = []
+    for record in json.loads((Path(folder) / f"pages-{name}.json").read_text()):
         content = archive.read(Path(data_dir), record["path"])
         if hashlib.sha256(content).hexdigest() != record["sha256"]:
             raise RuntimeError(f"archived census page {record['path']} does not match its sha256 {record['sha256']}")
         fetched_at = datetime.fromisoformat(record["fetched_at"])
         payload = Payload(census_decode.NAME, record["url"], fetched_at, record["http_status"], content)
-        columns, rejected = census_decode.census_columns(payload)
-        pages.append(
-            Page(
-                record["url"],
-                fetched_at,
-                record["http_status"],
-                record["sha256"],
-                record["bytes"],
-                record["content_type"],
-                record["path"],
-                columns,
-                rejected,
-            )
-        )
-    return to_ipc(rows_table(records[0]["page"], pages))
+        rows.append(page_rows(record["page"], census_decode.census_columns(payload)[0]))
+    return to_ipc(rows_of(rows))
 
 
 class Staging:
