@@ -76,7 +76,12 @@ def test_census_stores_changes_not_copies(census_settings: Settings, httpserver:
     changed_on_day2 = sum(1 for i in range(2500) if i % 3 == 0) + 1
     counts = dict(query(census_settings, "SELECT strftime(day, '%d'), count(*) FROM hf_census_changes GROUP BY 1"))
     assert counts == {"01": 2500, "02": changed_on_day2}
-    assert query(census_settings, "SELECT count(*), count(DISTINCT repo_id) FROM hf_census_models") == [(2501, 2501)]
+    # dense ids in order of first appearance: the first census's by position, the next one's new model after them
+    dictionary = query(census_settings, "SELECT model_id, repo_id, first_day::VARCHAR FROM hf_census_models")
+    assert sorted(dictionary) == [
+        *((k + 1, m["id"], "2026-08-01") for k, m in enumerate(day1)),
+        (2501, "new/model", "2026-08-02"),
+    ]
     assert not list((census_settings.data_dir / "census").iterdir())  # the staging folders are gone
     # changes are differences: the first row holds the values, later rows what moved
     rows = query(
@@ -136,7 +141,11 @@ def test_a_model_listed_twice_counts_once_with_its_later_values(
         assert query(census_settings, "SELECT models FROM hf_census_days WHERE day = CAST(? AS DATE)", [day]) == [
             (2501,)
         ]
-    assert query(census_settings, "SELECT count(*), count(DISTINCT repo_id) FROM hf_census_models") == [(2501, 2501)]
+    # the first census's ids are still dense, in listing order, the repeat counted where its kept (later) row is
+    first_seen = [*(m["id"] for m in day1[:1500]), "new/twice", *(m["id"] for m in day1[1500:])]
+    assert query(census_settings, "SELECT model_id, repo_id FROM hf_census_models ORDER BY model_id") == [
+        (k + 1, repo) for k, repo in enumerate(first_seen)
+    ]
 
 
 @pytest.mark.parametrize("failure", ["http_500", "truncated"])

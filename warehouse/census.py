@@ -106,14 +106,20 @@ def _apply(
             "FROM stage_pages ORDER BY page",
             [run_id, source],
         )
-        # one join of the listing against the dictionary of repo ids; the few new ids get the next dense ids
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE census_seen AS "
-            "SELECT s.page, m.model_id, CASE WHEN m.model_id IS NULL THEN s.repo_id END AS new_repo, s.downloads_30d,"
-            " s.downloads_all_time, s.likes FROM stage_rows s LEFT JOIN hf_census_models m USING (repo_id)"
-        )
-        release()
-        new_models = _add_new_models(con, day)
+        first = not con.execute("SELECT count(*) FROM (FROM hf_census_models LIMIT 1)").fetchall()[0][0]
+        if first:
+            new_models = _number_first(con, day, release)
+        else:  # one join of the listing against the dictionary of repo ids; the few new ids get the next dense ids
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE census_seen AS "
+                "SELECT s.page, m.model_id, CASE WHEN m.model_id IS NULL THEN s.repo_id END AS new_repo,"
+                " s.downloads_30d, s.downloads_all_time, s.likes FROM stage_rows s "
+                "LEFT JOIN hf_census_models m USING (repo_id)"
+            )
+            release()
+            new_models = _add_new_models(con, day)
+        # the first census's listing is already in model_id order; any other comes out of a join in no order
+        in_order = "" if first else " ORDER BY model_id"
         state_rows = con.execute("SELECT count(*) FROM hf_census_state").fetchall()[0][0]
         next_kind = _join_state(con, state_rows)
         # a known model listed twice while the listing shifted under the walk keeps its row from the later page;
@@ -131,15 +137,14 @@ def _apply(
             " coalesce(n_likes - coalesce(s_likes, 0), 0), listed "
             "FROM census_next "
             "WHERE NOT known OR (NOT listed AND was_listed) OR (listed AND (NOT was_listed OR n_30d <> s_30d"
-            " OR n_all <> s_all OR n_likes <> s_likes)) "
-            "ORDER BY model_id",
+            " OR n_all <> s_all OR n_likes <> s_likes))" + in_order,
             [day],
         ).fetchall()[0][0]
         unlisted = con.execute("SELECT count(*) FROM census_next WHERE NOT listed AND was_listed").fetchall()[0][0]
         con.execute(  # in model_id order: a fifth smaller after 30 days than in the join's order
             "CREATE TABLE hf_census_state_next AS "
             "SELECT model_id, coalesce(n_30d, s_30d) AS downloads_30d, coalesce(n_all, s_all) AS downloads_all_time,"
-            " coalesce(n_likes, s_likes) AS likes, listed FROM census_next ORDER BY model_id"
+            " coalesce(n_likes, s_likes) AS likes, listed FROM census_next" + in_order
         )
         con.execute("DROP TABLE hf_census_state")
         con.execute("ALTER TABLE hf_census_state_next RENAME TO hf_census_state")
@@ -184,6 +189,27 @@ def _join_state(con: duckdb.DuckDBPyConnection, state_rows: int) -> str:
         "FROM census_seen n FULL JOIN hf_census_state s USING (model_id)"
     )
     return "TABLE"
+
+
+def _number_first(con: duckdb.DuckDBPyConnection, day: date, release: Callable[[], None]) -> int:
+    """census_seen for a warehouse's first census: every listed model is new and its id is its position in the
+    listing, so no join, no numbering pass and no sort; the dictionary is written straight from it. A listing that
+    names a model twice goes the general way (`_add_new_models`). Returns how many models were new."""
+    listed = con.execute("SELECT count(*) FROM stage_rows").fetchall()[0][0]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE census_seen AS "
+        "SELECT s.page, CAST(r.range AS INTEGER) AS model_id, s.repo_id AS new_repo, s.downloads_30d,"
+        " s.downloads_all_time, s.likes FROM stage_rows s POSITIONAL JOIN range(1, ? + 1) r",
+        [listed],
+    )
+    release()
+    # as many distinct hashes as rows proves every repo id distinct; fewer (a repeat, or two ids with one hash)
+    # is settled exactly
+    if con.execute("SELECT count(DISTINCT hash(new_repo)) FROM census_seen").fetchall()[0][0] < listed:
+        con.execute("UPDATE census_seen SET model_id = NULL")
+        return _add_new_models(con, day)
+    con.execute("INSERT INTO hf_census_models SELECT model_id, new_repo, ? FROM census_seen", [day])
+    return int(listed)
 
 
 def _add_new_models(con: duckdb.DuckDBPyConnection, day: date) -> int:
