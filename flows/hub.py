@@ -6,14 +6,13 @@ The Prefect flow in flows/adoption.py composes these; `llmflation import` loads 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import queue
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ import requests
 from extractors.base import Payload
 from extractors.errors import FetchError, ParseError
 from extractors.hub import huggingface
-from flows import pipeline
+from flows import pipeline, stagers
 from flows.pipeline import SourceOutcome
 from flows.settings import Settings
 from warehouse import adoption, db, load
@@ -273,7 +272,7 @@ def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
             block = False
 
     workers = settings.hf_census_workers
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as stager:
+    with stagers.pool(workers) as stager:
         for _ in range(workers):  # every stager starts (and imports what it needs) while the first pages arrive
             stager.submit(census.warm_up)
         # a resumed census decodes the batches it had staged again, from their archived pages, before going on

@@ -401,6 +401,31 @@ def test_stager_processes_stay_small_without_duckdb() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_stager_processes_do_not_import_the_parents_main_module(tmp_path) -> None:
+    """A spawned process would first run the parent's __main__ again (for `llmflation`, its script and the CLI with
+    DuckDB); a stager does not, whatever its parent's main is."""
+    main = tmp_path / "main.py"
+    main.write_text(
+        textwrap.dedent(
+            """
+            import duckdb  # the parent's main holds DuckDB, as the CLI does
+            from flows import stagers
+
+            # in a stager: the file its __main__ was run from, if any, and whether it holds DuckDB
+            PROBE = "getattr(sys.modules['__main__'], '__file__', None), 'duckdb' in sys.modules"
+            PROBE = PROBE.replace("sys.", "__import__('sys').")
+            if __name__ == "__main__":
+                with stagers.pool(2) as pool:
+                    print([pool.submit(eval, PROBE).result() for _ in range(4)])
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, str(main)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str([(None, False)] * 4)
+
+
 @pytest.mark.e2e
 def test_the_cli_runs_a_census_through_prefect_with_its_stager_processes(httpserver: HTTPServer, tmp_path) -> None:
     httpserver.expect_request("/api/models").respond_with_handler(CensusHub(_models(5500)))
