@@ -349,6 +349,7 @@ def census(settings: Settings, as_of: datetime | None = None) -> pipeline.RunSum
                 "ok",
                 items=int(result.get("models", 0)),
                 parsed=int(result.get("models", 0)),
+                rejected=int(result.get("rejected", 0)),
                 loaded=int(result.get("changed", 0)),
                 notes=", ".join(f"{k}={v}" for k, v in result.items()),
             )
@@ -375,6 +376,7 @@ def census(settings: Settings, as_of: datetime | None = None) -> pipeline.RunSum
                 duration_s=outcome.duration_s,
                 items=outcome.items,
                 parsed=outcome.parsed,
+                rejected=outcome.rejected,
                 loaded=outcome.loaded,
                 error=outcome.error,
                 notes=outcome.notes,

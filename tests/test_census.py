@@ -251,6 +251,8 @@ def test_counters_must_be_json_integers_and_odd_items_are_rejected_one_by_one(
     httpserver.expect_request("/api/models").respond_with_handler(CensusHub(models))
     summary = hub.census(census_settings, datetime(2026, 8, 1, tzinfo=UTC))
     assert summary.status == "ok" and "rejected=4" in summary.outcomes[0].notes
+    assert summary.outcomes[0].rejected == 4
+    assert query(census_settings, "SELECT rejected FROM source_runs WHERE source = 'huggingface-census'") == [(4,)]
     assert query(census_settings, "SELECT repo_id FROM census_as_of(DATE '2026-08-01')") == [("org0/model-00000",)]
     assert query(census_settings, "SELECT models, rejected FROM hf_census_days") == [(1, 4)]
 
