@@ -227,7 +227,7 @@ def _add_new_models(con: duckdb.DuckDBPyConnection, day: date) -> int:
         )
     top = con.execute("SELECT coalesce(max(model_id), 0) FROM hf_census_models").fetchall()[0][0]
     listed = con.execute("SELECT count(*) FROM census_seen").fetchall()[0][0]
-    if 2 * distinct > listed:  # mostly new (the first census): number them in one pass, no join back
+    if 2 * distinct > listed:  # mostly new (a first census that lists a model twice): one pass, no join back
         con.execute(
             "CREATE OR REPLACE TEMP TABLE census_seen AS "
             "SELECT page, model_id, new_repo, downloads_30d, downloads_all_time, likes FROM census_seen "
