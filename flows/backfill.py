@@ -3,7 +3,9 @@
 A document is one source's answer as it was saved: a file, a folder of vendor files (llm_prices), or a version of
 a file in a git history. Each becomes one run of that source observed at the document's date, through the same
 archive -> parse -> validate -> load path as a live run, so history, events and evidence work the same way; runs
-are applied in date order, and a document already imported at the same date is skipped.
+are applied in date order, and a document already imported at the same date is skipped, so an interrupted import
+resumes where it stopped. Documents are read one at a time, when their turn comes: memory stays bounded however long
+the history is.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,12 +36,12 @@ class BackfillError(ValueError):
 
 @dataclass
 class Document:
-    """One saved answer of a source and the moment it describes."""
+    """One saved answer of a source and the moment it describes; its payloads are read when asked for."""
 
     label: str
     as_of: datetime
-    payloads: list[Payload]
     how: str  # where the date came from: --as-of, a field of the file, its name, a commit
+    read: Callable[[], list[Payload]]
 
 
 def from_paths(source: str, paths: Iterable[Path], as_of: datetime | None = None) -> list[Document]:
@@ -59,13 +61,13 @@ def from_paths(source: str, paths: Iterable[Path], as_of: datetime | None = None
     for label, files in groups:
         if not files:
             raise BackfillError(f"{label}: no *.json file in it")
-        contents = [(f, f.read_bytes()) for f in files]
-        when, how = (as_of, "--as-of") if as_of else _date_of(label, contents)
-        payloads = [
-            Payload(source, f.resolve().as_uri(), when, 200, content, "application/json") for f, content in contents
-        ]
-        documents.append(Document(label, when, payloads, how))
+        when, how = (as_of, "--as-of") if as_of else _date_of(label, files)
+        documents.append(Document(label, when, how, _file_reader(source, files, when)))
     return documents
+
+
+def _file_reader(source: str, files: list[Path], when: datetime) -> Callable[[], list[Payload]]:
+    return lambda: [Payload(source, f.resolve().as_uri(), when, 200, f.read_bytes(), "application/json") for f in files]
 
 
 def from_git(source: str, repo: Path, path: str) -> list[Document]:
@@ -81,51 +83,82 @@ def from_git(source: str, repo: Path, path: str) -> list[Document]:
     log = git("log", "--reverse", "--format=%H %cI", "--", path).decode().split()
     if not log:
         raise BackfillError(f"{repo}: no commit touches {path}")
+
+    def reader(commit: str, when: datetime) -> Callable[[], list[Payload]]:
+        url = f"{repo.resolve().as_uri()}/{path}@{commit}"
+        return lambda: [Payload(source, url, when, 200, git("show", f"{commit}:{path}"))]
+
     documents = []
     for commit, stamp in zip(log[::2], log[1::2], strict=True):
-        content = git("show", f"{commit}:{path}")
         when = datetime.fromisoformat(stamp).astimezone(UTC)
-        url = f"{repo.resolve().as_uri()}/{path}@{commit}"
-        documents.append(Document(f"{path}@{commit[:10]}", when, [Payload(source, url, when, 200, content)], "commit"))
+        documents.append(Document(f"{path}@{commit[:10]}", when, "commit", reader(commit, when)))
     return documents
 
 
-def import_documents(settings: Settings, source: str, documents: list[Document]) -> list[tuple[Document, str]]:
-    """Load each document as a run of `source` at its date, oldest first; returns (document, what happened)."""
+def import_documents(
+    settings: Settings,
+    source: str,
+    documents: list[Document],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    on_document: Callable[[Document, str], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> list[tuple[Document, str]]:
+    """Load each document (dated within since..until, both inclusive) as a run of `source` at its date, oldest
+    first, reading one at a time; returns (document, what happened). on_total hears how many are chosen, on_document
+    of each one done."""
+    chosen = sorted(
+        (d for d in documents if (since is None or d.as_of >= since) and (until is None or d.as_of <= until)),
+        key=lambda d: d.as_of,
+    )
+    if on_total:
+        on_total(len(chosen))
+    imported = _imported(settings, source)
     done: list[tuple[Document, str]] = []
-    for document in sorted(documents, key=lambda d: d.as_of):
-        if _already_imported(settings, source, document):
-            done.append((document, "already imported"))
-            continue
-        with pipeline.run_lock(settings, wait_s=settings.lock_wait_s):
-            run_id, observed_at = pipeline.start(settings, [source], document.as_of, flow=IMPORT_FLOW)
-            outcome = pipeline.ingest(settings, run_id, source, observed_at, document.payloads)
-            pipeline.finish(settings, run_id, observed_at, [outcome])
-        note = f"{outcome.status}: {outcome.parsed} prices, {outcome.loaded} loaded, {outcome.rejected} rejected"
-        done.append((document, note + (f" ({outcome.error})" if outcome.error else "")))
+    for document in chosen:
+        payloads = document.read()
+        shas = sorted(p.sha256 for p in payloads)
+        if shas in imported.get(document.as_of, []):
+            what = "already imported"
+        else:
+            with pipeline.run_lock(settings, wait_s=settings.lock_wait_s):
+                run_id, observed_at = pipeline.start(settings, [source], document.as_of, flow=IMPORT_FLOW)
+                outcome = pipeline.ingest(settings, run_id, source, observed_at, payloads)
+                pipeline.finish(settings, run_id, observed_at, [outcome])
+            if outcome.status == "ok":
+                imported.setdefault(document.as_of, []).append(shas)
+            what = f"{outcome.status}: {outcome.parsed} prices, {outcome.loaded} loaded, {outcome.rejected} rejected"
+            what += f" ({outcome.error})" if outcome.error else ""
+        del payloads
+        done.append((document, what))
+        if on_document:
+            on_document(document, what)
     return done
 
 
-def _already_imported(settings: Settings, source: str, document: Document) -> bool:
-    shas = sorted(p.sha256 for p in document.payloads)
+def _imported(settings: Settings, source: str) -> dict[datetime, list[list[str]]]:
+    """The documents already imported for a source: as-of time -> the sorted sha256 lists of its applied runs."""
     con = db.connect(settings.db)
     try:
         rows = con.execute(
-            "SELECT list(DISTINCT f.sha256 ORDER BY f.sha256) FROM source_runs s JOIN runs r USING (run_id) "
-            "JOIN fetches f ON f.run_id = s.run_id AND f.source = s.source "
-            "WHERE s.source = ? AND s.observed_at = ? AND s.applied AND r.flow = ? GROUP BY s.run_id",
-            [source, document.as_of, IMPORT_FLOW],
+            "SELECT s.observed_at, list(DISTINCT f.sha256 ORDER BY f.sha256) FROM source_runs s JOIN runs r "
+            "USING (run_id) JOIN fetches f ON f.run_id = s.run_id AND f.source = s.source "
+            "WHERE s.source = ? AND s.applied AND r.flow = ? GROUP BY s.run_id, s.observed_at",
+            [source, IMPORT_FLOW],
         ).fetchall()
     finally:
         con.close()
-    return any(row[0] == shas for row in rows)
+    found: dict[datetime, list[list[str]]] = {}
+    for as_of, shas in rows:
+        found.setdefault(as_of, []).append(shas)
+    return found
 
 
-def _date_of(label: str, contents: list[tuple[Path, bytes]]) -> tuple[datetime, str]:
+def _date_of(label: str, files: list[Path]) -> tuple[datetime, str]:
     """The moment a saved document describes: a fetch time it carries, else a date in its name; never guessed."""
-    for path, content in contents:
+    for path in files:
         try:
-            data = json.loads(content)
+            data = json.loads(path.read_bytes())
         except ValueError:
             data = None
         if isinstance(data, dict):

@@ -209,9 +209,18 @@ def import_hf_snapshots(paths: tuple[Path, ...], db: Path | None) -> None:
 )
 @click.option("--file", "in_repo", default=None, help="With --git: the file's path in the repository.")
 @click.option("--as-of", "as_of", default=None, help="The date of a single document that carries none.")
+@click.option("--since", default=None, help="Only documents dated at or after this time (ISO 8601).")
+@click.option("--until", default=None, help="Only documents dated at or before this time (ISO 8601).")
 @db_option
 def import_prices(
-    source: str, paths: tuple[Path, ...], repo: Path | None, in_repo: str | None, as_of: str | None, db: Path | None
+    source: str,
+    paths: tuple[Path, ...],
+    repo: Path | None,
+    in_repo: str | None,
+    as_of: str | None,
+    since: str | None,
+    until: str | None,
+    db: Path | None,
 ) -> None:
     """Saved price documents of SOURCE as past runs: files or folders (llm_prices: a folder of vendor files), or a
     file's whole git history. Dated by the time they carry (fetched_at, last_updated), their name (YYYY-MM-DD),
@@ -231,9 +240,17 @@ def import_prices(
             raise UserError("name the files or folders to import, or --git REPO --file PATH")
     except (backfill.BackfillError, UnknownSourceError) as exc:
         raise UserError(str(exc)) from exc
-    results = backfill.import_documents(settings, source, documents)
-    for document, what in results:
-        click.echo(f"{document.label} as of {document.as_of:%Y-%m-%d %H:%M} UTC ({document.how}): {what}")
+    from flows.progress import progress_bar
+
+    start, end = (parse_timestamp(t) if t else None for t in (since, until))
+    with progress_bar(f"importing {source}") as advance:
+
+        def report(document: backfill.Document, what: str) -> None:
+            advance(f"{document.label} as of {document.as_of:%Y-%m-%d %H:%M} UTC ({document.how}): {what}")
+
+        results = backfill.import_documents(
+            settings, source, documents, since=start, until=end, on_document=report, on_total=advance.total
+        )
     failed = [what for _, what in results if not what.startswith(("ok", "already"))]
     sys.exit(1 if failed else 0)
 

@@ -227,8 +227,9 @@ def finish(settings: Settings, run_id: str, as_of: datetime, outcomes: list[Sour
     note = "; ".join(f"{o.source}: {o.error}" for o in outcomes if o.error) or None
     con = db.connect(settings.db)
     try:
-        load.finish_run(con, run_id, datetime.now(UTC), status, note)
-        events.detect(con, run_id, datetime.now(UTC))
+        with db.transaction(con):  # what source runs alone show (a source broken): price events came with loads
+            events.detect(con, run_id, datetime.now(UTC), models=())
+            load.finish_run(con, run_id, datetime.now(UTC), status, note)
     finally:
         con.close()
     return RunSummary(run_id, as_of, status, outcomes)

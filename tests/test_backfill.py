@@ -57,7 +57,7 @@ def test_collectors_wrapped_openrouter_bodies_are_dated_by_their_fetched_at(sett
 def test_a_folder_of_llm_prices_vendor_files_is_one_document_dated_by_as_of(settings: Settings) -> None:
     folder = real("llm-prices/data/openai.json").parent
     (document,) = backfill.from_paths("llm_prices", [folder], datetime(2026, 8, 5, tzinfo=UTC))
-    assert len(document.payloads) == len(list(folder.glob("*.json"))) and document.how == "--as-of"
+    assert len(document.read()) == len(list(folder.glob("*.json"))) and document.how == "--as-of"
     ((_, what),) = backfill.import_documents(settings, "llm_prices", [document])
     assert what.startswith("ok: ")
     stated = query(

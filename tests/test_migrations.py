@@ -46,7 +46,11 @@ def test_census_values_become_differences_with_the_same_counters_on_every_day(
     shipped = db.migrations()
     views = db.view_sql()
     monkeypatch.setattr(db, "migrations", lambda: [m for m in shipped if m[0] <= 3])  # a warehouse of the 0003 layout
-    monkeypatch.setattr(db, "view_sql", lambda: [v for v in views if "census_as_of" not in v and "event" not in v])
+    monkeypatch.setattr(
+        db,
+        "view_sql",
+        lambda: [v for v in views if not any(w in v for w in ("census_as_of", "event", "priced_offers"))],
+    )
     con = db.connect(settings.db)
     con.execute("INSERT INTO hf_census_models VALUES (1, 'a/one', DATE '2026-08-01'), (2, 'b/two', DATE '2026-08-01')")
     con.execute(
@@ -97,7 +101,7 @@ def test_history_from_before_events_is_a_baseline_that_is_never_alerted(
     from warehouse import events
 
     detect = events.detect
-    monkeypatch.setattr(events, "detect", lambda *args: 0)  # a warehouse from a release without events
+    monkeypatch.setattr(events, "detect", lambda *args, **kwargs: 0)  # a warehouse from a release without events
     run_once(settings, "openrouter", openrouter_payload({"x/a": {"prompt": "0.000002"}}), ts("2026-01-01T00:00"))
     run_once(settings, "openrouter", openrouter_payload({"x/a": {"prompt": "0.000001"}}), ts("2026-01-02T00:00"))
     con = db.connect(settings.db)

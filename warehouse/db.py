@@ -13,6 +13,9 @@ import duckdb
 
 from extractors.errors import LlmflationError
 
+# a migration that changes how price history is derived says so; its segments are then rebuilt in its transaction
+REBUILD_MARK = "-- after: rebuild price history"
+
 
 class WarehouseError(LlmflationError):
     """The warehouse file cannot be used: missing, unreadable, locked or from a newer release."""
@@ -106,6 +109,11 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         with transaction(con):
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+            if REBUILD_MARK in sql:
+                from warehouse import history  # history reads its SQL through this module
+
+                for source in history.sources_with_history(con):
+                    history.rebuild(con, source, history.DEFAULT_REMOVAL_RUNS)
     statements = view_sql()
     data = resources.files("warehouse") / "data"
     reference = b"".join(

@@ -1,12 +1,12 @@
-"""Events: after each run, the candidates its history now shows that no earlier run had found."""
+"""Events: after each source run, the candidates its history now shows that no earlier run had found."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import duckdb
-
-from warehouse.db import transaction
+import pyarrow as pa
 
 COLUMNS = (
     "event_id, event_type, detected_at, run_id, effective_at, provider, model_key, provider_model_id, metric, tier, "
@@ -14,33 +14,51 @@ COLUMNS = (
 )
 
 
-def detect(con: duckdb.DuckDBPyConnection, run_id: str, detected_at: datetime) -> int:
-    """Record the events this run brought to light; returns how many. A rerun finds the same candidates, all known
-    already, so it records nothing. On a warehouse that had history before events existed, the first detection
-    records that history's events as a baseline (no run, never alerted)."""
-    with transaction(con):
-        pending = con.execute("SELECT baseline_pending FROM event_detection").fetchall()
-        baseline = bool(pending and pending[0][0])
-        con.execute(
-            f"INSERT INTO events ({COLUMNS}) "
-            "SELECT c.event_id, c.event_type, ?, ?, c.effective_at, c.provider, c.model_key, c.provider_model_id,"
-            " c.metric, c.tier, c.region, c.old_usd_per_mtok, c.new_usd_per_mtok, c.pct_change, c.source,"
-            " c.evidence, c.news AND NOT ? "
-            "FROM (SELECT * FROM event_candidates QUALIFY row_number() OVER (PARTITION BY event_id) = 1) c "
-            "ANTI JOIN events e USING (event_id)",
-            [detected_at, None if baseline else run_id, baseline],
-        )
-        # the first run that brings a source in compares it with the others for the first time: what it disagrees
-        # on then is its baseline too, not news (or every existing difference would alert at once)
-        con.execute(
-            "UPDATE events SET news = false WHERE run_id = ? AND event_type = 'source_disagreement' AND news AND "
-            "EXISTS (SELECT 1 FROM source_runs r WHERE r.run_id = events.run_id AND r.applied "
-            "AND r.source IN (events.source, json_extract_string(events.evidence, '$.official_source')) "
-            "AND NOT EXISTS (SELECT 1 FROM source_runs p WHERE p.source = r.source AND p.applied "
-            "AND p.observed_at < r.observed_at))",
-            [run_id],
-        )
-        found = con.execute("SELECT count(*) FROM events WHERE run_id = ?", [run_id]).fetchall()[0][0]
-        if baseline:
-            con.execute("UPDATE event_detection SET baseline_pending = false")
+def detect(
+    con: duckdb.DuckDBPyConnection, run_id: str, detected_at: datetime, models: Iterable[str] | None = None
+) -> int:
+    """Record the events this run brought to light; returns how many (caller holds a transaction).
+
+    models: the model keys whose price history the run changed (an incremental fold); their events are recomputed
+    and the rest is not looked at, except source runs, which are always. None recomputes every event (a full fold).
+    A rerun finds the same candidates, all known already, so it records nothing. An import's events are never news.
+    On a warehouse that had history before events existed, the first detection records that history's events as a
+    baseline (no run, never alerted)."""
+    pending = con.execute("SELECT baseline_pending FROM event_detection").fetchall()
+    baseline = bool(pending and pending[0][0])
+    scoped = models is not None and not baseline
+    if scoped:
+        con.execute("DELETE FROM event_scope")
+        keys = pa.table({"model_key": pa.array(sorted(set(models or ())), pa.string())})
+        con.register("incoming_scope", keys)
+        try:
+            con.execute("INSERT INTO event_scope SELECT model_key FROM incoming_scope")
+        finally:
+            con.unregister("incoming_scope")
+    imported = con.execute("SELECT count(*) FROM runs WHERE run_id = ? AND flow = 'import'", [run_id]).fetchall()
+    quiet = baseline or imported[0][0] > 0
+    con.execute(
+        f"INSERT INTO events ({COLUMNS}) "
+        "SELECT c.event_id, c.event_type, ?, ?, c.effective_at, c.provider, c.model_key, c.provider_model_id,"
+        " c.metric, c.tier, c.region, c.old_usd_per_mtok, c.new_usd_per_mtok, c.pct_change, c.source,"
+        " c.evidence, c.news AND NOT ? "
+        "FROM (SELECT * FROM event_candidates_in(?) QUALIFY row_number() OVER (PARTITION BY event_id) = 1) c "
+        "ANTI JOIN events e USING (event_id)",
+        [detected_at, None if baseline else run_id, quiet, scoped],
+    )
+    if scoped:
+        con.execute("DELETE FROM event_scope")
+    # the first run that brings a source in compares it with the others for the first time: what it disagrees
+    # on then is its baseline too, not news (or every existing difference would alert at once)
+    con.execute(
+        "UPDATE events SET news = false WHERE run_id = ? AND event_type = 'source_disagreement' AND news AND "
+        "EXISTS (SELECT 1 FROM source_runs r WHERE r.run_id = events.run_id AND r.applied "
+        "AND r.source IN (events.source, json_extract_string(events.evidence, '$.official_source')) "
+        "AND NOT EXISTS (SELECT 1 FROM source_runs p WHERE p.source = r.source AND p.applied "
+        "AND p.observed_at < r.observed_at))",
+        [run_id],
+    )
+    found = con.execute("SELECT count(*) FROM events WHERE run_id = ?", [run_id]).fetchall()[0][0]
+    if baseline:
+        con.execute("UPDATE event_detection SET baseline_pending = false")
     return int(found)

@@ -1,4 +1,4 @@
-"""Writes to the ledger: runs, fetches, raw documents, observations, and the price history rebuild."""
+"""Writes to the ledger: runs, fetches, raw documents, observations, and their fold into price history."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pyarrow as pa
 
 from extractors.base import Payload
 from extractors.identity import identify
-from warehouse import archive
-from warehouse.db import sql_file, transaction
+from warehouse import archive, events, history
+from warehouse.db import transaction
 from warehouse.models import PriceObservation
 
 OBSERVATION_SCHEMA = pa.schema(
@@ -176,7 +176,7 @@ def load_observations(
     hf_repos: dict[str, str] | None = None,
 ) -> None:
     """Insert observations (each with the sha256 of its raw document) and rejects, close the source run;
-    if apply, rebuild the source's history.
+    if apply, fold them into the source's history.
 
     All in one transaction: a process killed here leaves the ledger as it was before.
     """
@@ -217,11 +217,11 @@ def load_observations(
         schema=IDENTITY_SCHEMA,
     )
     columns = ", ".join(OBSERVATION_SCHEMA.names)
-    with transaction(con):
-        con.register("incoming_observations", table)
-        con.register("incoming_rejects", reject_table)
-        con.register("incoming_identities", identities)
-        try:
+    con.register("incoming_observations", table)
+    con.register("incoming_rejects", reject_table)
+    con.register("incoming_identities", identities)
+    try:
+        with transaction(con):
             con.execute(f"INSERT INTO observations ({columns}) SELECT {columns} FROM incoming_observations")
             con.execute("INSERT INTO rejects SELECT * FROM incoming_rejects")
             con.execute(
@@ -229,35 +229,29 @@ def load_observations(
                 "ON CONFLICT (provider, provider_model_id) DO UPDATE SET "
                 "hf_repo = coalesce(EXCLUDED.hf_repo, model_identities.hf_repo)"
             )
-        finally:
-            con.unregister("incoming_observations")
-            con.unregister("incoming_rejects")
-            con.unregister("incoming_identities")
-        finish_source_run(
-            con,
-            run_id,
-            source,
-            status=status,
-            finished_at=finished_at,
-            duration_s=duration_s,
-            items=items,
-            parsed=parsed,
-            rejected=len(rejects),
-            loaded=len(rows) if apply else 0,
-            size=size,
-            raw_sha256=raw_sha256,
-            error=error,
-            notes=notes,
-        )
-        if apply:
-            con.execute("UPDATE source_runs SET applied = true WHERE run_id = ? AND source = ?", [run_id, source])
-            rebuild_history(con, source, removal_runs)
-
-
-def rebuild_history(con: duckdb.DuckDBPyConnection, source: str, removal_runs: int) -> None:
-    """Recompute price_segments of one source from its applied observations (caller holds a transaction)."""
-    con.execute("DELETE FROM price_segments WHERE source = ?", [source])
-    con.execute(sql_file("rebuild_price_segments"), {"source": source, "removal_runs": removal_runs})
+            finish_source_run(
+                con,
+                run_id,
+                source,
+                status=status,
+                finished_at=finished_at,
+                duration_s=duration_s,
+                items=items,
+                parsed=parsed,
+                rejected=len(rejects),
+                loaded=len(rows) if apply else 0,
+                size=size,
+                raw_sha256=raw_sha256,
+                error=error,
+                notes=notes,
+            )
+            if apply:
+                con.execute("UPDATE source_runs SET applied = true WHERE run_id = ? AND source = ?", [run_id, source])
+                touched = history.fold_run(con, source, run_id, observed_at, removal_runs, "incoming_observations")
+                events.detect(con, run_id, finished_at, touched)
+    finally:
+        for name in ("incoming_observations", "incoming_rejects", "incoming_identities"):
+            con.unregister(name)
 
 
 def finish_source_run(

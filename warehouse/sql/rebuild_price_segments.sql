@@ -10,7 +10,7 @@
 -- stay in observations). A stated effective_to ends a segment; otherwise it ends where the next stated start
 -- of the same series begins.
 -- Parameters: $source, $removal_runs.
-INSERT INTO price_segments
+INSERT INTO price_segments BY NAME
 WITH ticks AS (
     SELECT observed_at, row_number() OVER (ORDER BY observed_at) AS tick
     FROM (SELECT DISTINCT observed_at FROM source_runs WHERE source = $source AND applied)
@@ -86,6 +86,7 @@ ended AS (
         l.effective_from IS NULL AND coalesce(l.next_first_tick, m.tick + 1) - l.last_tick > $removal_runs
             AS removed,
         CASE WHEN l.next_first_tick IS NULL THEN m.tick - l.last_tick ELSE 0 END AS missing_runs,
+        l.next_first_tick IS NULL AS latest,
         gone.observed_at AS gone_at
     FROM linked l
     CROSS JOIN max_tick m
@@ -94,16 +95,16 @@ ended AS (
 SELECT
     $source AS source, provider, provider_model_id, model_key, region, tier, metric, unit, currency, amount,
     valid_from,
-    least(
-        CASE WHEN removed THEN gone_at WHEN effective_from IS NULL THEN next_valid_from END,
-        stated_to,
-        next_stated_from
-    ) AS valid_to,
+    least(series_to, stated_to, next_stated_from) AS valid_to,
     first_seen_at, last_seen_at, missing_runs,
-    CASE
-        WHEN removed THEN 'removed'
-        WHEN next_first_tick IS NOT NULL AND effective_from IS NULL THEN 'changed'
-        WHEN stated_to IS NOT NULL OR next_stated_from IS NOT NULL THEN 'stated'
-    END AS end_reason,
-    first_raw_sha256, last_raw_sha256
-FROM ended
+    coalesce(series_end, CASE WHEN stated_to IS NOT NULL OR next_stated_from IS NOT NULL THEN 'stated' END)
+        AS end_reason,
+    first_raw_sha256, last_raw_sha256,
+    effective_from AS stated_from, stated_to, series_to, series_end, latest
+FROM (
+    SELECT *,
+        CASE WHEN removed THEN gone_at WHEN effective_from IS NULL THEN next_valid_from END AS series_to,
+        CASE WHEN removed THEN 'removed' WHEN next_first_tick IS NOT NULL AND effective_from IS NULL THEN 'changed'
+        END AS series_end
+    FROM ended
+)

@@ -14,7 +14,14 @@ SELECT h.*,
 FROM price_history h
 LEFT JOIN kinds k USING (source);
 
-CREATE OR REPLACE VIEW price_disagreements AS
+-- Like with like: a free offer (a zero price, or a `:free` variant) is compared only with free ones.
+-- price_disagreements_in(true): only for the models listed in event_scope (event detection after a run).
+CREATE OR REPLACE MACRO price_disagreements_in(scoped) AS TABLE
+WITH po AS (
+    SELECT *, coalesce(usd_per_mtok, price_per_mtok) = 0 OR provider_model_id LIKE '%:free' AS free
+    FROM priced_offers
+    WHERE NOT scoped OR model_key IN (SELECT model_key FROM event_scope)
+)
 SELECT
     a.comparable_provider AS provider,
     a.model_key,
@@ -37,8 +44,8 @@ SELECT
          ELSE least(a.valid_to, b.valid_to) END AS overlap_to,
     a.last_raw_sha256 AS raw_sha256_a,
     b.last_raw_sha256 AS raw_sha256_b
-FROM priced_offers a
-JOIN priced_offers b
+FROM po a
+JOIN po b
   ON a.comparable_provider = b.comparable_provider
  AND a.model_key = b.model_key
  AND a.metric = b.metric
@@ -48,4 +55,8 @@ JOIN priced_offers b
  AND a.valid_from < coalesce(b.valid_to, TIMESTAMPTZ 'infinity')
  AND b.valid_from < coalesce(a.valid_to, TIMESTAMPTZ 'infinity')
  AND (a.usd_per_mtok IS NOT NULL AND b.usd_per_mtok IS NOT NULL OR a.currency = b.currency)
+ AND a.free = b.free
 WHERE coalesce(a.usd_per_mtok, a.price_per_mtok) <> coalesce(b.usd_per_mtok, b.price_per_mtok);
+
+CREATE OR REPLACE VIEW price_disagreements AS
+SELECT * FROM price_disagreements_in(false);

@@ -1,8 +1,15 @@
 -- Every event the history and the source runs show, recomputed from them (deterministic: the same history, the same
--- candidates and ids). After each run, candidates not in `events` yet are inserted there with the run's time.
+-- candidates and ids). After each source run, candidates not in `events` yet are inserted there with the run's time.
+-- event_candidates_in(true) computes them only for the models listed in event_scope (those a run's fold touched):
+-- every segment of every offer that has a segment of such a model takes part, so each offer's series is whole;
+-- lows and disagreements are emitted only for the listed models, whose segments are all there.
 -- Internal; the public contract is price_events below.
-CREATE OR REPLACE VIEW event_candidates AS
-WITH seg AS (
+CREATE OR REPLACE MACRO event_candidates_in(scoped) AS TABLE
+WITH offers AS (
+    SELECT DISTINCT source, provider, provider_model_id FROM price_segments
+    WHERE NOT scoped OR model_key IN (SELECT model_key FROM event_scope)
+),
+seg AS (
     SELECT
         s.*,
         CASE
@@ -10,7 +17,7 @@ WITH seg AS (
             WHEN fx.date >= CAST(s.valid_from AS DATE) - INTERVAL 31 DAY
                 THEN CAST(s.amount / fx.units_per_usd AS DECIMAL(38, 18))
         END AS usd
-    FROM price_segments s
+    FROM (SELECT * FROM price_segments SEMI JOIN offers USING (source, provider, provider_model_id)) s
     ASOF LEFT JOIN fx_rates fx ON fx.currency = s.currency AND CAST(s.valid_from AS DATE) >= fx.date
     WHERE s.unit = 'mtok'
 ),
@@ -46,31 +53,32 @@ changes AS (
     FROM ordered o
     WHERE nth > 1 AND prev_end IN ('changed', 'stated') AND prev_valid_to = valid_from AND amount <> prev_amount
 ),
-lows AS (  -- the cheapest standard price ever recorded for a model and metric, across providers and sources
+lows AS (
+    -- the cheapest paid standard price of a model and metric, across providers and sources: a segment is a low when
+    -- it is cheaper than every earlier one (an equal price is not a new low) and than none of those starting with it
     SELECT
         o.*,
-        min(usd) OVER (
-            PARTITION BY model_key, metric ORDER BY valid_from, source, provider
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS prev_low,
-        arg_min(last_raw_sha256, usd) OVER (
-            PARTITION BY model_key, metric ORDER BY valid_from, source, provider
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-        ) AS prev_low_sha
+        min(usd) OVER earlier AS prev_low,
+        arg_min(last_raw_sha256, usd) OVER earlier AS prev_low_sha,
+        min(usd) OVER (PARTITION BY model_key, metric, valid_from) AS peer_low
     FROM ordered o
-    WHERE tier = 'standard' AND usd IS NOT NULL
+    WHERE tier = 'standard' AND usd > 0 AND provider_model_id NOT LIKE '%:free'
+      AND (NOT scoped OR model_key IN (SELECT model_key FROM event_scope))
       -- a value on either side of a jump of 100x or more is suspect: never a low, nor the low others must beat
       AND NOT coalesce(prev_amount > 0 AND amount > 0 AND greatest(prev_amount / amount, amount / prev_amount) >= 100,
                        false)
       AND NOT coalesce(next_amount > 0 AND amount > 0 AND greatest(next_amount / amount, amount / next_amount) >= 100,
                        false)
+    WINDOW earlier AS (PARTITION BY model_key, metric ORDER BY valid_from
+                       RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP)
 ),
-broken AS (
+broken AS (  -- live runs only: an import says nothing of the source's health now
     SELECT
         r.*,
         lag(r.status) OVER (PARTITION BY r.source ORDER BY r.observed_at, r.started_at) AS prev_status
     FROM source_runs r
     WHERE r.status IN ('ok', 'failed', 'suspect')
+      AND r.run_id NOT IN (SELECT run_id FROM runs WHERE flow = 'import')
 )
 SELECT
     md5(concat_ws('|', event_type, source, provider, provider_model_id, region, tier, metric, valid_from,
@@ -108,13 +116,13 @@ SELECT
     json_object('old_sha256', prev_low_sha, 'new_sha256', first_raw_sha256)::JSON,
     news
 FROM lows
-WHERE prev_low > 0 AND usd < prev_low
+WHERE usd < prev_low AND usd = peer_low
 UNION ALL
 SELECT
     md5(concat_ws('|', 'source_broken', source, run_id)),
     'source_broken', observed_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, source,
     json_object('run_id', run_id, 'status', status, 'error', error, 'raw_sha256', raw_sha256)::JSON,
-    true
+    prev_status IS NOT NULL  -- broken after a healthy run is news; a first run that fails is a baseline
 FROM broken
 WHERE status <> 'ok' AND coalesce(prev_status, 'ok') = 'ok'
 UNION ALL
@@ -137,10 +145,13 @@ FROM (
         CASE WHEN kind_a = 'official' THEN price_b ELSE price_a END AS other_price,
         CASE WHEN kind_a = 'official' THEN raw_sha256_a ELSE raw_sha256_b END AS official_sha,
         CASE WHEN kind_a = 'official' THEN raw_sha256_b ELSE raw_sha256_a END AS other_sha
-    FROM price_disagreements d
+    FROM price_disagreements_in(scoped) d
     WHERE (kind_a = 'official') <> (kind_b = 'official')
 )
 WHERE official_price > 0;
+
+CREATE OR REPLACE VIEW event_candidates AS
+SELECT * FROM event_candidates_in(false);
 
 -- Typed price events, one row per event, in the order runs found them. Public contract.
 CREATE OR REPLACE VIEW price_events AS

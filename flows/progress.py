@@ -1,0 +1,59 @@
+"""Progress of long commands: a rich bar on a terminal (items done, total, rate, time left), nothing in pipes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+
+class RateColumn(ProgressColumn):
+    """Items per second, or per minute when slower than one a second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if not speed:
+            return Text("")
+        return Text(f"{speed:.1f}/s" if speed >= 1 else f"{speed * 60:.1f}/min")
+
+
+class Tracker:
+    """Echoes one result line per item (above the bar on a terminal) and advances the bar."""
+
+    def __init__(self, progress: Progress | None = None, task: int | None = None) -> None:
+        self._progress, self._task = progress, task
+
+    def total(self, count: int) -> None:
+        """How many items there are to do."""
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, total=count)
+            self._progress.start_task(self._task)
+
+    def __call__(self, line: str | None = None) -> None:
+        if line:
+            click.echo(line)
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task)
+
+
+@contextmanager
+def progress_bar(description: str, unit: str = "versions") -> Iterator[Tracker]:
+    """A Tracker with a bar on stderr when that is a terminal; otherwise it only echoes the lines."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield Tracker()
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        RateColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        yield Tracker(progress, progress.add_task(description, total=None, start=False))

@@ -1,0 +1,180 @@
+"""The price history fold: a source run's observations folded into the open segments of its source.
+
+A run newer than every applied run of its source is folded incrementally: its observations extend, change or open
+the latest segment of each series, and the series it does not list count one more missing run. The work is
+proportional to the rows the run brings and the segments it touches, not to the history behind it.
+
+Anything else (a run at or before the source's latest applied run, a migration, `llmflation rebuild`) goes through
+the full fold, warehouse/sql/rebuild_price_segments.sql, which recomputes a source's segments from all its applied
+observations. Both produce the same rows; tests/test_history.py checks it on real histories.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from warehouse.db import sql_file
+
+DEFAULT_REMOVAL_RUNS = 3  # a migration's rebuild uses it; `llmflation rebuild` uses the configured value
+SERIES = ("provider", "provider_model_id", "region", "tier", "metric", "unit")
+
+
+def _on(left: str, right: str, *, stated: bool = True) -> str:
+    """Join condition on the series (and the stated start, NULL-safe) between two aliases."""
+    parts = [f"{left}.{c} = {right}.{c}" for c in SERIES]
+    if stated:
+        parts.append(f"{left}.stated_from IS NOT DISTINCT FROM {right}.effective_from")
+    return " AND ".join(parts)
+
+
+def fold_run(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    run_id: str,
+    observed_at: datetime,
+    removal_runs: int,
+    incoming: str = "incoming_observations",
+) -> list[str] | None:
+    """Fold one applied run into its source's history (caller holds a transaction and has marked the run applied).
+
+    `incoming` names a relation holding the run's observations. Returns the model keys whose segments the run
+    added, ended or restated (their events need a look), or None after a full fold (every model's do)."""
+    later = con.execute(
+        "SELECT count(*) FROM source_runs WHERE source = ? AND applied AND run_id <> ? AND observed_at >= ?",
+        [source, run_id, observed_at],
+    ).fetchall()[0][0]
+    if later:
+        rebuild(con, source, removal_runs)
+        return None
+    con.execute("DROP TABLE IF EXISTS fold")
+    con.execute(
+        f"""
+        CREATE TEMP TABLE fold AS
+        SELECT o.provider, o.provider_model_id, o.region, o.tier, o.metric, o.unit, o.currency, o.amount,
+               o.model_key, o.raw_sha256, o.effective_from, o.effective_to,
+               s.model_key AS old_model_key, s.source IS NOT NULL AS has_latest,
+               s.source IS NOT NULL AND s.amount = o.amount AND s.currency = o.currency
+                   AND (o.effective_from IS NOT NULL OR s.series_end IS NULL) AS continues,
+               s.source IS NOT NULL AND s.stated_to IS DISTINCT FROM o.effective_to AS restated
+        FROM {incoming} o
+        LEFT JOIN (SELECT * FROM price_segments WHERE source = $source AND latest) s ON {_on("s", "o")}
+        """,
+        {"source": source},
+    )
+    # the same value again: the segment lasts longer
+    con.execute(
+        f"""
+        UPDATE price_segments s SET last_seen_at = $t, missing_runs = 0, last_raw_sha256 = f.raw_sha256,
+               model_key = f.model_key, stated_to = f.effective_to
+        FROM fold f
+        WHERE s.source = $source AND s.latest AND f.continues AND {_on("s", "f")}
+        """,
+        {"source": source, "t": observed_at},
+    )
+    # a new value: an undated segment ends here (unless it was already removed); a restated start replaces its value
+    con.execute(
+        f"""
+        UPDATE price_segments s SET latest = false, missing_runs = 0,
+               series_to = CASE WHEN s.series_end IS NULL THEN $t ELSE s.series_to END,
+               series_end = coalesce(s.series_end, 'changed')
+        FROM fold f
+        WHERE s.source = $source AND s.latest AND f.has_latest AND NOT f.continues AND f.effective_from IS NULL
+          AND {_on("s", "f")}
+        """,
+        {"source": source, "t": observed_at},
+    )
+    con.execute(
+        f"""
+        DELETE FROM price_segments s USING fold f
+        WHERE s.source = $source AND s.latest AND f.has_latest AND NOT f.continues AND f.effective_from IS NOT NULL
+          AND {_on("s", "f")}
+        """,
+        {"source": source},
+    )
+    # series this run does not list: one more missing run; undated ones are removed after removal_runs of them,
+    # valid until the first run that no longer saw them
+    con.execute("DROP TABLE IF EXISTS fold_missing")
+    con.execute(
+        f"""
+        CREATE TEMP TABLE fold_missing AS
+        SELECT s.provider, s.provider_model_id, s.region, s.tier, s.metric, s.unit, s.stated_from AS effective_from,
+               s.model_key,
+               s.stated_from IS NULL AND s.series_end IS NULL AND s.missing_runs + 1 >= $removal AS removed,
+               (SELECT min(r.observed_at) FROM source_runs r
+                WHERE r.source = $source AND r.applied AND r.observed_at > s.last_seen_at) AS gone_at
+        FROM price_segments s
+        WHERE s.source = $source AND s.latest
+          AND NOT EXISTS (SELECT 1 FROM fold f WHERE {_on("s", "f")})
+        """,
+        {"source": source, "removal": removal_runs},
+    )
+    con.execute(
+        f"""
+        UPDATE price_segments s SET missing_runs = s.missing_runs + 1,
+               series_end = CASE WHEN m.removed THEN 'removed' ELSE s.series_end END,
+               series_to = CASE WHEN m.removed THEN m.gone_at ELSE s.series_to END
+        FROM fold_missing m
+        WHERE s.source = $source AND s.latest AND {_on("s", "m")}
+        """,
+        {"source": source},
+    )
+    con.execute(
+        """
+        INSERT INTO price_segments BY NAME
+        SELECT $source AS source, provider, provider_model_id, model_key, region, tier, metric, unit, currency,
+               amount, coalesce(effective_from, $t) AS valid_from, $t AS first_seen_at, $t AS last_seen_at,
+               0 AS missing_runs, raw_sha256 AS first_raw_sha256, raw_sha256 AS last_raw_sha256,
+               effective_from AS stated_from, effective_to AS stated_to, true AS latest
+        FROM fold WHERE NOT continues
+        """,
+        {"source": source, "t": observed_at},
+    )
+    # where a segment ends: its own series' end, a date the source states, or the next stated start of the series;
+    # recomputed for the series whose segments this run added, replaced, restated or removed
+    con.execute(
+        f"""
+        UPDATE price_segments s SET valid_to = n.valid_to, end_reason = n.end_reason
+        FROM (
+            SELECT k.provider, k.provider_model_id, k.region, k.tier, k.metric, k.unit, k.valid_from, k.stated_from,
+                   least(k.series_to, k.stated_to, x.next_stated_from) AS valid_to,
+                   coalesce(k.series_end, CASE WHEN k.stated_to IS NOT NULL OR x.next_stated_from IS NOT NULL
+                                               THEN 'stated' END) AS end_reason
+            FROM price_segments k
+            SEMI JOIN (SELECT DISTINCT {", ".join(SERIES)} FROM (
+                           SELECT {", ".join(SERIES)} FROM fold WHERE NOT continues OR restated
+                           UNION ALL SELECT {", ".join(SERIES)} FROM fold_missing WHERE removed)) t
+                ON {_on("k", "t", stated=False)}
+            LEFT JOIN LATERAL (
+                SELECT min(d.stated_from) AS next_stated_from FROM price_segments d
+                WHERE d.source = k.source AND {_on("d", "k", stated=False)}
+                  AND d.stated_from IS NOT NULL AND d.stated_from > k.valid_from
+            ) x ON true
+            WHERE k.source = $source
+        ) n
+        WHERE s.source = $source AND {_on("s", "n", stated=False)} AND s.valid_from = n.valid_from
+          AND s.stated_from IS NOT DISTINCT FROM n.stated_from
+          AND (s.valid_to IS DISTINCT FROM n.valid_to OR s.end_reason IS DISTINCT FROM n.end_reason)
+        """,
+        {"source": source},
+    )
+    touched = con.execute(
+        "SELECT model_key FROM fold WHERE NOT continues OR restated "
+        "UNION SELECT old_model_key FROM fold WHERE has_latest AND (NOT continues OR restated) "
+        "UNION SELECT model_key FROM fold_missing WHERE removed"
+    ).fetchall()
+    con.execute("DROP TABLE fold")
+    con.execute("DROP TABLE fold_missing")
+    return [key for (key,) in touched]
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, source: str, removal_runs: int) -> None:
+    """Recompute a source's segments from all its applied observations (caller holds a transaction)."""
+    con.execute("DELETE FROM price_segments WHERE source = ?", [source])
+    con.execute(sql_file("rebuild_price_segments"), {"source": source, "removal_runs": removal_runs})
+
+
+def sources_with_history(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every source with at least one applied run."""
+    return [r[0] for r in con.execute("SELECT DISTINCT source FROM source_runs WHERE applied ORDER BY 1").fetchall()]

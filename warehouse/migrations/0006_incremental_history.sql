@@ -1,0 +1,11 @@
+-- What the incremental history fold needs of a segment besides its validity (warehouse/history.py): the start the
+-- source stated, the end it stated, the end its own series gives it (the next value, or removal), and whether it
+-- is the latest segment of its series. The segments are then rebuilt from the observations.
+-- after: rebuild price history
+ALTER TABLE price_segments ADD COLUMN stated_from TIMESTAMPTZ;
+ALTER TABLE price_segments ADD COLUMN stated_to TIMESTAMPTZ;
+ALTER TABLE price_segments ADD COLUMN series_to TIMESTAMPTZ;
+ALTER TABLE price_segments ADD COLUMN series_end VARCHAR;
+ALTER TABLE price_segments ADD COLUMN latest BOOLEAN DEFAULT false;
+-- The models whose events a run's detection recomputes (filled and emptied inside the run's transaction).
+CREATE TABLE event_scope (model_key VARCHAR NOT NULL);
