@@ -77,7 +77,8 @@ def import_history(work: Path, until: str | None) -> Path:
     con = duckdb.connect(str(db), read_only=True)
     try:
         runs = con.execute(
-            "SELECT epoch(finished_at) - epoch(started_at) FROM runs WHERE flow = 'import' ORDER BY as_of"
+            "SELECT epoch(r.finished_at) - epoch(r.started_at), s.parsed FROM runs r JOIN source_runs s USING (run_id) "
+            "WHERE r.flow = 'import' AND r.finished_at IS NOT NULL ORDER BY r.as_of"
         ).fetchall()
         statuses = con.execute("SELECT status, count(*) FROM source_runs GROUP BY 1 ORDER BY 1").fetchall()
         price_days = con.execute(
@@ -92,13 +93,24 @@ def import_history(work: Path, until: str | None) -> Path:
     finally:
         con.close()
     durations = [r[0] for r in runs]
+    per_krow = [r[0] / r[1] * 1000 for r in runs]
     tenth = max(1, len(durations) // 10)
     first, last = statistics.median(durations[:tenth]), statistics.median(durations[-tenth:])
+    rows_first, rows_last = (
+        statistics.median(r[1] for r in runs[:tenth]),
+        statistics.median(r[1] for r in runs[-tenth:]),
+    )
+    krow_first, krow_last = statistics.median(per_krow[:tenth]), statistics.median(per_krow[-tenth:])
     size = db.stat().st_size
     print(f"import: {len(durations)} versions in {wall:.1f} s ({wall / 60:.1f} min), peak RSS {rss:.0f} MB")
     print(f"  source runs: {', '.join(f'{n} {s}' for s, n in statuses)}; {text.count('already imported')} skipped")
     print(
-        f"  median run, first tenth: {first:.3f} s; last tenth: {last:.3f} s; ratio {last / first:.2f} (target <= 1.3)"
+        f"  median run, first tenth: {first:.3f} s ({rows_first:,.0f} prices); last tenth: {last:.3f} s "
+        f"({rows_last:,.0f} prices); ratio {last / first:.2f} (target <= 1.3)"
+    )
+    print(
+        f"  median time per 1,000 prices, first tenth: {krow_first:.3f} s; last tenth: {krow_last:.3f} s; "
+        f"ratio {krow_last / krow_first:.2f}"
     )
     print(f"  observations {observations:,}, segments {segments:,}, events {sum(n for _, n in events):,}")
     print(f"  events by type: {', '.join(f'{t} {n}' for t, n in events)}")
@@ -107,32 +119,30 @@ def import_history(work: Path, until: str | None) -> Path:
     return db
 
 
+REBUILD = """
+import sys, time
+from pathlib import Path
+from warehouse import db, history
+con = db.connect(Path(sys.argv[1]))
+con.execute("CREATE TEMP TABLE incremental AS SELECT * FROM price_segments")
+clock = time.perf_counter()
+with db.transaction(con):
+    for source in history.sources_with_history(con):
+        history.rebuild(con, source, history.DEFAULT_REMOVAL_RUNS)
+took = time.perf_counter() - clock
+one = con.execute("SELECT count(*) FROM (SELECT * FROM incremental EXCEPT ALL SELECT * FROM price_segments)").fetchall()
+two = con.execute("SELECT count(*) FROM (SELECT * FROM price_segments EXCEPT ALL SELECT * FROM incremental)").fetchall()
+print(took, one[0][0], two[0][0], con.execute("SELECT count(*) FROM price_segments").fetchall()[0][0])
+"""
+
+
 def check_rebuild(db: Path, work: Path) -> None:
     copy = work / "rebuilt.duckdb"
     shutil.copy(db, copy)
-    sys.path.insert(0, str(ROOT))
-    from warehouse import db as warehouse_db
-    from warehouse import history
-
-    con = warehouse_db.connect(copy)
-    try:
-        con.execute("CREATE TEMP TABLE incremental AS SELECT * FROM price_segments")
-        clock = time.perf_counter()
-        with warehouse_db.transaction(con):
-            for source in history.sources_with_history(con):
-                history.rebuild(con, source, history.DEFAULT_REMOVAL_RUNS)
-        took = time.perf_counter() - clock
-        only_incremental = con.execute(
-            "SELECT count(*) FROM (SELECT * FROM incremental EXCEPT ALL SELECT * FROM price_segments)"
-        ).fetchall()[0][0]
-        only_full = con.execute(
-            "SELECT count(*) FROM (SELECT * FROM price_segments EXCEPT ALL SELECT * FROM incremental)"
-        ).fetchall()[0][0]
-        total = con.execute("SELECT count(*) FROM price_segments").fetchall()[0][0]
-    finally:
-        con.close()
-    verdict = "equal" if only_incremental == only_full == 0 else f"DIFFERENT ({only_incremental} / {only_full})"
-    print(f"incremental fold vs full rebuild ({took:.1f} s): {verdict}, {total:,} segments")
+    _, rss, text = run_measured([sys.executable, "-c", REBUILD, str(copy)], dict(os.environ))
+    took, only_incremental, only_full, total = text.split()[-4:]
+    verdict = "equal" if only_incremental == only_full == "0" else f"DIFFERENT ({only_incremental} / {only_full})"
+    print(f"incremental fold vs full rebuild ({float(took):.1f} s, peak RSS {rss:.0f} MB): {verdict}, {total} segments")
 
 
 def nightly(db: Path, work: Path, repeat: int) -> None:
@@ -162,16 +172,14 @@ def nightly(db: Path, work: Path, repeat: int) -> None:
                 _, rss, text = run_measured([sys.executable, "-c", NIGHTLY, str(target), *urls], env)
                 seconds, status, loaded = text.split()[-3:]
                 times[kind].append(float(seconds))
-                print(
-                    f"nightly run on the {kind} warehouse: {float(seconds):.2f} s, {status}, {loaded} rows, {rss:.0f} MB"
-                )
+                print(f"nightly run on the {kind} warehouse: {float(seconds):.2f} s, {status}, {loaded} rows, ", end="")
+                print(f"peak RSS {rss:.0f} MB")
     finally:
         server.terminate()
         server.wait()
     empty, full = statistics.median(times["empty"]), statistics.median(times["history"])
-    print(
-        f"nightly run, median of {repeat}: empty {empty:.2f} s, with the history {full:.2f} s; ratio {full / empty:.2f} (target <= 1.2)"
-    )
+    print(f"nightly run, median of {repeat}: empty {empty:.2f} s, with the history {full:.2f} s; ", end="")
+    print(f"ratio {full / empty:.2f} (target <= 1.2)")
 
 
 def main() -> None:

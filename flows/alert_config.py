@@ -45,6 +45,8 @@ class Rule(BaseModel):
     models: list[str] = Field(default_factory=lambda: ["*"])  # globs on model_key or the provider's model id
     families: list[str] = Field(default_factory=lambda: ["*"])  # globs on the model family
     open_weights: bool = False  # true: open-weights models only
+    min_runs: int = Field(1, ge=1)  # a new price alerts once it has held this many runs of its source
+    max_changes_30d: int | None = Field(None, ge=0)  # offers that changed more often in 30 days are flapping
     channels: list[str] = Field(default_factory=lambda: [CONSOLE])
 
     def matches(self, event: dict[str, Any]) -> bool:
@@ -58,6 +60,12 @@ class Rule(BaseModel):
             return False
         if self.open_weights and not event.get("open_weights"):
             return False
+        changes = event.get("changes_30d")
+        if self.max_changes_30d is not None and changes is not None and changes > self.max_changes_30d:
+            return False
+        held, reverted = event.get("held_runs"), event.get("reverted_runs")
+        if held is not None and (held < self.min_runs or (reverted is not None and reverted < self.min_runs)):
+            return False  # not held long enough yet, or undoing a change that never held long enough to alert
         checks = (
             (self.providers, [event.get("provider") or ""]),
             (self.models, [event.get("model_key") or "", event.get("provider_model_id") or ""]),

@@ -55,18 +55,29 @@ def after_run(settings: Settings, run_id: str, config: AlertConfig | None = None
 
 
 def enqueue(con: duckdb.DuckDBPyConnection, run_id: str, config: AlertConfig, now: datetime) -> int:
-    """Queue this run's new events for the channels of every rule they match; returns rows queued."""
+    """Queue the new events for the channels of every rule they match; returns rows queued.
+
+    A rule with min_runs = 1 takes this run's events. A rule with min_runs = N also looks at the price events of its
+    sources' last N applied runs, and takes those whose new value has now held N runs (and that do not undo a change
+    that never held that long), so a price that flips back within N runs alerts nothing."""
+    window = max(rule.min_runs for rule in config.rules) if config.rules else 1
     rows = con.execute(
-        f"SELECT {EVENT_COLUMNS} FROM price_events WHERE run_id = ? AND news "
-        "ORDER BY provider, model_key, metric, event_id",
-        [run_id],
+        f"SELECT {', '.join('e.' + c.strip() for c in EVENT_COLUMNS.split(','))}, e.run_id, e.changes_30d, "
+        "p.held_runs, p.reverted_runs "
+        "FROM price_events e LEFT JOIN event_persistence p USING (event_id) "
+        "WHERE e.news AND (e.run_id = ? OR (p.held_runs IS NOT NULL AND e.run_id IN ("
+        "  SELECT run_id FROM (SELECT run_id, row_number() OVER (PARTITION BY source ORDER BY observed_at DESC, "
+        "  started_at DESC) AS n FROM source_runs WHERE applied "
+        "  AND source IN (SELECT source FROM source_runs WHERE run_id = ?)) WHERE n <= ?))) "
+        "ORDER BY e.provider, e.model_key, e.metric, e.event_id",
+        [run_id, run_id, window],
     )
     names = [d[0] for d in rows.description]
     events = [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
     queued = []
     for event in events:
         for rule in config.rules:
-            if rule.matches(event):
+            if (event["run_id"] == run_id or rule.min_runs > 1) and rule.matches(event):
                 queued += [(event["event_id"], channel, rule.name) for channel in rule.channels]
     if not queued:
         return 0

@@ -111,6 +111,12 @@ def import_documents(
         (d for d in documents if (since is None or d.as_of >= since) and (until is None or d.as_of <= until)),
         key=lambda d: d.as_of,
     )
+    now = datetime.now(UTC)
+    for document in chosen:
+        if document.as_of > now:
+            raise BackfillError(
+                f"{document.label}: dated {document.as_of:%Y-%m-%d %H:%M} UTC, in the future; nothing was imported"
+            )
     if on_total:
         on_total(len(chosen))
     imported = _imported(settings, source)

@@ -248,11 +248,27 @@ def import_prices(
         def report(document: backfill.Document, what: str) -> None:
             advance(f"{document.label} as of {document.as_of:%Y-%m-%d %H:%M} UTC ({document.how}): {what}")
 
-        results = backfill.import_documents(
-            settings, source, documents, since=start, until=end, on_document=report, on_total=advance.total
-        )
+        try:
+            results = backfill.import_documents(
+                settings, source, documents, since=start, until=end, on_document=report, on_total=advance.total
+            )
+        except backfill.BackfillError as exc:
+            raise UserError(str(exc)) from exc
     failed = [what for _, what in results if not what.startswith(("ok", "already"))]
     sys.exit(1 if failed else 0)
+
+
+@app.command()
+@click.option("--sources", default=None, help="Comma-separated sources [default: every source with history].")
+@db_option
+def rebuild(sources: str | None, db: Path | None) -> None:
+    """Recompute price history from the stored observations (a repair), then every event; nothing is fetched."""
+    from flows import pipeline
+
+    settings = Settings.from_env(db=db)
+    names = [part.strip() for part in sources.split(",") if part.strip()] if sources else None
+    for source, segments, runs in pipeline.rebuild_history(settings, names):
+        click.echo(f"{source}: {segments} segments rebuilt from {runs} runs")
 
 
 @app.command()

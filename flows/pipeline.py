@@ -24,10 +24,11 @@ from extractors.base import Payload, source_module
 from extractors.errors import FetchError, LlmflationError, ParseError
 from flows import alerts
 from flows.settings import Settings
-from warehouse import db, events, load
+from warehouse import db, events, history, load
 from warehouse.models import PriceObservation, unique_offers, validate_rows
 
 FLOW_NAME = "track-prices"
+REBUILD_FLOW = "rebuild"
 
 
 class RunInProgress(LlmflationError):
@@ -256,6 +257,38 @@ def run_prices(
         summary = finish(settings, run_id, as_of, outcomes)
         summary.alerts = alerts.after_run(settings, run_id)
         return summary
+
+
+def rebuild_history(settings: Settings, sources: list[str] | None = None) -> list[tuple[str, int, int]]:
+    """Recompute the price history of the named sources (default: every source with one) from their observations,
+    then every event, in one transaction; returns (source, segments, applied runs) of each."""
+    with run_lock(settings):
+        con = db.connect(settings.db)
+        try:
+            known = history.sources_with_history(con)
+        finally:
+            con.close()
+        unknown = [name for name in sources or () if name not in known]
+        if unknown:
+            raise LlmflationError(
+                f"no price history for {', '.join(unknown)} (sources with history: {', '.join(known) or 'none'})"
+            )
+        chosen = sources or known
+        run_id, _ = start(settings, chosen, None, flow=REBUILD_FLOW)
+        con = db.connect(settings.db)
+        try:
+            with db.transaction(con):
+                for source in chosen:
+                    history.rebuild(con, source, settings.removal_runs)
+                events.detect(con, run_id, datetime.now(UTC), models=None)
+                load.finish_run(con, run_id, datetime.now(UTC), "ok", None)
+            counts = con.execute(
+                "SELECT s.source, (SELECT count(*) FROM price_segments p WHERE p.source = s.source), count(*) "
+                "FROM source_runs s WHERE s.applied GROUP BY s.source ORDER BY s.source"
+            ).fetchall()
+        finally:
+            con.close()
+        return [row for row in counts if row[0] in chosen]
 
 
 def fetch_or_error(

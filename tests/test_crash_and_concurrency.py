@@ -38,13 +38,14 @@ def test_sigkill_in_the_middle_of_a_load(settings: Settings, httpserver: HTTPSer
         import time
         from pathlib import Path
         from datetime import datetime, UTC
-        from warehouse import load
-        real_rebuild = load.rebuild_history
-        def rebuild_then_hang(con, source, removal_runs):
-            real_rebuild(con, source, removal_runs)
+        from warehouse import history
+        real_fold = history.fold_run
+        def fold_then_hang(*args, **kwargs):
+            touched = real_fold(*args, **kwargs)
             print("IN-LOAD", flush=True)
             time.sleep(120)
-        load.rebuild_history = rebuild_then_hang
+            return touched
+        history.fold_run = fold_then_hang
         from flows.settings import Settings
         from flows.pipeline import run_prices
         settings = Settings(db=Path({str(settings.db)!r}), source_urls={{"litellm": {url!r}}})

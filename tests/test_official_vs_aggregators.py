@@ -40,9 +40,10 @@ def test_disagreements_are_exactly_the_differing_offers_and_traceable(loaded: Se
         loaded,
         "SELECT source, source_kind, comparable_provider, model_key, metric, tier, region, "
         "coalesce(usd_per_mtok, price_per_mtok), currency, usd_per_mtok IS NOT NULL, valid_from, "
-        "valid_to FROM priced_offers",
+        "valid_to, provider_model_id FROM priced_offers",
     )
-    # An independent nested-loop comparison of every pair of sources' prices.
+    # An independent nested-loop comparison of every pair of sources' prices; a free offer (zero, or a :free
+    # variant) only with free ones.
     expected = set()
     by_key = defaultdict(list)
     for row in rows:
@@ -53,7 +54,8 @@ def test_disagreements_are_exactly_the_differing_offers_and_traceable(loaded: Se
                 same_region = a[6] == b[6] or "default" in (a[6], b[6])
                 comparable = (a[9] and b[9]) or a[8] == b[8]
                 overlap = (b[11] is None or a[10] < b[11]) and (a[11] is None or b[10] < a[11])
-                if a[0] < b[0] and same_region and comparable and overlap and a[7] != b[7]:
+                alike = (a[7] == 0 or a[12].endswith(":free")) == (b[7] == 0 or b[12].endswith(":free"))
+                if a[0] < b[0] and same_region and comparable and overlap and alike and a[7] != b[7]:
                     expected.add((a[0], b[0], a[2], a[3], a[4], a[5], a[7], b[7]))
     got = query(
         loaded,

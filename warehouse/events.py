@@ -10,7 +10,7 @@ import pyarrow as pa
 
 COLUMNS = (
     "event_id, event_type, detected_at, run_id, effective_at, provider, model_key, provider_model_id, metric, tier, "
-    "region, old_usd_per_mtok, new_usd_per_mtok, pct_change, source, evidence, news"
+    "region, old_usd_per_mtok, new_usd_per_mtok, pct_change, source, evidence, news, changes_30d"
 )
 
 
@@ -20,10 +20,10 @@ def detect(
     """Record the events this run brought to light; returns how many (caller holds a transaction).
 
     models: the model keys whose price history the run changed (an incremental fold); their events are recomputed
-    and the rest is not looked at, except source runs, which are always. None recomputes every event (a full fold).
-    A rerun finds the same candidates, all known already, so it records nothing. An import's events are never news.
-    On a warehouse that had history before events existed, the first detection records that history's events as a
-    baseline (no run, never alerted)."""
+    and the rest is not looked at, except source runs, which always are. None recomputes every event (after a full
+    fold), and withdraws those the history no longer shows. A rerun finds the same candidates, all known already,
+    so it records nothing. What an import or a rebuild finds is never news. On a warehouse that had history before
+    events existed, the first detection records that history's events as a baseline (no run, never alerted)."""
     pending = con.execute("SELECT baseline_pending FROM event_detection").fetchall()
     baseline = bool(pending and pending[0][0])
     scoped = models is not None and not baseline
@@ -35,17 +35,47 @@ def detect(
             con.execute("INSERT INTO event_scope SELECT model_key FROM incoming_scope")
         finally:
             con.unregister("incoming_scope")
-    imported = con.execute("SELECT count(*) FROM runs WHERE run_id = ? AND flow = 'import'", [run_id]).fetchall()
+    imported = con.execute(
+        "SELECT count(*) FROM runs WHERE run_id = ? AND flow IN ('import', 'rebuild')", [run_id]
+    ).fetchall()
     quiet = baseline or imported[0][0] > 0
+    con.execute("DROP TABLE IF EXISTS found_events")
+    con.execute(
+        "CREATE TEMP TABLE found_events AS SELECT * FROM event_candidates_in(?) "
+        "QUALIFY row_number() OVER (PARTITION BY event_id) = 1",
+        [scoped],
+    )
     con.execute(
         f"INSERT INTO events ({COLUMNS}) "
         "SELECT c.event_id, c.event_type, ?, ?, c.effective_at, c.provider, c.model_key, c.provider_model_id,"
         " c.metric, c.tier, c.region, c.old_usd_per_mtok, c.new_usd_per_mtok, c.pct_change, c.source,"
-        " c.evidence, c.news AND NOT ? "
-        "FROM (SELECT * FROM event_candidates_in(?) QUALIFY row_number() OVER (PARTITION BY event_id) = 1) c "
-        "ANTI JOIN events e USING (event_id)",
-        [detected_at, None if baseline else run_id, quiet, scoped],
+        " c.evidence, c.news AND NOT ?, c.changes_30d "
+        "FROM found_events c ANTI JOIN events e USING (event_id)",
+        [detected_at, None if baseline else run_id, quiet],
     )
+    if not scoped:
+        # every event was recomputed: an event whose history a replay filled in (an earlier first price of a new
+        # offer) takes what the history now says; those it no longer shows are withdrawn, or come back
+        con.execute(
+            "UPDATE events e SET effective_at = c.effective_at, model_key = c.model_key, "
+            "old_usd_per_mtok = c.old_usd_per_mtok, new_usd_per_mtok = c.new_usd_per_mtok, "
+            "pct_change = c.pct_change, evidence = c.evidence, changes_30d = c.changes_30d "
+            "FROM found_events c WHERE e.event_id = c.event_id AND ("
+            "e.effective_at IS DISTINCT FROM c.effective_at OR e.model_key IS DISTINCT FROM c.model_key OR "
+            "e.old_usd_per_mtok IS DISTINCT FROM c.old_usd_per_mtok OR "
+            "e.new_usd_per_mtok IS DISTINCT FROM c.new_usd_per_mtok OR "
+            "e.changes_30d IS DISTINCT FROM c.changes_30d OR e.evidence::VARCHAR IS DISTINCT FROM c.evidence::VARCHAR)"
+        )
+        con.execute(
+            "UPDATE events SET withdrawn_at = ? WHERE withdrawn_at IS NULL "
+            "AND event_id NOT IN (SELECT event_id FROM found_events)",
+            [detected_at],
+        )
+        con.execute(
+            "UPDATE events SET withdrawn_at = NULL WHERE withdrawn_at IS NOT NULL "
+            "AND event_id IN (SELECT event_id FROM found_events)"
+        )
+    con.execute("DROP TABLE found_events")
     if scoped:
         con.execute("DELETE FROM event_scope")
     # the first run that brings a source in compares it with the others for the first time: what it disagrees

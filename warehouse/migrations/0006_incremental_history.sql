@@ -9,3 +9,8 @@ ALTER TABLE price_segments ADD COLUMN series_end VARCHAR;
 ALTER TABLE price_segments ADD COLUMN latest BOOLEAN DEFAULT false;
 -- The models whose events a run's detection recomputes (filled and emptied inside the run's transaction).
 CREATE TABLE event_scope (model_key VARCHAR NOT NULL);
+-- An event the history no longer shows (a replay out of order put an earlier price between its two sides) is
+-- withdrawn, not deleted: its row and deliveries stay, price_events leaves it out.
+ALTER TABLE events ADD COLUMN withdrawn_at TIMESTAMPTZ;
+-- How many times the event's offer changed in the 30 days before it (flapping), for rules and readers.
+ALTER TABLE events ADD COLUMN changes_30d INTEGER;

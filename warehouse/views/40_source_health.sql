@@ -1,12 +1,16 @@
--- The latest run of every source and when it last succeeded. Public contract.
+-- The latest live run of every source and when it last succeeded (imports of saved documents are not the source's
+-- health now, and do not count). Public contract.
 CREATE OR REPLACE VIEW source_health AS
-WITH ranked AS (
+WITH live AS (
+    SELECT * FROM source_runs WHERE run_id NOT IN (SELECT run_id FROM runs WHERE flow = 'import')
+),
+ranked AS (
     SELECT *, row_number() OVER (PARTITION BY source ORDER BY started_at DESC, run_id DESC) AS recency
-    FROM source_runs
+    FROM live
 ),
 last_ok AS (
     SELECT source, max(finished_at) AS last_ok_at, max(observed_at) AS last_ok_observed_at
-    FROM source_runs WHERE status = 'ok' GROUP BY source
+    FROM live WHERE status = 'ok' GROUP BY source
 )
 SELECT
     r.source,

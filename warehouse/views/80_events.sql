@@ -24,7 +24,7 @@ seg AS (
 baseline AS (  -- a source's first applied run: what it lists then is its starting point, not news
     SELECT source, min(observed_at) AS first_run FROM source_runs WHERE applied GROUP BY source
 ),
-ordered AS (
+ranked AS (
     SELECT
         seg.*,
         seg.first_seen_at > b.first_run AS news,
@@ -40,6 +40,13 @@ ordered AS (
             AS offer_first_seen
     FROM seg JOIN baseline b USING (source)
     WINDOW offer AS (PARTITION BY source, provider, provider_model_id, region, tier, metric ORDER BY valid_from)
+),
+ordered AS (  -- how many times the offer changed in the 30 days before each segment: flapping, for rules and users
+    SELECT *,
+        coalesce(sum(CASE WHEN nth > 1 THEN 1 ELSE 0 END) OVER (
+            PARTITION BY source, provider, provider_model_id, region, tier, metric ORDER BY valid_from
+            RANGE BETWEEN INTERVAL 30 DAY PRECEDING AND CURRENT ROW EXCLUDE GROUP), 0)::INTEGER AS changes_30d
+    FROM ranked
 ),
 changes AS (
     SELECT
@@ -88,7 +95,7 @@ SELECT
     round((amount - prev_amount) / prev_amount * 100, 4)::DOUBLE AS pct_change, source,
     json_object('old_sha256', prev_sha, 'new_sha256', first_raw_sha256, 'currency', currency,
                 'old_amount', prev_amount::VARCHAR, 'new_amount', amount::VARCHAR)::JSON AS evidence,
-    news
+    news, changes_30d
 FROM changes
 UNION ALL
 SELECT
@@ -96,7 +103,7 @@ SELECT
     CASE WHEN model_first_seen < offer_first_seen THEN 'new_tier' ELSE 'new_offer' END,
     valid_from, provider, model_key, provider_model_id, metric, tier, region, NULL, usd, NULL, o.source,
     json_object('new_sha256', first_raw_sha256, 'currency', currency, 'new_amount', amount::VARCHAR)::JSON,
-    true
+    true, NULL
 FROM ordered o
 WHERE nth = 1 AND news
 UNION ALL
@@ -105,7 +112,7 @@ SELECT
     'offer_removed', valid_to, provider, model_key, provider_model_id, metric, tier, region, usd, NULL, NULL, source,
     json_object('last_sha256', last_raw_sha256, 'currency', currency, 'old_amount', amount::VARCHAR,
                 'missing_runs', missing_runs)::JSON,
-    true
+    true, NULL
 FROM seg
 WHERE end_reason = 'removed'
 UNION ALL
@@ -114,7 +121,7 @@ SELECT
     'all_time_low', valid_from, provider, model_key, provider_model_id, metric, tier, region, prev_low, usd,
     round((usd - prev_low) / prev_low * 100, 4)::DOUBLE, source,
     json_object('old_sha256', prev_low_sha, 'new_sha256', first_raw_sha256)::JSON,
-    news
+    news, changes_30d
 FROM lows
 WHERE usd < prev_low AND usd = peer_low
 UNION ALL
@@ -122,7 +129,8 @@ SELECT
     md5(concat_ws('|', 'source_broken', source, run_id)),
     'source_broken', observed_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, source,
     json_object('run_id', run_id, 'status', status, 'error', error, 'raw_sha256', raw_sha256)::JSON,
-    prev_status IS NOT NULL  -- broken after a healthy run is news; a first run that fails is a baseline
+    prev_status IS NOT NULL,  -- broken after a healthy run is news; a first run that fails is a baseline
+    NULL
 FROM broken
 WHERE status <> 'ok' AND coalesce(prev_status, 'ok') = 'ok'
 UNION ALL
@@ -134,7 +142,7 @@ SELECT
     other_source,
     json_object('official_source', official_source, 'official_sha256', official_sha, 'other_sha256', other_sha,
                 'currency', currency)::JSON,
-    true
+    true, NULL
 FROM (
     SELECT
         d.*,
@@ -158,7 +166,8 @@ CREATE OR REPLACE VIEW price_events AS
 SELECT
     e.event_id, e.event_type, e.detected_at, e.provider, e.model_key, e.metric, e.tier,
     e.old_usd_per_mtok, e.new_usd_per_mtok, e.pct_change, e.source, e.evidence,
-    e.effective_at, e.provider_model_id, e.region, e.run_id, e.news,
+    e.effective_at, e.provider_model_id, e.region, e.run_id, e.news, e.changes_30d,
     m.family, m.open_weights
 FROM events e
-LEFT JOIN models m USING (model_key);
+LEFT JOIN models m USING (model_key)
+WHERE e.withdrawn_at IS NULL;

@@ -1,0 +1,309 @@
+"""The incremental history fold over long real histories: equal to the full rebuild, exact, idempotent, quiet."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+from collections import Counter
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from flows import backfill
+from flows.settings import Settings
+from tests.helpers import openrouter_body, payload, real, ts
+from tests.ledger_helpers import openrouter_payload, query, run_once
+from warehouse import db, history
+
+FILE = "model_prices_and_context_window.json"
+# the four token metrics, as LiteLLM's field names state them, written out here independently of the parser
+FIELDS = {
+    "input_cost_per_token": "input",
+    "output_cost_per_token": "output",
+    "cache_read_input_token_cost": "cached_input",
+    "input_cost_per_token_cache_hit": "cached_input",  # DeepSeek's name for the same price
+    "cache_creation_input_token_cost": "cache_write",
+}
+SEGMENTS = "SELECT * EXCLUDE (missing_runs), missing_runs FROM price_segments ORDER BY ALL"
+EVENTS = (
+    "SELECT event_id, event_type, effective_at, provider, provider_model_id, metric, tier, region, "
+    "old_usd_per_mtok, new_usd_per_mtok FROM price_events ORDER BY ALL"
+)
+
+
+@pytest.fixture(scope="module")
+def litellm_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of the real LiteLLM history bundle (640 versions of the price map)."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    clone = tmp_path_factory.mktemp("history") / "llm-api-price"
+    subprocess.run(["git", "clone", "-q", str(real("history/llm-api-price.bundle")), str(clone)], check=True)
+    return clone
+
+
+def _full_rebuild(settings: Settings) -> list[tuple]:
+    con = db.connect(settings.db)
+    try:
+        with db.transaction(con):
+            for source in history.sources_with_history(con):
+                history.rebuild(con, source, settings.removal_runs)
+        return con.execute(SEGMENTS).fetchall()
+    finally:
+        con.close()
+
+
+def _import(settings: Settings, clone: Path, since: str, until: str) -> list[backfill.Document]:
+    documents = backfill.from_git("litellm", clone, FILE)
+    results = backfill.import_documents(settings, "litellm", documents, since=ts(since), until=ts(until))
+    assert results and all(what.startswith("ok") for _, what in results), results[:3]
+    return [document for document, _ in results]
+
+
+def _direct_diff(documents: list[backfill.Document], removal_runs: int) -> Counter:
+    """(event type, metric, old, new, when) of every change between consecutive versions, read from the JSON."""
+    last: dict[tuple[str, str], tuple[int, Decimal]] = {}
+    changes: Counter = Counter()
+    for index, document in enumerate(documents):
+        (content,) = [p.content for p in document.read()]
+        for key, entry in json.loads(content).items():
+            if not isinstance(entry, dict) or key == "sample_spec" or not entry.get("litellm_provider"):
+                continue
+            stated: dict[str, set[Decimal]] = {}
+            for field, metric in FIELDS.items():
+                raw = entry.get(field)
+                if not isinstance(raw, bool) and isinstance(raw, int | float) and raw >= 0:
+                    stated.setdefault(metric, set()).add((Decimal(repr(raw)) * 1_000_000).normalize())
+            for metric, values in stated.items():
+                if len(values) > 1:
+                    continue  # two fields of one entry stating different prices: not a price
+                (value,) = values
+                seen = last.get((key, metric))
+                if seen and seen[1] != value and index - seen[0] <= removal_runs:
+                    old = seen[1]
+                    if old > 0 and value > 0 and max(old / value, value / old) >= 100:
+                        kind = "suspected_unit_error"
+                    else:
+                        kind = "price_cut" if value < old else "price_increase"
+                    changes[(kind, metric, old, value, document.as_of)] += 1
+                last[(key, metric)] = (index, value)
+    return changes
+
+
+def test_a_real_history_folded_run_by_run_equals_the_full_rebuild_and_a_direct_diff(
+    settings: Settings, litellm_history: Path
+) -> None:
+    documents = _import(settings, litellm_history, "2025-12-26T00:00", "2026-01-16T00:00")
+    assert len(documents) >= 25
+    incremental = query(settings, SEGMENTS)
+    assert incremental == _full_rebuild(settings)
+
+    recorded = Counter(
+        (kind, metric, Decimal(old).normalize(), Decimal(new).normalize(), at)
+        for kind, metric, old, new, at in query(
+            settings,
+            "SELECT event_type, metric, evidence->>'old_amount', evidence->>'new_amount', effective_at "
+            "FROM price_events WHERE event_type IN ('price_cut', 'price_increase', 'suspected_unit_error') "
+            "AND tier = 'standard' AND metric IN ('input', 'output', 'cached_input', 'cache_write')",
+        )
+    )
+    expected = _direct_diff(documents, settings.removal_runs)
+    assert sum(expected.values()) > 50
+    assert recorded == expected
+    # the same history imported again is skipped whole and records nothing
+    before = query(settings, "SELECT count(*) FROM events")
+    again = backfill.import_documents(
+        settings,
+        "litellm",
+        backfill.from_git("litellm", litellm_history, FILE),
+        since=ts("2025-12-26T00:00"),
+        until=ts("2026-01-16T00:00"),
+    )
+    assert {what for _, what in again} == {"already imported"}
+    assert query(settings, "SELECT count(*) FROM events") == before
+
+
+def test_a_shuffled_replay_with_repeats_ends_with_the_ordered_history_and_events(
+    tmp_path: Path, litellm_history: Path
+) -> None:
+    documents = [
+        d
+        for d in backfill.from_git("litellm", litellm_history, FILE)
+        if ts("2026-01-08T00:00") <= d.as_of <= ts("2026-01-15T00:00")
+    ][:12]
+    assert len(documents) == 12
+    ordered = Settings(db=tmp_path / "ordered" / "w.duckdb")
+    shuffled = Settings(db=tmp_path / "shuffled" / "w.duckdb")
+    for document in documents:
+        run_once(ordered, "litellm", document.read(), document.as_of)
+    order = documents + documents[3:6]  # three reruns at the same as-of time
+    random.Random(13).shuffle(order)
+    for document in order:
+        run_once(shuffled, "litellm", document.read(), document.as_of)
+    assert query(shuffled, SEGMENTS) == query(ordered, SEGMENTS)
+    assert query(shuffled, EVENTS) == query(ordered, EVENTS)
+    assert query(ordered, "SELECT count(*) FROM price_events WHERE event_type = 'suspected_unit_error'")[0][0] > 0
+
+
+def test_rerunning_a_run_or_replaying_its_payload_records_nothing(settings: Settings) -> None:
+    first = openrouter_body(real("openrouter/openrouter_models_2025-12-29.json"))
+    second = openrouter_body(real("openrouter/openrouter_models_2026-04-20.json"))
+    run_once(settings, "openrouter", payload("openrouter", first), ts("2025-12-29T18:00"))
+    run_once(settings, "openrouter", payload("openrouter", second), ts("2026-04-20T08:00"))
+    events = query(settings, EVENTS)
+    segments = query(settings, SEGMENTS)
+    for _ in range(5):  # the same runs replayed five times, at their own as-of times
+        run_once(settings, "openrouter", payload("openrouter", first), ts("2025-12-29T18:00"))
+        run_once(settings, "openrouter", payload("openrouter", second), ts("2026-04-20T08:00"))
+    assert query(settings, EVENTS) == events and query(settings, SEGMENTS) == segments
+    for day in range(21, 24):  # the same payload on later nights: what the first snapshot alone listed is removed
+        run_once(settings, "openrouter", payload("openrouter", second), ts(f"2026-04-{day}T08:00"))
+    removed = query(settings, EVENTS)
+    assert {row[1] for row in set(removed) - set(events)} == {"offer_removed"}
+    for day in range(24, 27):
+        run_once(settings, "openrouter", payload("openrouter", second), ts(f"2026-04-{day}T08:00"))
+    assert query(settings, EVENTS) == removed
+    free = query(
+        settings,
+        "SELECT count(*) FROM price_events WHERE event_type = 'all_time_low' AND provider_model_id LIKE '%:free'",
+    )
+    assert free == [(0,)]
+
+
+def test_all_time_lows_are_paid_standard_prices_that_beat_every_earlier_one(settings: Settings) -> None:
+    def run(prices: dict[str, str], day: int) -> None:
+        body = {pid: {"prompt": price, "completion": "0.000002"} for pid, price in prices.items()}
+        run_once(settings, "openrouter", openrouter_payload(body), ts(f"2026-01-0{day}T00:00"))
+
+    run({"x/a": "0.000004", "x/a:free": "0"}, 1)
+    run({"x/a": "0.000003", "x/a:free": "0"}, 2)  # a new low
+    run({"x/a": "0.000004", "x/a:free": "0"}, 3)
+    run({"x/a": "0.000003", "x/a:free": "0"}, 4)  # a tie with the earlier low: not a new one
+    lows = query(
+        settings,
+        "SELECT provider_model_id, effective_at, new_usd_per_mtok FROM price_events "
+        "WHERE event_type = 'all_time_low' AND metric = 'input'",
+    )
+    assert lows == [("x/a", ts("2026-01-02T00:00"), Decimal(3))]
+    assert query(settings, "SELECT count(*) FROM price_disagreements WHERE provider_model_id_a LIKE '%:free'") == [(0,)]
+
+
+def test_a_free_variant_is_never_compared_with_a_paid_offer(settings: Settings) -> None:
+    litellm = {"x/a": {"litellm_provider": "openrouter", "input_cost_per_token": 3e-06, "output_cost_per_token": 6e-06}}
+    run_once(settings, "litellm", payload("litellm", litellm), ts("2026-01-01T00:00"))
+    body = {"x/a:free": {"prompt": "0", "completion": "0"}, "x/a": {"prompt": "0.000003", "completion": "0.000006"}}
+    run_once(settings, "openrouter", openrouter_payload(body), ts("2026-01-01T00:00"))
+    rows = query(settings, "SELECT provider_model_id_a, provider_model_id_b FROM price_disagreements")
+    assert all(":free" not in a and ":free" not in b for a, b in rows), rows
+
+
+def test_an_import_changes_neither_the_live_status_nor_the_news(settings: Settings, tmp_path: Path) -> None:
+    live = replace(settings, source_urls={"litellm": "http://127.0.0.1:9/nothing-listens-here"})
+    from flows.pipeline import run_prices
+
+    first = run_prices(live, ["litellm"], ts("2026-07-20T00:00"))  # a first run that fails: a baseline
+    assert first.status == "failed"
+    broken = query(settings, "SELECT news FROM price_events WHERE event_type = 'source_broken'")
+    assert broken == [(False,)]
+    status = query(settings, "SELECT source, status, last_run_id FROM source_health")
+    bad = tmp_path / "model_prices_2026-07-01.json"
+    bad.write_text("{not json")
+    good = real("litellm/model_prices_2025-09-15.json")
+    results = backfill.import_documents(settings, "litellm", backfill.from_paths("litellm", [bad, good]))
+    assert [what.split(":")[0] for _, what in results] == ["ok", "suspect"]  # oldest first
+    assert query(settings, "SELECT source, status, last_run_id FROM source_health") == status
+    assert query(settings, "SELECT count(*) FROM price_events WHERE news") == [(0,)]
+    future = backfill.from_paths("litellm", [good], as_of=ts("2099-01-01T00:00"))
+    with pytest.raises(backfill.BackfillError, match="in the future; nothing was imported"):
+        backfill.import_documents(settings, "litellm", future)
+
+
+def test_a_migrated_warehouse_gets_segments_the_incremental_fold_can_continue(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = db.migrations()
+    monkeypatch.setattr(db, "migrations", lambda: [m for m in shipped if m[0] <= 5])
+    views = db.view_sql()
+    monkeypatch.setattr(db, "view_sql", lambda: [])
+    con = db.connect(settings.db)
+    try:  # a warehouse of the 0005 layout with one source's applied run
+        con.execute(
+            "INSERT INTO source_runs (run_id, source, observed_at, started_at, status, applied) VALUES "
+            "('r1', 'openrouter', TIMESTAMPTZ '2026-01-01', TIMESTAMPTZ '2026-01-01', 'ok', true)"
+        )
+        con.execute(
+            "INSERT INTO observations VALUES ('r1', 'openrouter', TIMESTAMPTZ '2026-01-01', 'openrouter', 'x/a', "
+            "'x/a', 'default', 'standard', 'input', 'mtok', 'USD', 1, NULL, NULL, 'sha')"
+        )
+    finally:
+        con.close()
+    monkeypatch.setattr(db, "migrations", lambda: shipped)
+    monkeypatch.setattr(db, "view_sql", lambda: views)
+    db.connect(settings.db).close()
+    assert query(settings, "SELECT provider_model_id, amount, latest FROM price_segments") == [
+        ("x/a", Decimal("1.000000000000000000"), True)
+    ]
+    run_once(settings, "openrouter", openrouter_payload({"x/a": {"prompt": "0.000002"}}), ts("2026-01-02T00:00"))
+    assert query(settings, SEGMENTS) == _full_rebuild(settings)
+    assert query(settings, "SELECT event_type FROM price_events WHERE provider_model_id = 'x/a'") == [
+        ("price_increase",)
+    ]
+
+
+def test_the_rebuild_command_repairs_a_damaged_history(settings: Settings) -> None:
+    from tests.helpers import cli
+
+    run_once(settings, "openrouter", openrouter_payload({"x/a": {"prompt": "0.000001"}}), ts("2026-01-01T00:00"))
+    run_once(settings, "openrouter", openrouter_payload({"x/a": {"prompt": "0.000002"}}), ts("2026-01-02T00:00"))
+    good = query(settings, SEGMENTS)
+    con = db.connect(settings.db)
+    con.execute("DELETE FROM price_segments")
+    con.close()
+    done = cli("rebuild", "--sources", "openrouter", "--db", str(settings.db))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "openrouter: 2 segments rebuilt from 2 runs\n"
+    assert query(settings, SEGMENTS) == good
+    done = cli("rebuild", "--sources", "nosuch", "--db", str(settings.db))
+    assert done.returncode == 1 and done.stderr.startswith("error: ")
+
+
+def test_a_rule_with_min_runs_alerts_only_prices_that_held_and_never_a_flap(settings: Settings) -> None:
+    from flows import alerts
+    from flows.alert_config import AlertConfig
+
+    changes = ["price_cut", "price_increase"]
+    config = AlertConfig.model_validate(
+        {
+            "channels": {"now": {"url": "json://127.0.0.1:9/"}, "held": {"url": "json://127.0.0.1:9/"}},
+            "rules": [
+                {"name": "at once", "events": changes, "channels": ["now"]},
+                {"name": "held two runs", "events": changes, "min_runs": 2, "channels": ["held"]},
+            ],
+        }
+    )
+    # 4 for two runs, a one-run dip to 3 and back, then a cut to 2 that holds
+    series = ["0.000004", "0.000004", "0.000003", "0.000004", "0.000004", "0.000002", "0.000002", "0.000002"]
+    for day, price in enumerate(series, start=1):
+        as_of = ts(f"2026-01-{day:02d}T00:00")
+        summary = run_once(settings, "openrouter", openrouter_payload({"x/a": {"prompt": price}}), as_of)
+        con = db.connect(settings.db)
+        try:
+            alerts.enqueue(con, summary.run_id, config, as_of)
+        finally:
+            con.close()
+    queued = query(
+        settings,
+        "SELECT d.channel, e.event_type, e.evidence->>'old_amount', e.evidence->>'new_amount', e.changes_30d, "
+        "p.held_runs, p.reverted_runs FROM alert_deliveries d JOIN price_events e USING (event_id) "
+        "JOIN event_persistence p USING (event_id) ORDER BY d.channel, e.effective_at",
+    )
+    shown = [(c, t, f"{Decimal(o).normalize()}->{Decimal(n).normalize()}", *rest) for c, t, o, n, *rest in queued]
+    assert shown == [
+        ("held", "price_cut", "4->2", 2, 3, None),
+        ("now", "price_cut", "4->3", 0, 1, None),
+        ("now", "price_increase", "3->4", 1, 2, 1),  # undoes a dip that held one run
+        ("now", "price_cut", "4->2", 2, 3, None),
+    ]
