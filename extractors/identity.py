@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # LiteLLM's litellm_provider values whose provider slug differs from the plain value.
 LITELLM_PROVIDERS = {
@@ -146,6 +147,7 @@ class Identity:
     mapped: bool
 
 
+@lru_cache(maxsize=1 << 16)  # a price map names the same ids run after run
 def identify(provider: str, model_id: str) -> Identity:
     """Canonical key, family and openness of a provider model id."""
     key = model_key(provider, model_id)
@@ -179,6 +181,7 @@ def _family(name: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 16)
 def model_key(provider: str, model_id: str) -> str:
     """The canonical `org/name` key of a provider model id; an id the rules cannot place keeps its own name."""
     raw = model_id.strip().lower()

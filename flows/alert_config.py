@@ -53,6 +53,8 @@ class Rule(BaseModel):
         """Whether an event (a price_events row as a dict) passes this rule."""
         if event["event_type"] not in self.events:
             return False
+        if event.get("plausible") is False and event["event_type"] != "suspected_unit_error":
+            return False  # a price held out as implausible alerts nobody until something confirms it
         pct, old, new = event.get("pct_change"), event.get("old_usd_per_mtok"), event.get("new_usd_per_mtok")
         if self.min_pct and pct is not None and abs(pct) < self.min_pct:
             return False

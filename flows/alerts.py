@@ -63,7 +63,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, run_id: str, config: AlertConfig, no
     window = max(rule.min_runs for rule in config.rules) if config.rules else 1
     rows = con.execute(
         f"SELECT {', '.join('e.' + c.strip() for c in EVENT_COLUMNS.split(','))}, e.run_id, e.changes_30d, "
-        "p.held_runs, p.reverted_runs "
+        "e.plausible, p.held_runs, p.reverted_runs "
         "FROM price_events e LEFT JOIN event_persistence p USING (event_id) "
         "WHERE e.news AND (e.run_id = ? OR (p.held_runs IS NOT NULL AND e.run_id IN ("
         "  SELECT run_id FROM (SELECT run_id, row_number() OVER (PARTITION BY source ORDER BY observed_at DESC, "

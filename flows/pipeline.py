@@ -29,6 +29,7 @@ from warehouse.models import PriceObservation, unique_offers, validate_rows
 
 FLOW_NAME = "track-prices"
 REBUILD_FLOW = "rebuild"
+UNIT_SHIFT_MIN_PRICES = 10  # below this many known prices, a run's jumps are judged one by one
 
 
 class RunInProgress(LlmflationError):
@@ -187,6 +188,7 @@ def _ingest(
         name, "ok", items=items, parsed=len(pairs), rejected=len(rejects), bytes=size, notes=_notes(skipped, rejects)
     )
     previous = load.previous_healthy_rows(con, name, observed_at, run_id)
+    moved, compared = load.unit_shift(con, name, pairs) if pairs else (0, 0)
     if not pairs:
         outcome.status, outcome.error = "suspect", "no valid price rows"
     elif previous and len(pairs) < previous * settings.suspect_ratio:
@@ -194,6 +196,12 @@ def _ingest(
         outcome.error = (
             f"parsed {len(pairs)} rows, fewer than {settings.suspect_ratio:.0%} of the "
             f"{previous} of its last healthy run; quarantined, not applied"
+        )
+    elif compared >= UNIT_SHIFT_MIN_PRICES and moved > compared / 2:
+        outcome.status = "suspect"
+        outcome.error = (
+            f"{moved} of {compared} known prices moved by 100x or more at once (a change of unit, not of "
+            "the market); quarantined, not applied"
         )
     apply = outcome.status == "ok"
     outcome.loaded = len(pairs) if apply else 0

@@ -8,10 +8,12 @@ import shutil
 import subprocess
 from collections import Counter
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from flows import backfill
 from flows.settings import Settings
@@ -107,7 +109,8 @@ def test_a_real_history_folded_run_by_run_equals_the_full_rebuild_and_a_direct_d
             settings,
             "SELECT event_type, metric, evidence->>'old_amount', evidence->>'new_amount', effective_at "
             "FROM price_events WHERE event_type IN ('price_cut', 'price_increase', 'suspected_unit_error') "
-            "AND tier = 'standard' AND metric IN ('input', 'output', 'cached_input', 'cache_write')",
+            "AND tier = 'standard' AND metric IN ('input', 'output', 'cached_input', 'cache_write') "
+            "AND evidence->>'old_amount' IS NOT NULL",  # a change between versions, not a price judged alone
         )
     )
     expected = _direct_diff(documents, settings.removal_runs)
@@ -307,3 +310,115 @@ def test_a_rule_with_min_runs_alerts_only_prices_that_held_and_never_a_flap(sett
         ("now", "price_increase", "3->4", 1, 2, 1),  # undoes a dip that held one run
         ("now", "price_cut", "4->2", 2, 3, None),
     ]
+
+
+def _scaled(body: bytes, factor: int) -> bytes:
+    """An OpenRouter body with every real price multiplied (placeholders and zeros kept)."""
+    data = json.loads(body)
+    for model in data["data"]:
+        model["pricing"] = {k: v if Decimal(v) <= 0 else str(Decimal(v) * factor) for k, v in model["pricing"].items()}
+    return json.dumps(data).encode()
+
+
+def test_a_whole_page_in_another_unit_is_a_broken_source_not_939_unit_errors(
+    settings: Settings, httpserver: HTTPServer
+) -> None:
+    from flows.pipeline import run_prices
+
+    body = openrouter_body(real("openrouter/openrouter_models_2026-04-20.json"))
+    live = replace(settings, source_urls={"openrouter": httpserver.url_for("/api/v1/models")})
+    days = [("2026-04-20T08:00", body), ("2026-04-21T08:00", _scaled(body, 1000)), ("2026-04-22T08:00", body)]
+    statuses = []
+    for day, served in days:
+        httpserver.clear()
+        httpserver.expect_request("/api/v1/models").respond_with_data(served, content_type="application/json")
+        statuses.append(run_prices(live, ["openrouter"], ts(day)).outcomes[0])
+    assert [o.status for o in statuses] == ["ok", "suspect", "ok"]
+    assert "moved by 100x or more at once" in (statuses[1].error or "")
+    after_first = query(settings, "SELECT run_id FROM runs ORDER BY as_of")[0][0]
+    later = query(
+        settings,
+        "SELECT event_type, news FROM price_events WHERE run_id IS DISTINCT FROM ? ORDER BY ALL",
+        [after_first],
+    )
+    assert later == [("source_broken", True)]
+    assert query(settings, "SELECT status FROM source_health") == [("ok",)]
+
+
+def _fixed_by_1000x(documents: list[backfill.Document]) -> dict[tuple[str, str, Decimal], datetime]:
+    """(key, metric, wrong value) -> when it was first listed, for every price a later version fixed by 1,000x or
+    more, read from the JSON."""
+    first_listed: dict[tuple[str, str, Decimal], datetime] = {}
+    last: dict[tuple[str, str], Decimal] = {}
+    fixed = {}
+    for document in documents:
+        (content,) = [p.content for p in document.read()]
+        for key, entry in json.loads(content).items():
+            if not isinstance(entry, dict) or not entry.get("litellm_provider"):
+                continue
+            for field in ("input_cost_per_token", "output_cost_per_token"):
+                raw = entry.get(field)
+                if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+                    continue
+                value = (Decimal(repr(raw)) * 1_000_000).normalize()
+                metric = FIELDS[field]
+                first_listed.setdefault((key, metric, value), document.as_of)
+                old = last.get((key, metric))
+                if old is not None and max(old / value, value / old) >= 1000:
+                    fixed[(key, metric, old)] = first_listed[(key, metric, old)]
+                last[(key, metric)] = value
+    return fixed
+
+
+@pytest.mark.parametrize(
+    ("since", "fix", "until", "judged"),
+    [
+        # watsonx, fixed 2025-10-17: most of its models have no other offer under the same key
+        ("2025-10-05T00:00", "2025-10-17T21:00", "2025-10-19T00:00", 4),
+        ("2026-01-08T00:00", "2026-01-13T22:00", "2026-01-15T00:00", 40),  # Novita, fixed 2026-01-13
+    ],
+)
+def test_values_later_fixed_by_1000x_are_held_out_from_the_run_that_first_shows_them(
+    settings: Settings, litellm_history: Path, since: str, fix: str, until: str, judged: int
+) -> None:
+    documents = _import(settings, litellm_history, since, fix)
+    fixed = _fixed_by_1000x(documents + _import(settings, litellm_history, fix, until))
+    assert len(fixed) >= 10
+    found = {
+        (pid, metric, amount.normalize()): (plausible, valid_from, others)
+        for pid, metric, amount, plausible, valid_from, others in query(
+            settings,
+            "SELECT s.provider_model_id, s.metric, s.amount, s.plausible, s.valid_from, "
+            "(SELECT count(*) FROM price_segments o WHERE o.model_key = s.model_key AND o.metric = s.metric "
+            " AND o.provider_model_id <> s.provider_model_id AND o.amount > 0 AND o.valid_from <= s.valid_from "
+            " AND (o.valid_to IS NULL OR o.valid_to > s.valid_from)) "
+            "FROM price_segments s WHERE s.tier = 'standard' AND s.region = 'default'",
+        )
+    }
+    with_others = {k: v for k, v in found.items() if k in fixed and v[2] > 0}
+    assert len(with_others) >= judged
+    # implausible from the run that first listed them (the first run of the window, or later)
+    assert all(not plausible and at == fixed[key] for key, (plausible, at, _) in with_others.items()), with_others
+    # a value no other offer of its model priced when it came has nothing to be judged against but itself
+    alone = sorted(k[0] for k, v in found.items() if k in fixed and v[2] == 0)
+    print(f"{len(with_others)} values judged against other offers; alone: {alone}")
+    # none of them reaches a derived view or a low: the views equal those of the same history without them
+    views = [  # the prices they choose (which of two equal offers names the row is not fixed)
+        "SELECT day, class, open_blended, closed_blended FROM open_vs_closed ORDER BY ALL",
+        "SELECT month, blended_usd_per_mtok FROM cheapest_at_capability('mmlu', 42, 1, 1) ORDER BY ALL",
+        "SELECT * FROM monthly_prices ORDER BY ALL",
+    ]
+    lows = query(
+        settings,
+        "SELECT count(*) FROM price_events e JOIN price_segments s ON s.provider_model_id = e.provider_model_id "
+        "AND s.metric = e.metric AND s.valid_from = e.effective_at AND NOT s.plausible "
+        "WHERE e.event_type = 'all_time_low'",
+    )
+    assert lows == [(0,)]
+    before = [query(settings, sql) for sql in views]
+    con = db.connect(settings.db)
+    try:
+        con.execute("DELETE FROM price_segments WHERE NOT plausible")
+    finally:
+        con.close()
+    assert [query(settings, sql) for sql in views] == before

@@ -46,11 +46,7 @@ def test_census_values_become_differences_with_the_same_counters_on_every_day(
     shipped = db.migrations()
     views = db.view_sql()
     monkeypatch.setattr(db, "migrations", lambda: [m for m in shipped if m[0] <= 3])  # a warehouse of the 0003 layout
-    monkeypatch.setattr(
-        db,
-        "view_sql",
-        lambda: [v for v in views if not any(w in v for w in ("census_as_of", "event", "priced_offers"))],
-    )
+    monkeypatch.setattr(db, "view_sql", lambda: [])  # the views of that release are not this one's
     con = db.connect(settings.db)
     con.execute("INSERT INTO hf_census_models VALUES (1, 'a/one', DATE '2026-08-01'), (2, 'b/two', DATE '2026-08-01')")
     con.execute(

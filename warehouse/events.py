@@ -10,7 +10,7 @@ import pyarrow as pa
 
 COLUMNS = (
     "event_id, event_type, detected_at, run_id, effective_at, provider, model_key, provider_model_id, metric, tier, "
-    "region, old_usd_per_mtok, new_usd_per_mtok, pct_change, source, evidence, news, changes_30d"
+    "region, old_usd_per_mtok, new_usd_per_mtok, pct_change, source, evidence, news, changes_30d, plausible"
 )
 
 
@@ -49,32 +49,35 @@ def detect(
         f"INSERT INTO events ({COLUMNS}) "
         "SELECT c.event_id, c.event_type, ?, ?, c.effective_at, c.provider, c.model_key, c.provider_model_id,"
         " c.metric, c.tier, c.region, c.old_usd_per_mtok, c.new_usd_per_mtok, c.pct_change, c.source,"
-        " c.evidence, c.news AND NOT ?, c.changes_30d "
+        " c.evidence, c.news AND NOT ?, c.changes_30d, c.plausible "
         "FROM found_events c ANTI JOIN events e USING (event_id)",
         [detected_at, None if baseline else run_id, quiet],
     )
-    if not scoped:
-        # every event was recomputed: an event whose history a replay filled in (an earlier first price of a new
-        # offer) takes what the history now says; those it no longer shows are withdrawn, or come back
-        con.execute(
-            "UPDATE events e SET effective_at = c.effective_at, model_key = c.model_key, "
-            "old_usd_per_mtok = c.old_usd_per_mtok, new_usd_per_mtok = c.new_usd_per_mtok, "
-            "pct_change = c.pct_change, evidence = c.evidence, changes_30d = c.changes_30d "
-            "FROM found_events c WHERE e.event_id = c.event_id AND ("
-            "e.effective_at IS DISTINCT FROM c.effective_at OR e.model_key IS DISTINCT FROM c.model_key OR "
-            "e.old_usd_per_mtok IS DISTINCT FROM c.old_usd_per_mtok OR "
-            "e.new_usd_per_mtok IS DISTINCT FROM c.new_usd_per_mtok OR "
-            "e.changes_30d IS DISTINCT FROM c.changes_30d OR e.evidence::VARCHAR IS DISTINCT FROM c.evidence::VARCHAR)"
-        )
-        con.execute(
-            "UPDATE events SET withdrawn_at = ? WHERE withdrawn_at IS NULL "
-            "AND event_id NOT IN (SELECT event_id FROM found_events)",
-            [detected_at],
-        )
-        con.execute(
-            "UPDATE events SET withdrawn_at = NULL WHERE withdrawn_at IS NOT NULL "
-            "AND event_id IN (SELECT event_id FROM found_events)"
-        )
+    # an event found again takes what the history now says of it (a replay filled in an earlier first price of a
+    # new offer; another source confirmed a price judged implausible)
+    con.execute(
+        "UPDATE events e SET effective_at = c.effective_at, model_key = c.model_key, "
+        "old_usd_per_mtok = c.old_usd_per_mtok, new_usd_per_mtok = c.new_usd_per_mtok, "
+        "pct_change = c.pct_change, evidence = c.evidence, changes_30d = c.changes_30d, plausible = c.plausible "
+        "FROM found_events c WHERE e.event_id = c.event_id AND ("
+        "e.effective_at IS DISTINCT FROM c.effective_at OR e.model_key IS DISTINCT FROM c.model_key OR "
+        "e.old_usd_per_mtok IS DISTINCT FROM c.old_usd_per_mtok OR "
+        "e.new_usd_per_mtok IS DISTINCT FROM c.new_usd_per_mtok OR "
+        "e.changes_30d IS DISTINCT FROM c.changes_30d OR e.plausible IS DISTINCT FROM c.plausible OR "
+        "e.evidence::VARCHAR IS DISTINCT FROM c.evidence::VARCHAR)"
+    )
+    con.execute(  # a withdrawn event the history shows again comes back
+        "UPDATE events SET withdrawn_at = NULL WHERE withdrawn_at IS NOT NULL "
+        "AND event_id IN (SELECT event_id FROM found_events)"
+    )
+    # events the history no longer shows are withdrawn: any, after a full recompute; of the scoped models only,
+    # whose events were all recomputed, otherwise
+    con.execute(
+        "UPDATE events SET withdrawn_at = ? WHERE withdrawn_at IS NULL "
+        "AND event_id NOT IN (SELECT event_id FROM found_events) "
+        "AND (NOT ? OR (event_type <> 'source_broken' AND model_key IN (SELECT model_key FROM event_scope)))",
+        [detected_at, scoped],
+    )
     con.execute("DROP TABLE found_events")
     if scoped:
         con.execute("DELETE FROM event_scope")

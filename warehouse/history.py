@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import duckdb
+import pyarrow as pa
 
 from warehouse.db import sql_file
 
@@ -21,7 +22,7 @@ DEFAULT_REMOVAL_RUNS = 3  # a migration's rebuild uses it; `llmflation rebuild` 
 SERIES = ("provider", "provider_model_id", "region", "tier", "metric", "unit")
 
 
-def _on(left: str, right: str, *, stated: bool = True) -> str:
+def join_on(left: str, right: str, *, stated: bool = True) -> str:
     """Join condition on the series (and the stated start, NULL-safe) between two aliases."""
     parts = [f"{left}.{c} = {right}.{c}" for c in SERIES]
     if stated:
@@ -59,7 +60,7 @@ def fold_run(
                    AND (o.effective_from IS NOT NULL OR s.series_end IS NULL) AS continues,
                s.source IS NOT NULL AND s.stated_to IS DISTINCT FROM o.effective_to AS restated
         FROM {incoming} o
-        LEFT JOIN (SELECT * FROM price_segments WHERE source = $source AND latest) s ON {_on("s", "o")}
+        LEFT JOIN (SELECT * FROM price_segments WHERE source = $source AND latest) s ON {join_on("s", "o")}
         """,
         {"source": source},
     )
@@ -69,7 +70,7 @@ def fold_run(
         UPDATE price_segments s SET last_seen_at = $t, missing_runs = 0, last_raw_sha256 = f.raw_sha256,
                model_key = f.model_key, stated_to = f.effective_to
         FROM fold f
-        WHERE s.source = $source AND s.latest AND f.continues AND {_on("s", "f")}
+        WHERE s.source = $source AND s.latest AND f.continues AND {join_on("s", "f")}
         """,
         {"source": source, "t": observed_at},
     )
@@ -81,7 +82,7 @@ def fold_run(
                series_end = coalesce(s.series_end, 'changed')
         FROM fold f
         WHERE s.source = $source AND s.latest AND f.has_latest AND NOT f.continues AND f.effective_from IS NULL
-          AND {_on("s", "f")}
+          AND {join_on("s", "f")}
         """,
         {"source": source, "t": observed_at},
     )
@@ -89,7 +90,7 @@ def fold_run(
         f"""
         DELETE FROM price_segments s USING fold f
         WHERE s.source = $source AND s.latest AND f.has_latest AND NOT f.continues AND f.effective_from IS NOT NULL
-          AND {_on("s", "f")}
+          AND {join_on("s", "f")}
         """,
         {"source": source},
     )
@@ -106,7 +107,7 @@ def fold_run(
                 WHERE r.source = $source AND r.applied AND r.observed_at > s.last_seen_at) AS gone_at
         FROM price_segments s
         WHERE s.source = $source AND s.latest
-          AND NOT EXISTS (SELECT 1 FROM fold f WHERE {_on("s", "f")})
+          AND NOT EXISTS (SELECT 1 FROM fold f WHERE {join_on("s", "f")})
         """,
         {"source": source, "removal": removal_runs},
     )
@@ -116,7 +117,7 @@ def fold_run(
                series_end = CASE WHEN m.removed THEN 'removed' ELSE s.series_end END,
                series_to = CASE WHEN m.removed THEN m.gone_at ELSE s.series_to END
         FROM fold_missing m
-        WHERE s.source = $source AND s.latest AND {_on("s", "m")}
+        WHERE s.source = $source AND s.latest AND {join_on("s", "m")}
         """,
         {"source": source},
     )
@@ -145,15 +146,15 @@ def fold_run(
             SEMI JOIN (SELECT DISTINCT {", ".join(SERIES)} FROM (
                            SELECT {", ".join(SERIES)} FROM fold WHERE NOT continues OR restated
                            UNION ALL SELECT {", ".join(SERIES)} FROM fold_missing WHERE removed)) t
-                ON {_on("k", "t", stated=False)}
+                ON {join_on("k", "t", stated=False)}
             LEFT JOIN LATERAL (
                 SELECT min(d.stated_from) AS next_stated_from FROM price_segments d
-                WHERE d.source = k.source AND {_on("d", "k", stated=False)}
+                WHERE d.source = k.source AND {join_on("d", "k", stated=False)}
                   AND d.stated_from IS NOT NULL AND d.stated_from > k.valid_from
             ) x ON true
             WHERE k.source = $source
         ) n
-        WHERE s.source = $source AND {_on("s", "n", stated=False)} AND s.valid_from = n.valid_from
+        WHERE s.source = $source AND {join_on("s", "n", stated=False)} AND s.valid_from = n.valid_from
           AND s.stated_from IS NOT DISTINCT FROM n.stated_from
           AND (s.valid_to IS DISTINCT FROM n.valid_to OR s.end_reason IS DISTINCT FROM n.end_reason)
         """,
@@ -166,13 +167,98 @@ def fold_run(
     ).fetchall()
     con.execute("DROP TABLE fold")
     con.execute("DROP TABLE fold_missing")
-    return [key for (key,) in touched]
+    models = [key for (key,) in touched]
+    judge(con, models)
+    return models
 
 
 def rebuild(con: duckdb.DuckDBPyConnection, source: str, removal_runs: int) -> None:
     """Recompute a source's segments from all its applied observations (caller holds a transaction)."""
     con.execute("DELETE FROM price_segments WHERE source = ?", [source])
     con.execute(sql_file("rebuild_price_segments"), {"source": source, "removal_runs": removal_runs})
+    judge(con, None)
+
+
+def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
+    """Mark each token price of these models (None: of every model) plausible or not (caller holds a transaction).
+
+    A non-zero price is implausible when it is 100x or more away from the median of the other non-zero offers of
+    its model and metric in force when it starts (any source, provider, region or tier, in the same currency; of
+    an even count, the lower middle one: unit errors in price maps are nearly always too high). A model with no
+    such offer is judged against its own previous value, where a jump back that undoes a jump is a correction.
+    An implausible price is confirmed, and plausible, once an offer starting later agrees with it within 100x
+    (one that was itself plausible when it started: two wrong values never confirm each other).
+    Every source's segments of a model are judged together, since any source can confirm another."""
+    scope = pa.table({"model_key": pa.array(sorted(set(models or ())), pa.string())})
+    series = ", ".join("k." + c for c in SERIES)
+    con.register("judged_models", scope)
+    try:
+        con.execute(
+            f"""
+            UPDATE price_segments s SET plausible = j.plausible
+            FROM (
+                WITH k AS (
+                    SELECT *, lag(amount) OVER offer AS prev1, lag(amount, 2) OVER offer AS prev2
+                    FROM price_segments
+                    WHERE unit = 'mtok' AND ($all OR model_key IN (SELECT model_key FROM judged_models))
+                    WINDOW offer AS (PARTITION BY source, {", ".join(SERIES)} ORDER BY valid_from)
+                ),
+                pairs AS (
+                    SELECT k.source, {series}, k.valid_from, k.stated_from, k.amount, o.amount AS other,
+                           o.valid_from <= k.valid_from AS at_start
+                    FROM k
+                    JOIN price_segments o
+                      ON o.model_key = k.model_key AND o.metric = k.metric AND o.unit = 'mtok'
+                     AND o.currency = k.currency AND o.amount > 0
+                     AND NOT (o.source = k.source AND o.provider = k.provider
+                              AND o.provider_model_id = k.provider_model_id AND o.region = k.region
+                              AND o.tier = k.tier)
+                     AND o.valid_from < coalesce(k.valid_to, TIMESTAMPTZ 'infinity')
+                     AND k.valid_from < coalesce(o.valid_to, TIMESTAMPTZ 'infinity')
+                    WHERE k.amount > 0
+                ),
+                others AS (
+                    SELECT source, {", ".join(SERIES)}, valid_from, stated_from,
+                           quantile_disc(other, 0.5) FILTER (WHERE at_start) AS other_median
+                    FROM pairs
+                    GROUP BY ALL
+                ),
+                at_start AS (  -- judged against what was in force when it started
+                    SELECT k.*,
+                        CASE
+                            WHEN k.amount <= 0 THEN true
+                            WHEN x.other_median IS NOT NULL
+                                THEN greatest(k.amount / x.other_median, x.other_median / k.amount) < 100
+                            WHEN k.prev1 > 0 AND greatest(k.amount / k.prev1, k.prev1 / k.amount) >= 100
+                                THEN coalesce(k.prev2 > 0 AND greatest(k.prev1 / k.prev2, k.prev2 / k.prev1) >= 100
+                                              AND greatest(k.amount / k.prev2, k.prev2 / k.amount) < 100, false)
+                            ELSE true
+                        END AS plausible_at_start
+                    FROM k
+                    LEFT JOIN others x
+                      ON x.source = k.source AND {join_on("x", "k", stated=False)} AND x.valid_from = k.valid_from
+                     AND x.stated_from IS NOT DISTINCT FROM k.stated_from
+                )
+                SELECT a.source, {", ".join("a." + c for c in SERIES)}, a.valid_from, a.stated_from,
+                    a.plausible_at_start OR EXISTS (  -- confirmed by a later offer that was plausible when it came
+                        SELECT 1 FROM at_start o
+                        WHERE o.model_key = a.model_key AND o.metric = a.metric AND o.currency = a.currency
+                          AND o.plausible_at_start AND o.amount > 0 AND o.valid_from > a.valid_from
+                          AND o.valid_from < coalesce(a.valid_to, TIMESTAMPTZ 'infinity')
+                          AND NOT (o.source = a.source AND o.provider = a.provider
+                                   AND o.provider_model_id = a.provider_model_id AND o.region = a.region
+                                   AND o.tier = a.tier)
+                          AND greatest(a.amount / o.amount, o.amount / a.amount) < 100
+                    ) AS plausible
+                FROM at_start a
+            ) j
+            WHERE s.source = j.source AND {join_on("s", "j", stated=False)} AND s.valid_from = j.valid_from
+              AND s.stated_from IS NOT DISTINCT FROM j.stated_from AND s.plausible IS DISTINCT FROM j.plausible
+            """,
+            {"all": models is None},
+        )
+    finally:
+        con.unregister("judged_models")
 
 
 def sources_with_history(con: duckdb.DuckDBPyConnection) -> list[str]:

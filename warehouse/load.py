@@ -154,6 +154,44 @@ def previous_healthy_rows(
     return row[0][0] if row else None
 
 
+def unit_shift(
+    con: duckdb.DuckDBPyConnection, source: str, rows: list[tuple[PriceObservation, str]]
+) -> tuple[int, int]:
+    """(moved, compared): of the run's non-zero prices whose offer has a current non-zero value in the source's
+    history, how many differ from it by a factor of 100 or more (a whole page read in another unit)."""
+    table = pa.Table.from_pylist(
+        [
+            {
+                "provider": o.provider,
+                "provider_model_id": o.provider_model_id,
+                "region": o.region,
+                "tier": o.tier,
+                "metric": o.metric,
+                "unit": o.unit,
+                "currency": o.currency,
+                "amount": o.amount,
+                "effective_from": o.effective_from,
+            }
+            for o, _ in rows
+            if o.amount > 0
+        ],
+        schema=pa.schema(
+            [OBSERVATION_SCHEMA.field(n) for n in (*history.SERIES, "currency", "amount", "effective_from")]
+        ),
+    )
+    con.register("incoming_prices", table)
+    try:
+        found = con.execute(
+            f"SELECT count(*) FILTER (WHERE greatest(o.amount / s.amount, s.amount / o.amount) >= 100), count(*) "
+            f"FROM incoming_prices o JOIN price_segments s ON s.source = ? AND s.latest AND s.series_end IS NULL "
+            f"AND s.amount > 0 AND s.currency = o.currency AND {history.join_on('s', 'o')}",
+            [source],
+        ).fetchall()
+    finally:
+        con.unregister("incoming_prices")
+    return int(found[0][0]), int(found[0][1])
+
+
 def load_observations(
     con: duckdb.DuckDBPyConnection,
     *,

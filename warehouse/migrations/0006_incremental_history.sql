@@ -14,3 +14,8 @@ CREATE TABLE event_scope (model_key VARCHAR NOT NULL);
 ALTER TABLE events ADD COLUMN withdrawn_at TIMESTAMPTZ;
 -- How many times the event's offer changed in the 30 days before it (flapping), for rules and readers.
 ALTER TABLE events ADD COLUMN changes_30d INTEGER;
+-- false: a price 100x or more away from the other offers of its model and metric (or, with none, from its own
+-- previous value): held out of every derived view and of price alerts (warehouse/history.py judges it).
+ALTER TABLE price_segments ADD COLUMN plausible BOOLEAN DEFAULT true;
+-- whether the event's price was plausible when it was last judged
+ALTER TABLE events ADD COLUMN plausible BOOLEAN;

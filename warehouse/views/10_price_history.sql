@@ -21,7 +21,8 @@ SELECT
     s.end_reason,
     s.missing_runs,
     s.first_raw_sha256,
-    s.last_raw_sha256
+    s.last_raw_sha256,
+    s.plausible
 FROM price_segments s
 ASOF LEFT JOIN fx_rates fx ON fx.currency = s.currency AND CAST(s.valid_from AS DATE) >= fx.date
 WHERE s.unit = 'mtok';

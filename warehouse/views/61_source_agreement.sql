@@ -15,7 +15,7 @@ WITH pairs AS (
      AND s.valid_from < coalesce(o.valid_to, TIMESTAMPTZ 'infinity')
      AND o.valid_from < coalesce(s.valid_to, TIMESTAMPTZ 'infinity')
      AND (s.usd_per_mtok IS NOT NULL AND o.usd_per_mtok IS NOT NULL OR s.currency = o.currency)
-    WHERE o.source_kind = 'official' AND s.source_kind <> 'official'
+    WHERE o.source_kind = 'official' AND s.source_kind <> 'official' AND o.plausible AND s.plausible
     GROUP BY ALL
 )
 SELECT source, provider,

@@ -9,7 +9,7 @@ WITH placed_landmarks AS (  -- curated history before the nightly runs, where a 
 ),
 prices AS (
     SELECT source, provider, provider_model_id, region, model_key, metric, usd_per_mtok, valid_from, valid_to
-    FROM price_history WHERE tier = 'standard' AND metric IN ('input', 'output')
+    FROM price_history WHERE tier = 'standard' AND metric IN ('input', 'output') AND plausible
     UNION ALL
     SELECT source, provider, provider_model_id, region, model_key, 'input', input_usd_per_mtok, valid_from, valid_to
     FROM placed_landmarks

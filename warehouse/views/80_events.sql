@@ -69,7 +69,7 @@ lows AS (
         arg_min(last_raw_sha256, usd) OVER earlier AS prev_low_sha,
         min(usd) OVER (PARTITION BY model_key, metric, valid_from) AS peer_low
     FROM ordered o
-    WHERE tier = 'standard' AND usd > 0 AND provider_model_id NOT LIKE '%:free'
+    WHERE tier = 'standard' AND usd > 0 AND provider_model_id NOT LIKE '%:free' AND plausible
       AND (NOT scoped OR model_key IN (SELECT model_key FROM event_scope))
       -- a value on either side of a jump of 100x or more is suspect: never a low, nor the low others must beat
       AND NOT coalesce(prev_amount > 0 AND amount > 0 AND greatest(prev_amount / amount, amount / prev_amount) >= 100,
@@ -95,7 +95,7 @@ SELECT
     round((amount - prev_amount) / prev_amount * 100, 4)::DOUBLE AS pct_change, source,
     json_object('old_sha256', prev_sha, 'new_sha256', first_raw_sha256, 'currency', currency,
                 'old_amount', prev_amount::VARCHAR, 'new_amount', amount::VARCHAR)::JSON AS evidence,
-    news, changes_30d
+    news, changes_30d, plausible
 FROM changes
 UNION ALL
 SELECT
@@ -103,7 +103,7 @@ SELECT
     CASE WHEN model_first_seen < offer_first_seen THEN 'new_tier' ELSE 'new_offer' END,
     valid_from, provider, model_key, provider_model_id, metric, tier, region, NULL, usd, NULL, o.source,
     json_object('new_sha256', first_raw_sha256, 'currency', currency, 'new_amount', amount::VARCHAR)::JSON,
-    true, NULL
+    true, NULL, plausible
 FROM ordered o
 WHERE nth = 1 AND news
 UNION ALL
@@ -112,7 +112,7 @@ SELECT
     'offer_removed', valid_to, provider, model_key, provider_model_id, metric, tier, region, usd, NULL, NULL, source,
     json_object('last_sha256', last_raw_sha256, 'currency', currency, 'old_amount', amount::VARCHAR,
                 'missing_runs', missing_runs)::JSON,
-    true, NULL
+    true, NULL, plausible
 FROM seg
 WHERE end_reason = 'removed'
 UNION ALL
@@ -121,16 +121,44 @@ SELECT
     'all_time_low', valid_from, provider, model_key, provider_model_id, metric, tier, region, prev_low, usd,
     round((usd - prev_low) / prev_low * 100, 4)::DOUBLE, source,
     json_object('old_sha256', prev_low_sha, 'new_sha256', first_raw_sha256)::JSON,
-    news, changes_30d
+    news, changes_30d, true
 FROM lows
 WHERE usd < prev_low AND usd = peer_low
+UNION ALL
+SELECT  -- a price far from every other offer of its model (not already a jump from its own previous value)
+    md5(concat_ws('|', 'implausible', source, provider, provider_model_id, region, tier, metric, valid_from, amount)),
+    'suspected_unit_error', valid_from, provider, model_key, provider_model_id, metric, tier, region,
+    NULL, usd, NULL, source,
+    json_object('new_sha256', first_raw_sha256, 'currency', currency, 'new_amount', amount::VARCHAR,
+                'judged_against', CASE WHEN other_median IS NULL THEN 'its previous value' ELSE 'other offers' END,
+                'other_median', other_median::VARCHAR, 'other_sources', other_sources)::JSON,
+    news, changes_30d, false
+FROM (
+    SELECT o.*,
+        (SELECT quantile_disc(x.amount, 0.5) FROM seg x
+         WHERE x.model_key = o.model_key AND x.metric = o.metric AND x.currency = o.currency AND x.amount > 0
+           AND NOT (x.source = o.source AND x.provider = o.provider AND x.provider_model_id = o.provider_model_id
+                    AND x.region = o.region AND x.tier = o.tier)
+           AND x.valid_from <= o.valid_from AND o.valid_from < coalesce(x.valid_to, TIMESTAMPTZ 'infinity'))
+            AS other_median,
+        (SELECT list(DISTINCT x.source ORDER BY x.source) FROM seg x
+         WHERE x.model_key = o.model_key AND x.metric = o.metric AND x.currency = o.currency AND x.amount > 0
+           AND NOT (x.source = o.source AND x.provider = o.provider AND x.provider_model_id = o.provider_model_id
+                    AND x.region = o.region AND x.tier = o.tier)
+           AND x.valid_from <= o.valid_from AND o.valid_from < coalesce(x.valid_to, TIMESTAMPTZ 'infinity'))
+            AS other_sources
+    FROM ordered o
+    WHERE NOT plausible AND (NOT scoped OR model_key IN (SELECT model_key FROM event_scope))
+      AND NOT coalesce(prev_amount > 0 AND amount > 0 AND greatest(prev_amount / amount, amount / prev_amount) >= 100,
+                       false)
+)
 UNION ALL
 SELECT
     md5(concat_ws('|', 'source_broken', source, run_id)),
     'source_broken', observed_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, source,
     json_object('run_id', run_id, 'status', status, 'error', error, 'raw_sha256', raw_sha256)::JSON,
     prev_status IS NOT NULL,  -- broken after a healthy run is news; a first run that fails is a baseline
-    NULL
+    NULL, NULL
 FROM broken
 WHERE status <> 'ok' AND coalesce(prev_status, 'ok') = 'ok'
 UNION ALL
@@ -142,7 +170,7 @@ SELECT
     other_source,
     json_object('official_source', official_source, 'official_sha256', official_sha, 'other_sha256', other_sha,
                 'currency', currency)::JSON,
-    true, NULL
+    true, NULL, NULL
 FROM (
     SELECT
         d.*,
@@ -166,7 +194,7 @@ CREATE OR REPLACE VIEW price_events AS
 SELECT
     e.event_id, e.event_type, e.detected_at, e.provider, e.model_key, e.metric, e.tier,
     e.old_usd_per_mtok, e.new_usd_per_mtok, e.pct_change, e.source, e.evidence,
-    e.effective_at, e.provider_model_id, e.region, e.run_id, e.news, e.changes_30d,
+    e.effective_at, e.provider_model_id, e.region, e.run_id, e.news, e.changes_30d, e.plausible,
     m.family, m.open_weights
 FROM events e
 LEFT JOIN models m USING (model_key)

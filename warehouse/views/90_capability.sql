@@ -15,7 +15,7 @@ history AS (
     SELECT source, provider, provider_model_id, region, model_key, metric, usd_per_mtok, valid_from, valid_to,
            last_raw_sha256
     FROM price_history
-    WHERE tier = 'standard' AND metric IN ('input', 'output') AND usd_per_mtok IS NOT NULL
+    WHERE tier = 'standard' AND metric IN ('input', 'output') AND usd_per_mtok IS NOT NULL AND plausible
 ),
 at_month_end AS (
     SELECT m.month, h.source, h.provider, h.provider_model_id AS model, h.model_key,
