@@ -90,6 +90,14 @@ def import_history(work: Path, until: str | None) -> Path:
             "SELECT (SELECT count(*) FROM price_segments), (SELECT count(*) FROM observations)"
         ).fetchall()[0]
         events = con.execute("SELECT event_type, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC").fetchall()
+        quiet = con.execute(
+            "SELECT count(*) FILTER (WHERE held_runs >= 1), "
+            "count(*) FILTER (WHERE held_runs >= 2 AND coalesce(reverted_runs, 2) >= 2), "
+            "count(*) FILTER (WHERE reverted_runs < 2), count(*) FILTER (WHERE changes_30d > 5) "
+            "FROM price_events e JOIN event_persistence p USING (event_id) "
+            "WHERE event_type IN ('price_cut', 'price_increase') AND plausible"
+        ).fetchall()[0]
+        held = con.execute("SELECT count(*) FILTER (WHERE NOT plausible), count(*) FROM price_segments").fetchall()[0]
     finally:
         con.close()
     durations = [r[0] for r in runs]
@@ -114,6 +122,11 @@ def import_history(work: Path, until: str | None) -> Path:
     )
     print(f"  observations {observations:,}, segments {segments:,}, events {sum(n for _, n in events):,}")
     print(f"  events by type: {', '.join(f'{t} {n}' for t, n in events)}")
+    print(
+        f"  price cuts and increases a rule would alert: {quiet[0]} with min_runs = 1, {quiet[1]} with min_runs = 2 "
+        f"({quiet[2]} undo a change that held one run); {quiet[3]} on offers that changed more than 5 times in 30 days"
+    )
+    print(f"  segments held as implausible: {held[0]:,} of {held[1]:,}")
     print(f"  warehouse {size / 1e6:.1f} MB for {price_days:,} price-days: {size / price_days:.1f} bytes per price-day")
     print(f"  {PREVIOUS}")
     return db

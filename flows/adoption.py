@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from extractors.base import Payload
 from extractors.errors import FetchError
-from flows import alerts, hub, pipeline
+from flows import alerts, hub, ledger
 from flows.settings import Settings
 
 
@@ -46,9 +46,9 @@ def track_adoption(as_of: datetime | None = None, db: str | None = None) -> dict
     """Track open-model adoption: today's snapshot of the tracked Hub models."""
     logger = get_run_logger()
     settings = Settings.from_env(db=db)
-    with pipeline.run_lock(settings, wait_s=settings.lock_wait_s):
-        run_id, observed_at = pipeline.start(settings, [hub.SOURCE], as_of, flow=hub.FLOW_NAME)
-        outcome = hub.ingest_hub(settings, run_id, observed_at, *fetch(settings))
+    with ledger.recorded(settings, [hub.SOURCE], as_of, flow=hub.FLOW_NAME, wait_s=settings.lock_wait_s) as run:
+        outcome = hub.ingest_hub(settings, run.run_id, run.as_of, *fetch(settings))
+        run.outcomes.append(outcome)
         (logger.info if outcome.status == "ok" else logger.warning)(
             "huggingface: %s, %s models, %s new snapshot rows%s",
             outcome.status,
@@ -56,8 +56,8 @@ def track_adoption(as_of: datetime | None = None, db: str | None = None) -> dict
             outcome.loaded,
             f" ({outcome.error})" if outcome.error else "",
         )
-        summary = pipeline.finish(settings, run_id, observed_at, [outcome])
-        summary.alerts = alerts.after_run(settings, run_id)  # a broken Hub listing is a source_broken event
+        summary = run.close()
+        summary.alerts = alerts.after_run(settings, run.run_id)  # a broken Hub listing is a source_broken event
     for delivery in summary.alerts:
         (logger.info if delivery.sent else logger.warning)(
             "alerts to %s: %d event(s) %s", delivery.channel, delivery.events, "sent" if delivery.sent else "kept"

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from extractors.base import Payload, source_module
-from flows import pipeline
+from flows import ledger, pipeline
 from flows.settings import Settings
 from warehouse import db
 
@@ -127,10 +127,9 @@ def import_documents(
         if shas in imported.get(document.as_of, []):
             what = "already imported"
         else:
-            with pipeline.run_lock(settings, wait_s=settings.lock_wait_s):
-                run_id, observed_at = pipeline.start(settings, [source], document.as_of, flow=IMPORT_FLOW)
-                outcome = pipeline.ingest(settings, run_id, source, observed_at, payloads)
-                pipeline.finish(settings, run_id, observed_at, [outcome])
+            with ledger.recorded(settings, [source], document.as_of, IMPORT_FLOW, settings.lock_wait_s) as run:
+                outcome = pipeline.ingest(settings, run.run_id, source, run.as_of, payloads)
+                run.outcomes.append(outcome)
             if outcome.status == "ok":
                 imported.setdefault(document.as_of, []).append(shas)
             what = f"{outcome.status}: {outcome.parsed} prices, {outcome.loaded} loaded, {outcome.rejected} rejected"

@@ -56,7 +56,7 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
     """Run the flows once, on the embedded defaults (a local DuckDB file and Prefect's ephemeral API): prices for
     the price sources, adoption for huggingface."""
     from extractors.base import ADOPTION_SOURCES, parse_source_list
-    from flows import pipeline
+    from flows import ledger
     from warehouse import db as warehouse_db
 
     settings = Settings.from_env(db=db)
@@ -65,7 +65,7 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
         raise UserError("--census goes with --sources huggingface alone")
     observed_at = parse_timestamp(as_of) if as_of else None
     settings.alert_config()  # a mistake in llmflation.toml is reported now, not after the run
-    with pipeline.run_lock(settings):  # fail fast, before Prefect starts, if another run is writing
+    with ledger.run_lock(settings):  # fail fast, before Prefect starts, if another run is writing
         warehouse_db.connect(settings.db, wait_s=5).close()
     os.environ.update(prefect_environment(settings))
     price_names = [name for name in names if name not in ADOPTION_SOURCES]
@@ -342,12 +342,12 @@ def alerts_test(channel: str, db: Path | None) -> None:
 def alerts_retry(db: Path | None) -> None:
     """Send every pending delivery now, without waiting for its backoff."""
     from flows import alerts as alerting
-    from flows import pipeline
+    from flows import ledger
     from warehouse.db import connect
 
     settings = Settings.from_env(db=db)
     config = settings.alert_config()
-    with pipeline.run_lock(settings, wait_s=settings.lock_wait_s):
+    with ledger.run_lock(settings, wait_s=settings.lock_wait_s):
         con = connect(settings.db)
         try:
             results = alerting.deliver(con, settings, config, datetime.now(UTC), force=True)

@@ -24,8 +24,8 @@ import requests
 from extractors.base import Payload
 from extractors.errors import FetchError, ParseError
 from extractors.hub import huggingface
-from flows import pipeline, stagers
-from flows.pipeline import SourceOutcome
+from flows import ledger, pipeline, stagers
+from flows.ledger import RunSummary, SourceOutcome, close_unloaded
 from flows.settings import Settings
 from warehouse import adoption, db, load
 from warehouse.models import ModelSnapshot, validate_snapshots
@@ -77,7 +77,7 @@ def ingest_hub(
         size = sum(len(page.content) for page in pages)
         if error is not None:
             load.record_fetch(con, run_id, SOURCE, error.url, datetime.now(UTC), None, None, None, error.detail)
-            return pipeline.close_unloaded(
+            return close_unloaded(
                 con,
                 run_id,
                 SourceOutcome(
@@ -94,7 +94,7 @@ def ingest_hub(
             try:
                 parsed, bad = huggingface.parse(page)
             except ParseError as exc:
-                return pipeline.close_unloaded(
+                return close_unloaded(
                     con,
                     run_id,
                     SourceOutcome(SOURCE, "suspect", bytes=size, error=f"parse failed: {exc.detail}; nothing loaded"),
@@ -109,11 +109,11 @@ def ingest_hub(
         con.close()
 
 
-def import_files(settings: Settings, paths: Iterable[Path]) -> pipeline.RunSummary:
+def import_files(settings: Settings, paths: Iterable[Path]) -> RunSummary:
     """Load saved snapshots (reduced daily JSON, monthly CSV) as past snapshots with their own dates."""
     files = sorted(_expand(paths))
-    with pipeline.run_lock(settings):
-        run_id, observed_at = pipeline.start(settings, ["hf-import"], None, flow="import")
+    with ledger.recorded(settings, ["hf-import"], None, flow="import") as run:
+        run_id, observed_at = run.run_id, run.as_of
         clock = time.monotonic()
         con = db.connect(settings.db)
         try:
@@ -130,12 +130,24 @@ def import_files(settings: Settings, paths: Iterable[Path]) -> pipeline.RunSumma
                 valid, invalid = validate_snapshots(parsed, day)
                 rows += [(snapshot, sha) for snapshot in valid]
                 rejects += invalid
-            outcome = _load(
-                settings, con, run_id, observed_at, rows, rejects, size, clock, source="hf-import", check_collapse=False
+            run.outcomes.append(
+                _load(
+                    settings,
+                    con,
+                    run_id,
+                    observed_at,
+                    rows,
+                    rejects,
+                    size,
+                    clock,
+                    source="hf-import",
+                    check_collapse=False,
+                )
             )
         finally:
             con.close()
-        return pipeline.finish(settings, run_id, observed_at, [outcome])
+    assert run.summary is not None
+    return run.summary
 
 
 def _parse_saved(path: Path, content: bytes) -> tuple[list[dict], date | None]:
@@ -185,7 +197,7 @@ def _load(
             "last healthy run; not loaded"
         )
     if outcome.status != "ok":
-        return pipeline.close_unloaded(con, run_id, outcome, clock)
+        return close_unloaded(con, run_id, outcome, clock)
     outcome.duration_s = time.monotonic() - clock
 
     def close(connection: duckdb.DuckDBPyConnection, new: int) -> None:
@@ -329,13 +341,13 @@ def _record_failed_page(settings: Settings, run_id: str, exc: FetchError | Parse
         con.close()
 
 
-def census(settings: Settings, as_of: datetime | None = None) -> pipeline.RunSummary:
+def census(settings: Settings, as_of: datetime | None = None) -> RunSummary:
     """One census run, recorded like every run: ok with its counts, or failed with the reason and the page it
     stopped at (the next run of the same day resumes there)."""
     from warehouse import census as census_store
 
-    with pipeline.run_lock(settings):
-        run_id, observed_at = pipeline.start(settings, [CENSUS], as_of, flow="census-adoption")
+    with ledger.recorded(settings, [CENSUS], as_of, flow="census-adoption") as run:
+        run_id, observed_at = run.run_id, run.as_of
         clock = time.monotonic()
         con = db.connect(settings.db)
         try:
@@ -383,7 +395,9 @@ def census(settings: Settings, as_of: datetime | None = None) -> pipeline.RunSum
             )
         finally:
             con.close()
-        return pipeline.finish(settings, run_id, observed_at, [outcome])
+        run.outcomes.append(outcome)
+    assert run.summary is not None
+    return run.summary
 
 
 def _pages_ahead(

@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: `serve` pickles the flow by value,
 lose the names (datetime) that Prefect needs to validate parameters in the run's subprocess.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 
 from prefect import flow, get_run_logger, task
@@ -12,7 +13,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from extractors.base import Payload, parse_source_list
 from extractors.errors import FetchError
-from flows import alerts, pipeline
+from flows import alerts, ledger, pipeline
+from flows.ledger import SourceOutcome
 from flows.settings import Settings
 
 
@@ -53,8 +55,26 @@ def _failed(delivery: alerts.Delivery) -> tuple[str, int, str | None]:
     return delivery.channel, delivery.events, delivery.error
 
 
+def _submit_fetches(settings: Settings, names: list[str]) -> dict[str, Callable[[], list[Payload] | FetchError]]:
+    """One fetch task per source, all submitted at once; each callable waits for its task's result."""
+    futures = {name: fetch.submit(settings, name) for name in names}
+
+    def waiter(name: str) -> Callable[[], list[Payload] | FetchError]:
+        def result() -> list[Payload] | FetchError:
+            try:
+                return futures[name].result()
+            except FetchError as exc:
+                return exc
+            except Exception as exc:  # one broken source never stops the others
+                return FetchError(name, settings.url_for(name), f"{type(exc).__name__}: {exc}")
+
+        return result
+
+    return {name: waiter(name) for name in names}
+
+
 @flow(
-    name=pipeline.FLOW_NAME,
+    name=ledger.FLOW_NAME,
     task_runner=ThreadPoolTaskRunner(max_workers=4),  # type: ignore[arg-type]
     log_prints=False,
 )
@@ -67,40 +87,22 @@ def track_prices(
     logger = get_run_logger()
     settings = Settings.from_env(db=db)
     names = parse_source_list(",".join(sources) if sources else None)
-    with pipeline.run_lock(settings, wait_s=settings.lock_wait_s):
-        run_id, observed_at = pipeline.start(settings, names, as_of)
-        logger.info(
-            "run %s: as of %s, sources %s, warehouse %s",
-            run_id,
-            observed_at.isoformat(),
-            ", ".join(names),
-            settings.db,
+    logger.info("sources %s, warehouse %s", ", ".join(names), settings.db)
+
+    def logged(outcome: SourceOutcome) -> None:
+        (logger.info if outcome.status == "ok" else logger.warning)(
+            "%s: %s, %s models, %s rows parsed, %s rejected, %s loaded%s",
+            outcome.source,
+            outcome.status,
+            outcome.items,
+            outcome.parsed,
+            outcome.rejected,
+            outcome.loaded,
+            f" ({outcome.error})" if outcome.error else "",
         )
-        futures = {name: fetch.submit(settings, name) for name in names}
-        outcomes = []
-        for name, future in futures.items():
-            try:
-                fetched: list[Payload] | FetchError = future.result()
-            except FetchError as exc:
-                fetched = exc
-            except Exception as exc:  # one broken source never stops the others
-                fetched = FetchError(name, settings.url_for(name), f"{type(exc).__name__}: {exc}")
-            outcome = pipeline.ingest(settings, run_id, name, observed_at, fetched)
-            log = logger.info if outcome.status == "ok" else logger.warning
-            log(
-                "%s: %s, %s models, %s rows parsed, %s rejected, %s loaded%s",
-                name,
-                outcome.status,
-                outcome.items,
-                outcome.parsed,
-                outcome.rejected,
-                outcome.loaded,
-                f" ({outcome.error})" if outcome.error else "",
-            )
-            outcomes.append(outcome)
-        summary = pipeline.finish(settings, run_id, observed_at, outcomes)
-        summary.alerts = alerts.after_run(settings, run_id)
-    logger.info("run %s: %s", run_id, summary.status)
+
+    summary = pipeline.run_prices(settings, names, as_of, logged, fetch=_submit_fetches, wait_s=settings.lock_wait_s)
+    logger.info("run %s as of %s: %s", summary.run_id, summary.as_of.isoformat(), summary.status)
     for delivery in summary.alerts:
         if delivery.channel == "console":
             for line in delivery.lines:
@@ -110,5 +112,5 @@ def track_prices(
         else:
             logger.warning("alerts to %s: %d event(s) not sent (%s); kept for retry", *_failed(delivery))
     if summary.status == "failed":
-        raise RuntimeError(f"every source failed: {'; '.join(o.error or o.status for o in outcomes)}")
+        raise RuntimeError(f"every source failed: {'; '.join(o.error or o.status for o in summary.outcomes)}")
     return summary.as_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -55,5 +56,8 @@ def progress_bar(description: str, unit: str = "versions") -> Iterator[Tracker]:
         RateColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
+    # result lines go to stdout: above the bar when stdout is the terminal too, untouched when it is redirected
+    with Progress(
+        *columns, console=console, transient=True, redirect_stdout=sys.stdout.isatty(), redirect_stderr=False
+    ) as progress:
         yield Tracker(progress, progress.add_task(description, total=None, start=False))

@@ -8,7 +8,7 @@ import duckdb
 
 from extractors.base import Payload
 from extractors.errors import FetchError
-from flows import pipeline
+from flows import ledger, pipeline
 from flows.settings import Settings
 from tests.helpers import payload
 
@@ -18,12 +18,12 @@ def openrouter_payload(prices: dict[str, dict[str, str]]) -> Payload:
     return payload("openrouter", {"data": [{"id": k, "pricing": v} for k, v in prices.items()]})
 
 
-def run_once(settings: Settings, source: str, fetched: Payload | FetchError, as_of: datetime) -> pipeline.RunSummary:
+def run_once(settings: Settings, source: str, fetched: Payload | FetchError, as_of: datetime) -> ledger.RunSummary:
     """One run of one source through the real pipeline functions."""
-    with pipeline.run_lock(settings):
-        run_id, observed_at = pipeline.start(settings, [source], as_of)
-        outcome = pipeline.ingest(settings, run_id, source, observed_at, fetched)
-        return pipeline.finish(settings, run_id, observed_at, [outcome])
+    with ledger.recorded(settings, [source], as_of) as run:
+        run.outcomes.append(pipeline.ingest(settings, run.run_id, source, run.as_of, fetched))
+    assert run.summary is not None
+    return run.summary
 
 
 def history(settings: Settings, source: str | None = None) -> list[tuple]:

@@ -59,11 +59,11 @@ def hub_settings(settings: Settings, httpserver: HTTPServer) -> Settings:
 
 
 def _run_day(settings: Settings, as_of: datetime) -> hub.SourceOutcome:
-    from flows import pipeline
+    from flows import ledger
 
-    run_id, observed_at = pipeline.start(settings, ["huggingface"], as_of, flow=hub.FLOW_NAME)
-    outcome = hub.ingest_hub(settings, run_id, observed_at, *hub.fetch_hub(settings))
-    pipeline.finish(settings, run_id, observed_at, [outcome])
+    with ledger.recorded(settings, ["huggingface"], as_of, flow=hub.FLOW_NAME) as run:
+        outcome = hub.ingest_hub(settings, run.run_id, run.as_of, *hub.fetch_hub(settings))
+        run.outcomes.append(outcome)
     return outcome
 
 

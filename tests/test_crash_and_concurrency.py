@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 
-from flows import pipeline
+from flows import ledger
 from flows.pipeline import run_prices
 from flows.settings import Settings
 from tests.helpers import ROOT, real, ts
@@ -80,7 +80,7 @@ def test_sigkill_in_the_middle_of_a_load(settings: Settings, httpserver: HTTPSer
 
 
 def test_a_second_cli_run_fails_at_once_with_a_clear_message(settings: Settings) -> None:
-    with pipeline.run_lock(settings):
+    with ledger.run_lock(settings):
         done = subprocess.run(
             [sys.executable, "-m", "flows.cli", "run", "--db", str(settings.db), "--sources", "openrouter"],
             cwd=ROOT,
@@ -113,7 +113,8 @@ def test_two_runs_at_once_one_writes_the_other_refuses(settings: Settings, https
         import sys
         from pathlib import Path
         from flows.settings import Settings
-        from flows.pipeline import run_prices, RunInProgress
+        from flows.pipeline import run_prices
+        from flows.ledger import RunInProgress
         settings = Settings(db=Path({str(settings.db)!r}), source_urls={{"litellm": {url!r}}})
         try:
             print(run_prices(settings, ["litellm"]).status)

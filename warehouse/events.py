@@ -29,7 +29,8 @@ def detect(
     scoped = models is not None and not baseline
     if scoped:
         con.execute("DELETE FROM event_scope")
-        keys = pa.table({"model_key": pa.array(sorted(set(models or ())), pa.string())})
+        models = sorted(set(models or ()))
+        keys = pa.table({"model_key": pa.array(models, pa.string())})
         con.register("incoming_scope", keys)
         try:
             con.execute("INSERT INTO event_scope SELECT model_key FROM incoming_scope")
@@ -40,10 +41,11 @@ def detect(
     ).fetchall()
     quiet = baseline or imported[0][0] > 0
     con.execute("DROP TABLE IF EXISTS found_events")
+    # with no model to look at, only what source runs show (the rest of the candidates costs a plan for nothing)
+    candidates = "source_run_events" if scoped and not models else f"event_candidates_in({str(scoped).lower()})"
     con.execute(
-        "CREATE TEMP TABLE found_events AS SELECT * FROM event_candidates_in(?) "
-        "QUALIFY row_number() OVER (PARTITION BY event_id) = 1",
-        [scoped],
+        f"CREATE TEMP TABLE found_events AS SELECT * FROM {candidates} "
+        "QUALIFY row_number() OVER (PARTITION BY event_id) = 1"
     )
     con.execute(
         f"INSERT INTO events ({COLUMNS}) "

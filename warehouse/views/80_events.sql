@@ -1,3 +1,25 @@
+-- What source runs alone show: a source broken after a healthy run (one event per outage). Internal.
+CREATE OR REPLACE VIEW source_run_events AS
+WITH broken AS (  -- live runs only: an import says nothing of the source's health now
+    SELECT
+        r.*,
+        lag(r.status) OVER (PARTITION BY r.source ORDER BY r.observed_at, r.started_at) AS prev_status
+    FROM source_runs r
+    WHERE r.status IN ('ok', 'failed', 'suspect')
+      AND r.run_id NOT IN (SELECT run_id FROM runs WHERE flow = 'import')
+)
+SELECT
+    md5(concat_ws('|', 'source_broken', source, run_id)) AS event_id,
+    'source_broken' AS event_type, observed_at AS effective_at, NULL::VARCHAR AS provider,
+    NULL::VARCHAR AS model_key, NULL::VARCHAR AS provider_model_id, NULL::VARCHAR AS metric, NULL::VARCHAR AS tier,
+    NULL::VARCHAR AS region, NULL::DECIMAL(38, 18) AS old_usd_per_mtok, NULL::DECIMAL(38, 18) AS new_usd_per_mtok,
+    NULL::DOUBLE AS pct_change, source,
+    json_object('run_id', run_id, 'status', status, 'error', error, 'raw_sha256', raw_sha256)::JSON AS evidence,
+    prev_status IS NOT NULL AS news,  -- broken after a healthy run is news; a first run that fails is a baseline
+    NULL::INTEGER AS changes_30d, NULL::BOOLEAN AS plausible
+FROM broken
+WHERE status <> 'ok' AND coalesce(prev_status, 'ok') = 'ok';
+
 -- Every event the history and the source runs show, recomputed from them (deterministic: the same history, the same
 -- candidates and ids). After each source run, candidates not in `events` yet are inserted there with the run's time.
 -- event_candidates_in(true) computes them only for the models listed in event_scope (those a run's fold touched):
@@ -78,14 +100,6 @@ lows AS (
                        false)
     WINDOW earlier AS (PARTITION BY model_key, metric ORDER BY valid_from
                        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP)
-),
-broken AS (  -- live runs only: an import says nothing of the source's health now
-    SELECT
-        r.*,
-        lag(r.status) OVER (PARTITION BY r.source ORDER BY r.observed_at, r.started_at) AS prev_status
-    FROM source_runs r
-    WHERE r.status IN ('ok', 'failed', 'suspect')
-      AND r.run_id NOT IN (SELECT run_id FROM runs WHERE flow = 'import')
 )
 SELECT
     md5(concat_ws('|', event_type, source, provider, provider_model_id, region, tier, metric, valid_from,
@@ -153,14 +167,7 @@ FROM (
                        false)
 )
 UNION ALL
-SELECT
-    md5(concat_ws('|', 'source_broken', source, run_id)),
-    'source_broken', observed_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, source,
-    json_object('run_id', run_id, 'status', status, 'error', error, 'raw_sha256', raw_sha256)::JSON,
-    prev_status IS NOT NULL,  -- broken after a healthy run is news; a first run that fails is a baseline
-    NULL, NULL
-FROM broken
-WHERE status <> 'ok' AND coalesce(prev_status, 'ok') = 'ok'
+SELECT * FROM source_run_events
 UNION ALL
 SELECT
     md5(concat_ws('|', 'source_disagreement', official_source, other_source, provider, model_key, metric, tier,

@@ -1,0 +1,175 @@
+"""A run's life in the ledger, the one way every command records one: the run lock, the run record, its source
+runs' outcomes, and its close (status, and the events its source runs alone show).
+
+    with ledger.recorded(settings, ["openrouter"], as_of) as run:
+        run.outcomes.append(pipeline.ingest(settings, run.run_id, "openrouter", run.as_of, fetched))
+    run.summary  # ok, partial or failed
+
+The price run, the adoption run, imports, the census and rebuilds all go through `recorded`; a process killed
+inside it leaves its run `running`, and the next run marks it `aborted`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import filelock
+
+from extractors.errors import LlmflationError
+from flows.settings import Settings
+from warehouse import db, events, load
+
+FLOW_NAME = "track-prices"
+
+
+class RunInProgress(LlmflationError):
+    """Another run holds the warehouse's run lock."""
+
+
+@dataclass
+class SourceOutcome:
+    """What one source did in one run."""
+
+    source: str
+    status: str  # ok, failed, suspect
+    items: int = 0
+    parsed: int = 0
+    rejected: int = 0
+    loaded: int = 0
+    bytes: int = 0
+    error: str | None = None
+    notes: str | None = None
+    duration_s: float = 0.0
+
+
+@dataclass
+class RunSummary:
+    """The outcome of a run: ok, partial (some sources failed) or failed (all did)."""
+
+    run_id: str
+    as_of: datetime
+    status: str
+    outcomes: list[SourceOutcome] = field(default_factory=list)
+    alerts: list[Any] = field(default_factory=list)  # flows.alerts.Delivery, one per message attempted
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "as_of": self.as_of.isoformat(),
+            "status": self.status,
+            "outcomes": [asdict(o) for o in self.outcomes],
+            "alerts": [asdict(d) for d in self.alerts],
+        }
+
+
+@contextmanager
+def run_lock(settings: Settings, wait_s: float = 0) -> Iterator[None]:
+    """Hold the warehouse's run lock; a second run fails with a clear message (at once, or after wait_s seconds:
+    scheduled flows wait for each other, a command-line run does not)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(settings.lock_path, timeout=wait_s, is_singleton=False)
+    try:
+        lock.acquire()
+    except filelock.Timeout as exc:
+        raise RunInProgress(
+            f"another llmflation run is already writing to {settings.db} (lock {settings.lock_path}); "
+            "wait for it to finish"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@dataclass
+class Run:
+    """A run being recorded: its id and as-of time, the outcomes of its source runs, and its summary once closed."""
+
+    settings: Settings
+    run_id: str
+    as_of: datetime
+    outcomes: list[SourceOutcome] = field(default_factory=list)
+    summary: RunSummary | None = None
+
+    def close(self) -> RunSummary:
+        """Close the run now (the lock is still held, for what must follow it, such as sending its alerts)."""
+        if self.summary is None:
+            self.summary = finish(self.settings, self.run_id, self.as_of, self.outcomes)
+        return self.summary
+
+
+@contextmanager
+def recorded(
+    settings: Settings, sources: list[str], as_of: datetime | None = None, flow: str = FLOW_NAME, wait_s: float = 0
+) -> Iterator[Run]:
+    """Hold the run lock (waiting up to wait_s for another run), record the run, and close it with the outcomes
+    its body appended, unless the body closed it; the summary is on the Run afterwards."""
+    with run_lock(settings, wait_s=wait_s):
+        run_id, observed_at = start(settings, sources, as_of, flow)
+        run = Run(settings, run_id, observed_at)
+        yield run
+        run.close()
+
+
+def start(
+    settings: Settings, sources: list[str], as_of: datetime | None, flow: str = FLOW_NAME
+) -> tuple[str, datetime]:
+    """Open a run in the ledger; returns its id and its as-of time (now unless given)."""
+    started = datetime.now(UTC)
+    as_of = _aware(as_of) or started
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    con = db.connect(settings.db)
+    try:
+        load.start_run(con, run_id, flow, started, as_of, sources)
+    finally:
+        con.close()
+    return run_id, as_of
+
+
+def finish(settings: Settings, run_id: str, as_of: datetime, outcomes: list[SourceOutcome]) -> RunSummary:
+    """Close the run: ok if every source is ok, failed if none is, partial otherwise."""
+    healthy = sum(o.status == "ok" for o in outcomes)
+    status = "ok" if healthy == len(outcomes) else "failed" if healthy == 0 else "partial"
+    note = "; ".join(f"{o.source}: {o.error}" for o in outcomes if o.error) or None
+    con = db.connect(settings.db)
+    try:
+        with db.transaction(con):  # what source runs alone show (a source broken): price events came with loads
+            events.detect(con, run_id, datetime.now(UTC), models=())
+            load.finish_run(con, run_id, datetime.now(UTC), status, note)
+    finally:
+        con.close()
+    return RunSummary(run_id, as_of, status, outcomes)
+
+
+def close_unloaded(
+    con: duckdb.DuckDBPyConnection, run_id: str, outcome: SourceOutcome, clock: float, raw_sha256: str | None = None
+) -> SourceOutcome:
+    """Close a source run that loaded nothing (failed fetch, failed or collapsed parse, internal error)."""
+    outcome.duration_s = time.monotonic() - clock
+    load.finish_source_run(
+        con,
+        run_id,
+        outcome.source,
+        status=outcome.status,
+        finished_at=datetime.now(UTC),
+        duration_s=outcome.duration_s,
+        size=outcome.bytes or None,
+        raw_sha256=raw_sha256,
+        error=outcome.error,
+        parsed=outcome.parsed,
+        loaded=0,
+    )
+    return outcome
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
