@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -97,54 +97,68 @@ class Run:
     as_of: datetime
     outcomes: list[SourceOutcome] = field(default_factory=list)
     summary: RunSummary | None = None
+    con: duckdb.DuckDBPyConnection | None = None  # held for the whole run, or None: each step connects
 
     def close(self) -> RunSummary:
         """Close the run now (the lock is still held, for what must follow it, such as sending its alerts)."""
         if self.summary is None:
-            self.summary = finish(self.settings, self.run_id, self.as_of, self.outcomes)
+            self.summary = finish(self.settings, self.run_id, self.as_of, self.outcomes, self.con)
         return self.summary
 
 
 @contextmanager
 def recorded(
-    settings: Settings, sources: list[str], as_of: datetime | None = None, flow: str = FLOW_NAME, wait_s: float = 0
+    settings: Settings,
+    sources: list[str],
+    as_of: datetime | None = None,
+    flow: str = FLOW_NAME,
+    wait_s: float = 0,
+    *,
+    hold: bool = False,
 ) -> Iterator[Run]:
     """Hold the run lock (waiting up to wait_s for another run), record the run, and close it with the outcomes
-    its body appended, unless the body closed it; the summary is on the Run afterwards."""
-    with run_lock(settings, wait_s=wait_s):
-        run_id, observed_at = start(settings, sources, as_of, flow)
-        run = Run(settings, run_id, observed_at)
+    its body appended, unless the body closed it; the summary is on the Run afterwards.
+
+    hold: keep one connection open for the whole run (run.con), for runs that do not wait on the network; a run
+    that fetches connects for each step, so that queries get in while it waits."""
+    with run_lock(settings, wait_s=wait_s), db.using(settings.db) if hold else nullcontext() as con:
+        run_id, observed_at = start(settings, sources, as_of, flow, con)
+        run = Run(settings, run_id, observed_at, con=con)
         yield run
         run.close()
 
 
 def start(
-    settings: Settings, sources: list[str], as_of: datetime | None, flow: str = FLOW_NAME
+    settings: Settings,
+    sources: list[str],
+    as_of: datetime | None,
+    flow: str = FLOW_NAME,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> tuple[str, datetime]:
     """Open a run in the ledger; returns its id and its as-of time (now unless given)."""
     started = datetime.now(UTC)
     as_of = _aware(as_of) or started
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    con = db.connect(settings.db)
-    try:
-        load.start_run(con, run_id, flow, started, as_of, sources)
-    finally:
-        con.close()
+    with db.using(settings.db, con) as connection:
+        load.start_run(connection, run_id, flow, started, as_of, sources)
     return run_id, as_of
 
 
-def finish(settings: Settings, run_id: str, as_of: datetime, outcomes: list[SourceOutcome]) -> RunSummary:
+def finish(
+    settings: Settings,
+    run_id: str,
+    as_of: datetime,
+    outcomes: list[SourceOutcome],
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> RunSummary:
     """Close the run: ok if every source is ok, failed if none is, partial otherwise."""
     healthy = sum(o.status == "ok" for o in outcomes)
     status = "ok" if healthy == len(outcomes) else "failed" if healthy == 0 else "partial"
     note = "; ".join(f"{o.source}: {o.error}" for o in outcomes if o.error) or None
-    con = db.connect(settings.db)
-    try:
-        with db.transaction(con):  # what source runs alone show (a source broken): price events came with loads
-            events.detect(con, run_id, datetime.now(UTC), models=())
-            load.finish_run(con, run_id, datetime.now(UTC), status, note)
-    finally:
-        con.close()
+    with db.using(settings.db, con) as connection, db.transaction(connection):
+        # what source runs alone show (a source broken): price events came with the loads
+        events.detect(connection, run_id, datetime.now(UTC), models=())
+        load.finish_run(connection, run_id, datetime.now(UTC), status, note)
     return RunSummary(run_id, as_of, status, outcomes)
 
 

@@ -52,12 +52,17 @@ def fetch_source(settings: Settings, name: str, session: requests.Session | None
 
 
 def ingest(
-    settings: Settings, run_id: str, name: str, observed_at: datetime, fetched: Payload | list[Payload] | FetchError
+    settings: Settings,
+    run_id: str,
+    name: str,
+    observed_at: datetime,
+    fetched: Payload | list[Payload] | FetchError,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> SourceOutcome:
-    """Archive, parse, validate and load one source's payload; never raises for a source's own failure."""
+    """Archive, parse, validate and load one source's payload (through con, or a connection of its own); never
+    raises for a source's own failure."""
     clock = time.monotonic()
-    con = db.connect(settings.db)
-    try:
+    with db.using(settings.db, con) as con:
         load.start_source_run(
             con, run_id, name, observed_at, datetime.now(UTC), getattr(source_module(name), "KIND", None)
         )
@@ -68,8 +73,6 @@ def ingest(
             outcome = SourceOutcome(name, "failed", error=f"internal error: {type(exc).__name__}: {exc}"[:500])
             close_unloaded(con, run_id, outcome, clock)
             return outcome
-    finally:
-        con.close()
 
 
 def _ingest(

@@ -78,6 +78,19 @@ def connect(path: Path | str, *, read_only: bool = False, wait_s: float = 30.0) 
 
 
 @contextmanager
+def using(path: Path | str, con: duckdb.DuckDBPyConnection | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The connection given, or a new one to the warehouse at path, closed afterwards."""
+    if con is not None:
+        yield con
+        return
+    con = connect(path)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """BEGIN ... COMMIT, or ROLLBACK on any exception."""
     con.execute("BEGIN TRANSACTION")
