@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from extractors.base import Payload
 from extractors.errors import FetchError
 from flows import alerts, hub, ledger
+from flows.progress import progress_bar
 from flows.settings import Settings
 
 
@@ -31,7 +32,8 @@ def fetch(settings: Settings) -> tuple[list[Payload], FetchError | None]:
 def census_adoption(as_of: datetime | None = None, db: str | None = None) -> dict:
     """Every public model on the Hub, streamed page by page into a resumable census stored as changes."""
     settings = Settings.from_env(db=db)
-    summary = hub.census(settings, as_of)
+    with progress_bar("census", unit="pages") as advance:
+        summary = hub.census(settings, as_of, on_page=advance)
     outcome = summary.outcomes[0]
     (get_run_logger().info if outcome.status == "ok" else get_run_logger().warning)(
         "huggingface census: %s (%s)", outcome.status, outcome.error or outcome.notes

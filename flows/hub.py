@@ -230,7 +230,9 @@ def census_url(settings: Settings) -> str:
     return base + joiner + "limit=1000&" + "&".join(f"expand[]={f}" for f in fields)
 
 
-def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
+def run_census(
+    settings: Settings, day: date, run_id: str, on_page: Callable[[], None] | None = None
+) -> dict[str, object]:
     """Stream every page of the full listing into the day's staging folder, resuming from its stored cursor; apply
     it to the warehouse only when the last page has arrived. A rerun of a completed day does nothing.
 
@@ -303,6 +305,8 @@ def run_census(settings: Settings, day: date, run_id: str) -> dict[str, object]:
 
         try:
             for page, following in _pages_ahead(settings, resume_at, idle=lambda: settle(block=False)):
+                if on_page:
+                    on_page()
                 batch.append(page)
                 resume_at = following
                 if len(batch) >= settings.hf_census_pages_per_commit or following is None:
@@ -341,7 +345,7 @@ def _record_failed_page(settings: Settings, run_id: str, exc: FetchError | Parse
         con.close()
 
 
-def census(settings: Settings, as_of: datetime | None = None) -> RunSummary:
+def census(settings: Settings, as_of: datetime | None = None, on_page: Callable[[], None] | None = None) -> RunSummary:
     """One census run, recorded like every run: ok with its counts, or failed with the reason and the page it
     stopped at (the next run of the same day resumes there)."""
     from warehouse import census as census_store
@@ -355,7 +359,7 @@ def census(settings: Settings, as_of: datetime | None = None) -> RunSummary:
         finally:
             con.close()
         try:
-            result = run_census(settings, observed_at.date(), run_id)
+            result = run_census(settings, observed_at.date(), run_id, on_page)
             outcome = SourceOutcome(
                 CENSUS,
                 "ok",

@@ -15,6 +15,7 @@ from extractors.base import Payload, parse_source_list
 from extractors.errors import FetchError
 from flows import alerts, ledger, pipeline
 from flows.ledger import SourceOutcome
+from flows.progress import progress_bar
 from flows.settings import Settings
 
 
@@ -101,7 +102,13 @@ def track_prices(
             f" ({outcome.error})" if outcome.error else "",
         )
 
-    summary = pipeline.run_prices(settings, names, as_of, logged, fetch=_submit_fetches, wait_s=settings.lock_wait_s)
+    with progress_bar("prices", unit="sources", total=len(names)) as advance:
+
+        def done(outcome: SourceOutcome) -> None:
+            logged(outcome)
+            advance()
+
+        summary = pipeline.run_prices(settings, names, as_of, done, fetch=_submit_fetches, wait_s=settings.lock_wait_s)
     logger.info("run %s as of %s: %s", summary.run_id, summary.as_of.isoformat(), summary.status)
     for delivery in summary.alerts:
         if delivery.channel == "console":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +33,6 @@ class Tracker:
         """How many items there are to do."""
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, total=count)
-            self._progress.start_task(self._task)
 
     def __call__(self, line: str | None = None) -> None:
         if line:
@@ -42,8 +42,9 @@ class Tracker:
 
 
 @contextmanager
-def progress_bar(description: str, unit: str = "versions") -> Iterator[Tracker]:
-    """A Tracker with a bar on stderr when that is a terminal; otherwise it only echoes the lines."""
+def progress_bar(description: str, unit: str = "versions", total: int | None = None) -> Iterator[Tracker]:
+    """A Tracker with a bar on stderr when that is a terminal; otherwise it only echoes the lines. While the bar
+    shows, log handlers that print through a rich console (Prefect's) print through the bar's, above it."""
     console = Console(stderr=True)
     if not console.is_terminal:
         yield Tracker()
@@ -57,7 +58,22 @@ def progress_bar(description: str, unit: str = "versions") -> Iterator[Tracker]:
         TimeRemainingColumn(),
     )
     # result lines go to stdout: above the bar when stdout is the terminal too, untouched when it is redirected
+    handlers = [h for h in _all_handlers() if isinstance(getattr(h, "console", None), Console)]
+    consoles = [h.console for h in handlers]  # type: ignore[attr-defined]
     with Progress(
         *columns, console=console, transient=True, redirect_stdout=sys.stdout.isatty(), redirect_stderr=False
     ) as progress:
-        yield Tracker(progress, progress.add_task(description, total=None, start=False))
+        for handler in handlers:
+            handler.console = console  # type: ignore[attr-defined]
+        try:
+            yield Tracker(progress, progress.add_task(description, total=total))
+        finally:
+            for handler, own in zip(handlers, consoles, strict=True):
+                handler.console = own  # type: ignore[attr-defined]
+
+
+def _all_handlers() -> list[logging.Handler]:
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    return list({id(h): h for logger in loggers for h in logger.handlers}.values())

@@ -69,18 +69,38 @@ def ts(text: str) -> datetime:
 
 
 def cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 120, embedded: bool = False
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    timeout: float = 120,
+    embedded: bool = False,
+    terminal: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m flows.cli ARGS` in a subprocess, without this shell's LLMFLATION_ settings (embedded: without its
-    PREFECT_ ones either, so Prefect runs on the embedded defaults), plus env."""
+    PREFECT_ ones either, so Prefect runs on the embedded defaults), plus env. terminal: its stderr is a
+    pseudo-terminal, and `stderr` is what that terminal showed."""
     dropped = ("LLMFLATION_", "PREFECT_") if embedded else ("LLMFLATION_",)
     environ = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    command = [sys.executable, "-m", "flows.cli", *args]
+    if not terminal:
+        return subprocess.run(command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout)
+    import pty
+
+    leader, follower = pty.openpty()
+    child = subprocess.Popen(
+        command, cwd=cwd, env={"COLUMNS": "160", **environ}, stdout=subprocess.PIPE, stderr=follower
     )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closes with the process
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    out, _ = child.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(command, child.returncode, out.decode(), shown.decode(errors="replace"))

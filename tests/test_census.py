@@ -433,11 +433,12 @@ def test_the_cli_runs_a_census_through_prefect_with_its_stager_processes(httpser
     httpserver.expect_request("/api/models").respond_with_handler(CensusHub(_models(5500)))
     env = {"HOME": str(tmp_path), "LLMFLATION_HUGGINGFACE_URL": httpserver.url_for("/api/models")}
     args = ("run", "--sources", "huggingface", "--census", "--as-of", "2026-08-01")
-    done = cli(*args, env=env, cwd=tmp_path, timeout=300, embedded=True)
+    done = cli(*args, env=env, cwd=tmp_path, timeout=300, embedded=True, terminal=True)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "huggingface census: ok (day=2026-08-01, status=complete, pages=6" in output, output
     assert "Traceback" not in output
+    assert "census" in done.stderr and "6/?" in done.stderr and "pages" in done.stderr, done.stderr  # its progress
     settings = Settings(db=tmp_path / "data" / "llmflation.duckdb")
     assert query(settings, "SELECT count(*), count(DISTINCT model_id) FROM hf_census_state") == [(5500, 5500)]
     assert not list((tmp_path / "data" / "census").iterdir())  # the staging folder went with the apply

@@ -150,3 +150,26 @@ def test_a_channel_url_can_come_from_a_prefect_secret_block(httpserver: HTTPServ
     assert "RESULT None" in done.stdout, done.stdout + done.stderr
     ((request, _),) = httpserver.log
     assert request.get_json()["message"] == "from a block"
+
+
+def test_a_run_shows_its_sources_progress_on_a_terminal_and_none_in_a_pipe(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    httpserver.expect_request("/api/v1/models").respond_with_data(
+        openrouter_body(real("openrouter/openrouter_models_2025-12-29.json"))
+    )
+    httpserver.expect_request("/litellm.json").respond_with_data(
+        real("litellm/model_prices_2025-02-06.json").read_bytes()
+    )
+    env = {
+        "HOME": str(tmp_path),
+        "LLMFLATION_OPENROUTER_URL": httpserver.url_for("/api/v1/models"),
+        "LLMFLATION_LITELLM_URL": httpserver.url_for("/litellm.json"),
+    }
+    args = ("run", "--sources", "openrouter,litellm", "--as-of", "2026-01-01T00:00:00Z")
+    shown = cli(*args, env=env, cwd=tmp_path, timeout=300, embedded=True, terminal=True)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "prices" in shown.stderr and "2/2" in shown.stderr and "sources" in shown.stderr, shown.stderr
+    assert "openrouter: ok" in shown.stderr and "Traceback" not in shown.stderr
+    piped = cli(*args, env=env, cwd=tmp_path, timeout=300, embedded=True)
+    assert piped.returncode == 0 and "2/2" not in piped.stderr and "━" not in piped.stderr, piped.stderr
