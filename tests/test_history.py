@@ -439,3 +439,34 @@ def test_a_git_import_shows_progress_on_a_terminal_and_only_its_lines_in_a_pipe(
     assert shown.returncode == 0
     assert "importing litellm" in shown.stderr and "4/4" in shown.stderr and "versions" in shown.stderr, shown.stderr
     assert len(shown.stdout.splitlines()) == 4
+
+
+def test_an_interrupted_import_resumes_where_it_stopped(tmp_path: Path, litellm_history: Path) -> None:
+    import os
+    import signal
+    import sys
+
+    from tests.helpers import ROOT
+
+    window = ["--since", "2025-02-06T00:00", "--until", "2025-02-07T06:00"]  # eight versions
+    db_path = tmp_path / "w.duckdb"
+    args = [sys.executable, "-m", "flows.cli", "import", "prices", "litellm", "--git", str(litellm_history)]
+    args += ["--file", FILE, *window, "--db", str(db_path)]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LLMFLATION_")}
+    child = subprocess.Popen(args, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert child.stdout is not None
+    first = [child.stdout.readline(), child.stdout.readline(), child.stdout.readline()]
+    child.send_signal(signal.SIGKILL)  # killed, mid-import, after its third version
+    child.wait()
+    child.stdout.close()
+    assert all(" (commit): ok: " in line for line in first), first
+    again = subprocess.run(args, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    lines = again.stdout.splitlines()
+    skipped = sum(1 for line in lines if line.endswith("already imported"))
+    assert len(lines) == 8 and 3 <= skipped < 8, again.stdout
+    whole = Settings(db=tmp_path / "whole.duckdb")
+    _import(whole, litellm_history, "2025-02-06T00:00", "2025-02-07T06:00")
+    resumed = Settings(db=db_path)
+    assert query(resumed, SEGMENTS) == query(whole, SEGMENTS)
+    assert query(resumed, "SELECT count(*) FROM source_runs WHERE status = 'ok'") == [(8,)]
