@@ -146,8 +146,7 @@ def import_files(settings: Settings, paths: Iterable[Path]) -> RunSummary:
             )
         finally:
             con.close()
-    assert run.summary is not None
-    return run.summary
+        return run.close()
 
 
 def _parse_saved(path: Path, content: bytes) -> tuple[list[dict], date | None]:
@@ -400,8 +399,7 @@ def census(settings: Settings, as_of: datetime | None = None, on_page: Callable[
         finally:
             con.close()
         run.outcomes.append(outcome)
-    assert run.summary is not None
-    return run.summary
+        return run.close()
 
 
 def _pages_ahead(

@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import partial
 
 import duckdb
 import requests
@@ -116,7 +115,7 @@ def _ingest(
         name, "ok", items=items, parsed=len(pairs), rejected=len(rejects), bytes=size, notes=_notes(skipped, rejects)
     )
     previous = load.previous_healthy_rows(con, name, observed_at, run_id)
-    moved, compared = load.unit_shift(con, name, pairs) if pairs else (0, 0)
+    moved, compared = load.unit_shift(con, name, pairs, observed_at) if pairs else (0, 0)
     if not pairs:
         outcome.status, outcome.error = "suspect", "no valid price rows"
     elif previous and len(pairs) < previous * settings.suspect_ratio:
@@ -170,23 +169,23 @@ def run_prices(
     starts each source's fetch and gives a callable that waits for it; threads by default), then archived,
     parsed, validated and loaded one at a time; then the run's alerts, all under the run lock."""
     with ledger.recorded(settings, sources, as_of, wait_s=wait_s) as run:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            waiting = (fetch or partial(_fetch_in_threads, pool))(settings, sources)
-            for name in sources:
-                outcome = ingest(settings, run.run_id, name, run.as_of, waiting[name]())
-                if on_outcome:
-                    on_outcome(outcome)
-                run.outcomes.append(outcome)
+        waiting = (fetch or _fetch_in_threads)(settings, sources)
+        for name in sources:
+            outcome = ingest(settings, run.run_id, name, run.as_of, waiting[name]())
+            if on_outcome:
+                on_outcome(outcome)
+            run.outcomes.append(outcome)
         summary = run.close()
         summary.alerts = alerts.after_run(settings, run.run_id)
     return summary
 
 
-def _fetch_in_threads(
-    pool: ThreadPoolExecutor, settings: Settings, sources: list[str]
-) -> dict[str, Callable[[], Fetched]]:
+def _fetch_in_threads(settings: Settings, sources: list[str]) -> dict[str, Callable[[], Fetched]]:
     session = make_session(settings)
-    return {name: pool.submit(fetch_or_error, settings, name, session).result for name in sources}
+    pool = ThreadPoolExecutor(max_workers=4)
+    waiting = {name: pool.submit(fetch_or_error, settings, name, session).result for name in sources}
+    pool.shutdown(wait=False)  # the fetches run on; the pool takes no more
+    return waiting
 
 
 def rebuild_history(settings: Settings, sources: list[str] | None = None) -> list[tuple[str, int, int]]:

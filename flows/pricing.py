@@ -90,7 +90,7 @@ def track_prices(
     names = parse_source_list(",".join(sources) if sources else None)
     logger.info("sources %s, warehouse %s", ", ".join(names), settings.db)
 
-    def logged(outcome: SourceOutcome) -> None:
+    def done(outcome: SourceOutcome) -> None:
         (logger.info if outcome.status == "ok" else logger.warning)(
             "%s: %s, %s models, %s rows parsed, %s rejected, %s loaded%s",
             outcome.source,
@@ -101,13 +101,9 @@ def track_prices(
             outcome.loaded,
             f" ({outcome.error})" if outcome.error else "",
         )
+        advance()
 
     with progress_bar("prices", unit="sources", total=len(names)) as advance:
-
-        def done(outcome: SourceOutcome) -> None:
-            logged(outcome)
-            advance()
-
         summary = pipeline.run_prices(settings, names, as_of, done, fetch=_submit_fetches, wait_s=settings.lock_wait_s)
     logger.info("run %s as of %s: %s", summary.run_id, summary.as_of.isoformat(), summary.status)
     for delivery in summary.alerts:

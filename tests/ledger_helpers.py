@@ -22,8 +22,7 @@ def run_once(settings: Settings, source: str, fetched: Payload | FetchError, as_
     """One run of one source through the real pipeline functions."""
     with ledger.recorded(settings, [source], as_of) as run:
         run.outcomes.append(pipeline.ingest(settings, run.run_id, source, run.as_of, fetched))
-    assert run.summary is not None
-    return run.summary
+        return run.close()
 
 
 def history(settings: Settings, source: str | None = None) -> list[tuple]:

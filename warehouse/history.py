@@ -195,7 +195,8 @@ def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
     try:
         con.execute(
             f"""
-            UPDATE price_segments s SET plausible = j.plausible
+            UPDATE price_segments s SET plausible = j.plausible, judged_median = j.other_median,
+                   judged_sources = j.other_sources
             FROM (
                 WITH k AS (
                     SELECT *, lag(amount) OVER offer AS prev1, lag(amount, 2) OVER offer AS prev2
@@ -205,6 +206,7 @@ def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
                 ),
                 pairs AS (
                     SELECT k.source, {series}, k.valid_from, k.stated_from, k.amount, o.amount AS other,
+                           o.source AS other_source,
                            o.valid_from <= k.valid_from AS at_start
                     FROM k
                     JOIN price_segments o
@@ -219,7 +221,9 @@ def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
                 ),
                 others AS (
                     SELECT source, {", ".join(SERIES)}, valid_from, stated_from,
-                           quantile_disc(other, 0.5) FILTER (WHERE at_start) AS other_median
+                           quantile_disc(other, 0.5) FILTER (WHERE at_start) AS other_median,
+                           list(DISTINCT other_source ORDER BY other_source) FILTER (WHERE at_start)
+                               AS other_sources
                     FROM pairs
                     GROUP BY ALL
                 ),
@@ -233,13 +237,15 @@ def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
                                 THEN coalesce(k.prev2 > 0 AND greatest(k.prev1 / k.prev2, k.prev2 / k.prev1) >= 100
                                               AND greatest(k.amount / k.prev2, k.prev2 / k.amount) < 100, false)
                             ELSE true
-                        END AS plausible_at_start
+                        END AS plausible_at_start,
+                        x.other_median, x.other_sources
                     FROM k
                     LEFT JOIN others x
                       ON x.source = k.source AND {join_on("x", "k", stated=False)} AND x.valid_from = k.valid_from
                      AND x.stated_from IS NOT DISTINCT FROM k.stated_from
                 )
                 SELECT a.source, {", ".join("a." + c for c in SERIES)}, a.valid_from, a.stated_from,
+                    a.other_median, a.other_sources,
                     a.plausible_at_start OR EXISTS (  -- confirmed by a later offer that was plausible when it came
                         SELECT 1 FROM at_start o
                         WHERE o.model_key = a.model_key AND o.metric = a.metric AND o.currency = a.currency
@@ -253,7 +259,9 @@ def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
                 FROM at_start a
             ) j
             WHERE s.source = j.source AND {join_on("s", "j", stated=False)} AND s.valid_from = j.valid_from
-              AND s.stated_from IS NOT DISTINCT FROM j.stated_from AND s.plausible IS DISTINCT FROM j.plausible
+              AND s.stated_from IS NOT DISTINCT FROM j.stated_from
+              AND (s.plausible IS DISTINCT FROM j.plausible OR s.judged_median IS DISTINCT FROM j.other_median
+                   OR s.judged_sources IS DISTINCT FROM j.other_sources)
             """,
             {"all": models is None},
         )

@@ -154,37 +154,30 @@ def previous_healthy_rows(
     return row[0][0] if row else None
 
 
+def observation_table(
+    rows: list[tuple[PriceObservation, str]], run_id: str, source: str, observed_at: datetime
+) -> pa.Table:
+    """A run's observations (each with the sha256 of its raw document) as the rows of `observations`."""
+    return pa.Table.from_pylist(
+        [
+            {**obs.model_dump(), "run_id": run_id, "source": source, "observed_at": observed_at, "raw_sha256": sha}
+            for obs, sha in rows
+        ],
+        schema=OBSERVATION_SCHEMA,
+    )
+
+
 def unit_shift(
-    con: duckdb.DuckDBPyConnection, source: str, rows: list[tuple[PriceObservation, str]]
+    con: duckdb.DuckDBPyConnection, source: str, rows: list[tuple[PriceObservation, str]], observed_at: datetime
 ) -> tuple[int, int]:
     """(moved, compared): of the run's non-zero prices whose offer has a current non-zero value in the source's
     history, how many differ from it by a factor of 100 or more (a whole page read in another unit)."""
-    table = pa.Table.from_pylist(
-        [
-            {
-                "provider": o.provider,
-                "provider_model_id": o.provider_model_id,
-                "region": o.region,
-                "tier": o.tier,
-                "metric": o.metric,
-                "unit": o.unit,
-                "currency": o.currency,
-                "amount": o.amount,
-                "effective_from": o.effective_from,
-            }
-            for o, _ in rows
-            if o.amount > 0
-        ],
-        schema=pa.schema(
-            [OBSERVATION_SCHEMA.field(n) for n in (*history.SERIES, "currency", "amount", "effective_from")]
-        ),
-    )
-    con.register("incoming_prices", table)
+    con.register("incoming_prices", observation_table(rows, "", source, observed_at))
     try:
         found = con.execute(
             f"SELECT count(*) FILTER (WHERE greatest(o.amount / s.amount, s.amount / o.amount) >= 100), count(*) "
             f"FROM incoming_prices o JOIN price_segments s ON s.source = ? AND s.latest AND s.series_end IS NULL "
-            f"AND s.amount > 0 AND s.currency = o.currency AND {history.join_on('s', 'o')}",
+            f"AND s.amount > 0 AND o.amount > 0 AND s.currency = o.currency AND {history.join_on('s', 'o')}",
             [source],
         ).fetchall()
     finally:
@@ -218,19 +211,7 @@ def load_observations(
 
     All in one transaction: a process killed here leaves the ledger as it was before.
     """
-    table = pa.Table.from_pylist(
-        [
-            {
-                **obs.model_dump(),
-                "run_id": run_id,
-                "source": source,
-                "observed_at": observed_at,
-                "raw_sha256": sha,
-            }
-            for obs, sha in rows
-        ],
-        schema=OBSERVATION_SCHEMA,
-    )
+    table = observation_table(rows, run_id, source, observed_at)
     reject_table = pa.Table.from_pylist(
         [{"run_id": run_id, "source": source, "item": item[:300], "reason": reason[:500]} for item, reason in rejects],
         schema=pa.schema(

@@ -19,3 +19,7 @@ ALTER TABLE events ADD COLUMN changes_30d INTEGER;
 ALTER TABLE price_segments ADD COLUMN plausible BOOLEAN DEFAULT true;
 -- whether the event's price was plausible when it was last judged
 ALTER TABLE events ADD COLUMN plausible BOOLEAN;
+-- what a price was judged against: the median of the other offers in force when it started, and their sources
+-- (NULL when there were none and it was judged against its own previous value)
+ALTER TABLE price_segments ADD COLUMN judged_median DECIMAL(38, 18);
+ALTER TABLE price_segments ADD COLUMN judged_sources VARCHAR[];

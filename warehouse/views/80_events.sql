@@ -144,28 +144,13 @@ SELECT  -- a price far from every other offer of its model (not already a jump f
     'suspected_unit_error', valid_from, provider, model_key, provider_model_id, metric, tier, region,
     NULL, usd, NULL, source,
     json_object('new_sha256', first_raw_sha256, 'currency', currency, 'new_amount', amount::VARCHAR,
-                'judged_against', CASE WHEN other_median IS NULL THEN 'its previous value' ELSE 'other offers' END,
-                'other_median', other_median::VARCHAR, 'other_sources', other_sources)::JSON,
+                'judged_against', CASE WHEN judged_median IS NULL THEN 'its previous value' ELSE 'other offers' END,
+                'other_median', judged_median::VARCHAR, 'other_sources', judged_sources)::JSON,
     news, changes_30d, false
-FROM (
-    SELECT o.*,
-        (SELECT quantile_disc(x.amount, 0.5) FROM seg x
-         WHERE x.model_key = o.model_key AND x.metric = o.metric AND x.currency = o.currency AND x.amount > 0
-           AND NOT (x.source = o.source AND x.provider = o.provider AND x.provider_model_id = o.provider_model_id
-                    AND x.region = o.region AND x.tier = o.tier)
-           AND x.valid_from <= o.valid_from AND o.valid_from < coalesce(x.valid_to, TIMESTAMPTZ 'infinity'))
-            AS other_median,
-        (SELECT list(DISTINCT x.source ORDER BY x.source) FROM seg x
-         WHERE x.model_key = o.model_key AND x.metric = o.metric AND x.currency = o.currency AND x.amount > 0
-           AND NOT (x.source = o.source AND x.provider = o.provider AND x.provider_model_id = o.provider_model_id
-                    AND x.region = o.region AND x.tier = o.tier)
-           AND x.valid_from <= o.valid_from AND o.valid_from < coalesce(x.valid_to, TIMESTAMPTZ 'infinity'))
-            AS other_sources
-    FROM ordered o
-    WHERE NOT plausible AND (NOT scoped OR model_key IN (SELECT model_key FROM event_scope))
-      AND NOT coalesce(prev_amount > 0 AND amount > 0 AND greatest(prev_amount / amount, amount / prev_amount) >= 100,
-                       false)
-)
+FROM ordered o
+WHERE NOT plausible AND (NOT scoped OR model_key IN (SELECT model_key FROM event_scope))
+  AND NOT coalesce(prev_amount > 0 AND amount > 0 AND greatest(prev_amount / amount, amount / prev_amount) >= 100,
+                   false)
 UNION ALL
 SELECT * FROM source_run_events
 UNION ALL
