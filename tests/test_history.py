@@ -399,6 +399,15 @@ def test_values_later_fixed_by_1000x_are_held_out_from_the_run_that_first_shows_
     assert len(with_others) >= judged
     # implausible from the run that first listed them (the first run of the window, or later)
     assert all(not plausible and at == fixed[key] for key, (plausible, at, _) in with_others.items()), with_others
+    # each raised one suspected_unit_error naming what it was judged against
+    named = query(
+        settings,
+        "SELECT provider_model_id, metric, (evidence->>'new_amount')::DECIMAL(38, 18), evidence->>'judged_against', "
+        "evidence->'other_sources' FROM price_events WHERE event_type = 'suspected_unit_error' "
+        "AND evidence->>'old_amount' IS NULL",
+    )
+    by_value = {(pid, metric, amount.normalize()): (against, others) for pid, metric, amount, against, others in named}
+    assert all(by_value[key] == ("other offers", '["litellm"]') for key in with_others), by_value
     # a value no other offer of its model priced when it came has nothing to be judged against but itself
     alone = sorted(k[0] for k, v in found.items() if k in fixed and v[2] == 0)
     print(f"{len(with_others)} values judged against other offers; alone: {alone}")
