@@ -98,6 +98,14 @@ def import_history(work: Path, until: str | None) -> Path:
             "WHERE event_type IN ('price_cut', 'price_increase') AND plausible"
         ).fetchall()[0]
         held = con.execute("SELECT count(*) FILTER (WHERE NOT plausible), count(*) FROM price_segments").fetchall()[0]
+        held_by = con.execute(
+            "SELECT coalesce(judged_against, 'nothing'), count(*) FROM price_segments WHERE NOT plausible "
+            "GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        with_run = con.execute(
+            "SELECT provider, count(*), count(*) FILTER (WHERE plausible) FROM price_segments "
+            "WHERE judged_against = 'its provider''s other new prices' GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
     finally:
         con.close()
     durations = [r[0] for r in runs]
@@ -126,7 +134,10 @@ def import_history(work: Path, until: str | None) -> Path:
         f"  price cuts and increases a rule would alert: {quiet[0]} with min_runs = 1, {quiet[1]} with min_runs = 2 "
         f"({quiet[2]} undo a change that held one run); {quiet[3]} on offers that changed more than 5 times in 30 days"
     )
-    print(f"  segments held as implausible: {held[0]:,} of {held[1]:,}")
+    print(f"  segments held as implausible: {held[0]:,} of {held[1]:,}; judged against: ", end="")
+    print(", ".join(f"{against} {n}" for against, n in held_by))
+    print("  first prices judged with their provider's run (provider, held, later confirmed): ", end="")
+    print(", ".join(f"{provider} {n - confirmed} held, {confirmed} confirmed" for provider, n, confirmed in with_run))
     print(f"  warehouse {size / 1e6:.1f} MB for {price_days:,} price-days: {size / price_days:.1f} bytes per price-day")
     print(f"  {PREVIOUS}")
     return db

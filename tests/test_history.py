@@ -373,8 +373,7 @@ def _fixed_by_1000x(documents: list[backfill.Document]) -> dict[tuple[str, str, 
 @pytest.mark.parametrize(
     ("since", "fix", "until", "judged"),
     [
-        # watsonx, fixed 2025-10-17: most of its models have no other offer under the same key
-        ("2025-10-05T00:00", "2025-10-17T21:00", "2025-10-19T00:00", 4),
+        ("2025-10-05T00:00", "2025-10-17T21:00", "2025-10-19T00:00", 4),  # watsonx, fixed 2025-10-17
         ("2026-01-08T00:00", "2026-01-13T22:00", "2026-01-15T00:00", 40),  # Novita, fixed 2026-01-13
     ],
 )
@@ -385,20 +384,19 @@ def test_values_later_fixed_by_1000x_are_held_out_from_the_run_that_first_shows_
     fixed = _fixed_by_1000x(documents + _import(settings, litellm_history, fix, until))
     assert len(fixed) >= 10
     found = {
-        (pid, metric, amount.normalize()): (plausible, valid_from, others)
-        for pid, metric, amount, plausible, valid_from, others in query(
+        (pid, metric, amount.normalize()): (plausible, valid_from, against)
+        for pid, metric, amount, plausible, valid_from, against in query(
             settings,
-            "SELECT s.provider_model_id, s.metric, s.amount, s.plausible, s.valid_from, "
-            "(SELECT count(*) FROM price_segments o WHERE o.model_key = s.model_key AND o.metric = s.metric "
-            " AND o.provider_model_id <> s.provider_model_id AND o.amount > 0 AND o.valid_from <= s.valid_from "
-            " AND (o.valid_to IS NULL OR o.valid_to > s.valid_from)) "
-            "FROM price_segments s WHERE s.tier = 'standard' AND s.region = 'default'",
+            "SELECT provider_model_id, metric, amount, plausible, valid_from, judged_against FROM price_segments "
+            "WHERE tier = 'standard' AND region = 'default'",
         )
     }
-    with_others = {k: v for k, v in found.items() if k in fixed and v[2] > 0}
-    assert len(with_others) >= judged
-    # implausible from the run that first listed them (the first run of the window, or later)
-    assert all(not plausible and at == fixed[key] for key, (plausible, at, _) in with_others.items()), with_others
+    held = {key: found[key] for key in fixed}
+    # every one is implausible from the run that first listed it (the first run of the window, or later)
+    assert all(not plausible and at == fixed[key] for key, (plausible, at, _) in held.items()), held
+    with_others = [key for key, (_, _, against) in held.items() if against == "other offers"]
+    alone = [key for key, (_, _, against) in held.items() if against == "its provider's other new prices"]
+    assert len(with_others) >= judged and len(with_others) + len(alone) == len(held), held
     # each raised one suspected_unit_error naming what it was judged against
     named = query(
         settings,
@@ -408,9 +406,15 @@ def test_values_later_fixed_by_1000x_are_held_out_from_the_run_that_first_shows_
     )
     by_value = {(pid, metric, amount.normalize()): (against, others) for pid, metric, amount, against, others in named}
     assert all(by_value[key] == ("other offers", '["litellm"]') for key in with_others), by_value
-    # a value no other offer of its model priced when it came has nothing to be judged against but itself
-    alone = sorted(k[0] for k, v in found.items() if k in fixed and v[2] == 0)
-    print(f"{len(with_others)} values judged against other offers; alone: {alone}")
+    # a first price no other offer priced is held with its provider's prices of the same run, most of them wrong
+    assert all(by_value.get(key) == ("its provider's other new prices", "null") for key in alone), [
+        (key, by_value.get(key)) for key in alone if by_value.get(key) != ("its provider's other new prices", "null")
+    ]
+    print(f"{len(with_others)} values judged against other offers, {len(alone)} with their provider's run")
+    # the correction that follows is believed, whatever the wrong value was judged against
+    offers = {(pid, metric) for pid, metric, _ in fixed}
+    corrected = [v for (pid, metric, _), v in found.items() if (pid, metric) in offers and v[1] >= ts(fix)]
+    assert len(corrected) >= len(offers) // 2 and all(plausible for plausible, _, _ in corrected), corrected
     # none of them reaches a derived view or a low: the views equal those of the same history without them
     views = [  # the prices they choose (which of two equal offers names the row is not fixed)
         "SELECT day, class, open_blended, closed_blended FROM open_vs_closed ORDER BY ALL",

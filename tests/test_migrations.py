@@ -33,10 +33,11 @@ def test_a_file_from_a_newer_release_is_refused_with_a_clear_error(
 ) -> None:
     db.connect(settings.db).close()
     shipped = db.migrations()
-    monkeypatch.setattr(db, "migrations", lambda: [*shipped, (7, "0007_x.sql", "SELECT 1;")])
+    newer = shipped[-1][0] + 1
+    monkeypatch.setattr(db, "migrations", lambda: [*shipped, (newer, f"{newer:04}_x.sql", "SELECT 1;")])
     db.connect(settings.db).close()
     monkeypatch.setattr(db, "migrations", lambda: shipped)
-    with pytest.raises(db.WarehouseError, match="schema version 7, newer than this release knows"):
+    with pytest.raises(db.WarehouseError, match=f"schema version {newer}, newer than this release knows"):
         db.connect(settings.db)
 
 

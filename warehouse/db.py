@@ -13,7 +13,7 @@ import duckdb
 
 from extractors.errors import LlmflationError
 
-# a migration that changes how price history is derived says so; its segments are then rebuilt in its transaction
+# a migration that changes how price history is derived says so; the segments are then rebuilt after the migrations
 REBUILD_MARK = "-- after: rebuild price history"
 
 
@@ -116,13 +116,14 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             f"this warehouse has schema version {max(applied)}, newer than this release knows ({newest}); "
             "upgrade llmflation"
         )
-    for version, name, sql in shipped:
-        if version in applied:
-            continue
+    pending = [(version, name, sql) for version, name, sql in shipped if version not in applied]
+    # the history is rebuilt once, by this release's code, in the transaction of the last pending migration
+    rebuild = any(REBUILD_MARK in sql for _, _, sql in pending)
+    for version, name, sql in pending:
         with transaction(con):
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
-            if REBUILD_MARK in sql:
+            if rebuild and version == pending[-1][0]:
                 from warehouse import history  # history reads its SQL through this module
 
                 for source in history.sources_with_history(con):

@@ -185,24 +185,30 @@ def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
     A non-zero price is implausible when it is 100x or more away from the median of the other non-zero offers of
     its model and metric in force when it starts (any source, provider, region or tier, in the same currency; of
     an even count, the lower middle one: unit errors in price maps are nearly always too high). A model with no
-    such offer is judged against its own previous value, where a jump back that undoes a jump is a correction.
+    such offer is judged against its own previous value, where a jump back that undoes a held value is a
+    correction. The first price of an offer with neither is judged with the prices its provider started in the same
+    run of its source: when at least 3 of them were judged against other offers and most of those are implausible
+    (a provider's prices added in the wrong unit), it is held too.
     An implausible price is confirmed, and plausible, once an offer starting later agrees with it within 100x
     (one that was itself plausible when it started: two wrong values never confirm each other).
-    Every source's segments of a model are judged together, since any source can confirm another."""
+    Every source's segments of a model are judged together, since any source can confirm another; a provider's
+    run judged in an earlier run is read back from its stored judgement."""
     scope = pa.table({"model_key": pa.array(sorted(set(models or ())), pa.string())})
     series = ", ".join("k." + c for c in SERIES)
+    offer = "PARTITION BY source, " + ", ".join(SERIES) + " ORDER BY valid_from"
     con.register("judged_models", scope)
     try:
         con.execute(
             f"""
             UPDATE price_segments s SET plausible = j.plausible, judged_median = j.other_median,
-                   judged_sources = j.other_sources
+                   judged_sources = j.other_sources, judged_against = j.judged_against
             FROM (
                 WITH k AS (
-                    SELECT *, lag(amount) OVER offer AS prev1, lag(amount, 2) OVER offer AS prev2
+                    SELECT * EXCLUDE (plausible, judged_median, judged_sources, judged_against),
+                           lag(amount) OVER offer AS prev1, lag(amount, 2) OVER offer AS prev2
                     FROM price_segments
                     WHERE unit = 'mtok' AND ($all OR model_key IN (SELECT model_key FROM judged_models))
-                    WINDOW offer AS (PARTITION BY source, {", ".join(SERIES)} ORDER BY valid_from)
+                    WINDOW offer AS ({offer})
                 ),
                 pairs AS (
                     SELECT k.source, {series}, k.valid_from, k.stated_from, k.amount, o.amount AS other,
@@ -227,25 +233,62 @@ def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
                     FROM pairs
                     GROUP BY ALL
                 ),
-                at_start AS (  -- judged against what was in force when it started
-                    SELECT k.*,
-                        CASE
-                            WHEN k.amount <= 0 THEN true
-                            WHEN x.other_median IS NOT NULL
+                base AS (  -- judged against what was in force when it started
+                    SELECT k.*, x.other_median, x.other_sources,
+                           CASE WHEN k.amount > 0 AND x.other_median IS NOT NULL
                                 THEN greatest(k.amount / x.other_median, x.other_median / k.amount) < 100
-                            WHEN k.prev1 > 0 AND greatest(k.amount / k.prev1, k.prev1 / k.amount) >= 100
-                                THEN coalesce(k.prev2 > 0 AND greatest(k.prev1 / k.prev2, k.prev2 / k.prev1) >= 100
-                                              AND greatest(k.amount / k.prev2, k.prev2 / k.amount) < 100, false)
-                            ELSE true
-                        END AS plausible_at_start,
-                        x.other_median, x.other_sources
+                           END AS against_others
                     FROM k
                     LEFT JOIN others x
                       ON x.source = k.source AND {join_on("x", "k", stated=False)} AND x.valid_from = k.valid_from
                      AND x.stated_from IS NOT DISTINCT FROM k.stated_from
+                ),
+                lone AS (  -- first prices with nothing to be judged against: their provider's run decides
+                    SELECT DISTINCT source, provider, first_seen_at FROM base
+                    WHERE amount > 0 AND against_others IS NULL AND prev1 IS NULL
+                ),
+                batches AS (
+                    SELECT source, provider, first_seen_at, count(*) AS judged,
+                           count(*) FILTER (WHERE NOT held_out) AS kept
+                    FROM (
+                        SELECT source, provider, first_seen_at, NOT against_others AS held_out
+                        FROM base SEMI JOIN lone USING (source, provider, first_seen_at)
+                        WHERE against_others IS NOT NULL
+                        UNION ALL  -- prices of the same run outside this judgement, as last judged
+                        SELECT p.source, p.provider, p.first_seen_at,
+                               greatest(p.amount / p.judged_median, p.judged_median / p.amount) >= 100
+                        FROM price_segments p SEMI JOIN lone USING (source, provider, first_seen_at)
+                        WHERE p.unit = 'mtok' AND p.amount > 0 AND p.judged_median IS NOT NULL
+                          AND NOT ($all OR p.model_key IN (SELECT model_key FROM judged_models))
+                    )
+                    GROUP BY ALL
+                ),
+                first_pass AS (
+                    SELECT b.*,
+                        CASE WHEN b.amount <= 0 THEN true
+                             WHEN b.against_others IS NOT NULL THEN b.against_others
+                             WHEN b.prev1 IS NULL THEN NOT coalesce(n.judged >= 3 AND n.kept * 2 < n.judged, false)
+                        END AS verdict,  -- NULL: judged against its own previous value
+                        CASE WHEN b.amount <= 0 THEN NULL
+                             WHEN b.against_others IS NOT NULL THEN 'other offers'
+                             WHEN b.prev1 IS NOT NULL THEN 'its previous value'
+                             WHEN n.judged >= 3 AND n.kept * 2 < n.judged THEN 'its provider''s other new prices'
+                        END AS judged_against
+                    FROM base b LEFT JOIN batches n USING (source, provider, first_seen_at)
+                ),
+                at_start AS (
+                    SELECT f.*, coalesce(f.verdict,
+                        f.prev1 <= 0 OR greatest(f.amount / f.prev1, f.prev1 / f.amount) < 100
+                        OR (  -- a jump back from a held value is a correction
+                            coalesce(NOT f.prev1_verdict, f.prev2 > 0
+                                     AND greatest(f.prev1 / f.prev2, f.prev2 / f.prev1) >= 100, false)
+                            AND coalesce(f.prev2 <= 0 OR greatest(f.amount / f.prev2, f.prev2 / f.amount) < 100, true)
+                        )
+                    ) AS plausible_at_start
+                    FROM (SELECT *, lag(verdict) OVER ({offer}) AS prev1_verdict FROM first_pass) f
                 )
                 SELECT a.source, {", ".join("a." + c for c in SERIES)}, a.valid_from, a.stated_from,
-                    a.other_median, a.other_sources,
+                    a.other_median, a.other_sources, a.judged_against,
                     a.plausible_at_start OR EXISTS (  -- confirmed by a later offer that was plausible when it came
                         SELECT 1 FROM at_start o
                         WHERE o.model_key = a.model_key AND o.metric = a.metric AND o.currency = a.currency
@@ -261,7 +304,8 @@ def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
             WHERE s.source = j.source AND {join_on("s", "j", stated=False)} AND s.valid_from = j.valid_from
               AND s.stated_from IS NOT DISTINCT FROM j.stated_from
               AND (s.plausible IS DISTINCT FROM j.plausible OR s.judged_median IS DISTINCT FROM j.other_median
-                   OR s.judged_sources IS DISTINCT FROM j.other_sources)
+                   OR s.judged_sources IS DISTINCT FROM j.other_sources
+                   OR s.judged_against IS DISTINCT FROM j.judged_against)
             """,
             {"all": models is None},
         )

@@ -144,7 +144,7 @@ SELECT  -- a price far from every other offer of its model (not already a jump f
     'suspected_unit_error', valid_from, provider, model_key, provider_model_id, metric, tier, region,
     NULL, usd, NULL, source,
     json_object('new_sha256', first_raw_sha256, 'currency', currency, 'new_amount', amount::VARCHAR,
-                'judged_against', CASE WHEN judged_median IS NULL THEN 'its previous value' ELSE 'other offers' END,
+                'judged_against', judged_against,
                 'other_median', judged_median::VARCHAR, 'other_sources', judged_sources)::JSON,
     news, changes_30d, false
 FROM ordered o
