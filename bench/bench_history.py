@@ -6,7 +6,9 @@
    2026-07) and imports it with `llmflation import prices litellm --git CLONE --file ...` in a subprocess: total
    time, peak RSS, the median time of a run in the first and in the last tenth of the history, their ratio, and
    the warehouse's bytes per stored price-day (a price in force on a day of the history).
-2. Checks that the incrementally folded history equals the full rebuild's, segment for segment.
+2. Checks that the incrementally folded history equals the full rebuild's, segment for segment, and counts the
+   input and output prices a later version fixed by 1,000x or more that were held as implausible from the run that
+   first listed them.
 3. Replays every stable source from the real payloads (bench/replay_server.py) as one nightly run through the
    plain pipeline, on an empty warehouse and on a copy of the one holding the history, in turns, and prints the
    ratio of the two (each on a fresh copy).
@@ -169,6 +171,47 @@ def check_rebuild(db: Path, work: Path) -> None:
     print(f"incremental fold vs full rebuild ({float(took):.1f} s, peak RSS {rss:.0f} MB): {verdict}, {total} segments")
 
 
+def check_fixed(db: Path, work: Path) -> None:
+    """Prices a later version fixed by 1,000x or more (read from the JSON), and whether each is held (a judgement
+    made when a price starts, so held from the version that first listed it)."""
+    import json
+    from decimal import Decimal
+
+    clone = work / "llm-api-price"
+    log = ["git", "-C", str(clone), "log", "--reverse", "--format=%H", "--", FILE]
+    last: dict[tuple[str, str], Decimal] = {}
+    fixed: set[tuple[str, str, Decimal]] = set()
+    for sha in subprocess.run(log, check=True, capture_output=True, text=True).stdout.split():
+        show = subprocess.run(["git", "-C", str(clone), "show", f"{sha}:{FILE}"], check=True, capture_output=True)
+        for key, entry in json.loads(show.stdout).items():
+            if not isinstance(entry, dict) or not entry.get("litellm_provider"):
+                continue
+            for field, metric in (("input_cost_per_token", "input"), ("output_cost_per_token", "output")):
+                raw = entry.get(field)
+                if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+                    continue
+                value = (Decimal(repr(raw)) * 1_000_000).normalize()
+                old = last.get((key, metric))
+                if old is not None and max(old / value, value / old) >= 1000:
+                    fixed.add((key, metric, old))
+                last[(key, metric)] = value
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT provider_model_id, metric, amount, plausible, judged_against FROM price_segments "
+            "WHERE tier = 'standard' AND region = 'default' AND unit = 'mtok'"
+        ).fetchall()
+    finally:
+        con.close()
+    segments = {
+        (pid, metric, amount.normalize()): (plausible, against) for pid, metric, amount, plausible, against in rows
+    }
+    held = [key for key in fixed if key in segments and not segments[key][0]]
+    believed = sorted(f"{key[0]} {key[1]} {key[2]}" for key in fixed if key in segments and segments[key][0])
+    print(f"prices later fixed by 1,000x or more: {len(fixed)}; held as implausible: {len(held)}; ", end="")
+    print(f"believed: {len(believed)} ({'; '.join(believed[:12])}{' ...' if len(believed) > 12 else ''})")
+
+
 def nightly(db: Path, work: Path, repeat: int) -> None:
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "replay_server.py")],
@@ -217,6 +260,7 @@ def main() -> None:
         work = Path(tmp)
         db = import_history(work, args.until)
         check_rebuild(db, work)
+        check_fixed(db, work)
         nightly(db, work, args.nightly_repeat)
 
 

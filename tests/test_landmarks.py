@@ -125,3 +125,33 @@ def test_open_vs_closed_is_dated_back_through_the_landmarks(con) -> None:
     ).fetchall()
     # Llama 3.2 3B on Together ($0.06) against GPT-4o mini ($0.15/$0.60), both from dated landmarks
     assert rows == [("small", "meta-llama/llama-3.2-3b-instruct", 0.06, "openai/gpt-4o-mini", 0.2625, 4.38)]
+
+
+def test_of_equal_cheapest_prices_the_views_name_one_offer_the_same_way_every_time() -> None:
+    connection = db.connect(":memory:")
+    try:
+        # two open mid-class models offered at the same, lowest prices, by two providers and in either order
+        rows = [
+            ("zeta", "meta-llama/llama-3.3-70b-instruct"),
+            ("alpha", "meta-llama/llama-3.1-70b-instruct"),
+            ("alpha", "meta-llama/llama-3.3-70b-instruct"),
+        ]
+        for provider, key in rows:
+            for metric in ("input", "output"):
+                connection.execute(
+                    "INSERT INTO price_segments BY NAME SELECT 'litellm' AS source, ? AS provider, "
+                    "? AS provider_model_id, ? AS model_key, 'default' AS region, 'standard' AS tier, ? AS metric, "
+                    "'mtok' AS unit, 'USD' AS currency, 0.001 AS amount, TIMESTAMPTZ '2025-01-01' AS valid_from, "
+                    "TIMESTAMPTZ '2025-01-01' AS first_seen_at, TIMESTAMPTZ '2025-01-01' AS last_seen_at, "
+                    "0 AS missing_runs, 'x' AS first_raw_sha256, 'x' AS last_raw_sha256",
+                    [provider, f"{provider}/{key}", key, metric],
+                )
+        picked = {
+            connection.execute(
+                "SELECT open_model, open_offered_by FROM open_vs_closed WHERE day = DATE '2025-06-01' AND class = 'mid'"
+            ).fetchall()[0]
+            for _ in range(20)
+        }
+        assert picked == {("meta-llama/llama-3.1-70b-instruct", "alpha via litellm")}
+    finally:
+        connection.close()

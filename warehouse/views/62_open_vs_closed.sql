@@ -39,13 +39,16 @@ blended AS (
     GROUP BY ALL
     HAVING input IS NOT NULL AND output IS NOT NULL
 ),
-cheapest AS (
-    SELECT day, class, open_weights,
-           arg_min(model_key, (3 * input + output) / 4) AS model_key,
-           arg_min(provider || ' via ' || source, (3 * input + output) / 4) AS offered_by,
-           min((3 * input + output) / 4) AS blended_usd_per_mtok
-    FROM blended
-    GROUP BY ALL
+cheapest AS (  -- one offer's row; of equal prices, the first by model, provider and source
+    SELECT day, class, open_weights, pick.model_key, pick.offered_by, pick.blended AS blended_usd_per_mtok
+    FROM (
+        SELECT day, class, open_weights,
+               arg_min({'model_key': model_key, 'offered_by': provider || ' via ' || source,
+                        'blended': (3 * input + output) / 4},
+                       ((3 * input + output) / 4, model_key, provider, source)) AS pick
+        FROM blended
+        GROUP BY ALL
+    )
 )
 SELECT o.day, o.class,
        o.model_key AS open_model, o.offered_by AS open_offered_by, round(o.blended_usd_per_mtok, 6) AS open_blended,

@@ -52,17 +52,17 @@ blended AS (
     FROM monthly_prices p JOIN able a USING (model_key)
     WHERE p.input > 0 AND p.output > 0
 )
-SELECT month,
-       arg_min(model_key, blended_usd_per_mtok) AS model_key,
-       arg_min(provider, blended_usd_per_mtok) AS provider,
-       arg_min(offered_by, blended_usd_per_mtok) AS offered_by,
-       arg_min(score, blended_usd_per_mtok) AS score,
-       arg_min(input, blended_usd_per_mtok) AS input_usd_per_mtok,
-       arg_min(output, blended_usd_per_mtok) AS output_usd_per_mtok,
-       min(blended_usd_per_mtok) AS blended_usd_per_mtok,
-       arg_min(evidence, blended_usd_per_mtok) AS evidence
-FROM blended
-GROUP BY month
+SELECT month, pick.model_key, pick.provider, pick.offered_by, pick.score, pick.input AS input_usd_per_mtok,
+       pick.output AS output_usd_per_mtok, pick.blended_usd_per_mtok, pick.evidence
+FROM (  -- one offer's row; of equal prices, the first by model, provider and offer
+    SELECT month,
+           arg_min({'model_key': model_key, 'provider': provider, 'offered_by': offered_by, 'score': score,
+                    'input': input, 'output': output, 'blended_usd_per_mtok': blended_usd_per_mtok,
+                    'evidence': evidence},
+                   (blended_usd_per_mtok, model_key, provider, offered_by)) AS pick
+    FROM blended
+    GROUP BY month
+)
 ORDER BY month;
 
 -- How fast the price of a capability falls: a log-linear fit of the monthly cheapest blended price at or above the
