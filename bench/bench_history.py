@@ -105,8 +105,9 @@ def import_history(work: Path, until: str | None) -> Path:
             "GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
         with_run = con.execute(
-            "SELECT provider, count(*), count(*) FILTER (WHERE plausible) FROM price_segments "
-            "WHERE judged_against = 'its provider''s other new prices' GROUP BY 1 ORDER BY 2 DESC"
+            "SELECT provider, count(*) FROM price_segments "
+            "WHERE judged_against = 'its provider''s prices in the same run' AND NOT plausible "
+            "GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
     finally:
         con.close()
@@ -138,8 +139,8 @@ def import_history(work: Path, until: str | None) -> Path:
     )
     print(f"  segments held as implausible: {held[0]:,} of {held[1]:,}; judged against: ", end="")
     print(", ".join(f"{against} {n}" for against, n in held_by))
-    print("  first prices judged with their provider's run (provider, held, later confirmed): ", end="")
-    print(", ".join(f"{provider} {n - confirmed} held, {confirmed} confirmed" for provider, n, confirmed in with_run))
+    print("  held with their provider's prices in the same run: ", end="")
+    print(", ".join(f"{provider} {n}" for provider, n in with_run))
     print(f"  warehouse {size / 1e6:.1f} MB for {price_days:,} price-days: {size / price_days:.1f} bytes per price-day")
     print(f"  {PREVIOUS}")
     return db

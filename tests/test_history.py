@@ -395,7 +395,7 @@ def test_values_later_fixed_by_1000x_are_held_out_from_the_run_that_first_shows_
     # every one is implausible from the run that first listed it (the first run of the window, or later)
     assert all(not plausible and at == fixed[key] for key, (plausible, at, _) in held.items()), held
     with_others = [key for key, (_, _, against) in held.items() if against == "other offers"]
-    alone = [key for key, (_, _, against) in held.items() if against == "its provider's other new prices"]
+    alone = [key for key, (_, _, against) in held.items() if against == "its provider's prices in the same run"]
     assert len(with_others) >= judged and len(with_others) + len(alone) == len(held), held
     # each raised one suspected_unit_error naming what it was judged against
     named = query(
@@ -407,8 +407,10 @@ def test_values_later_fixed_by_1000x_are_held_out_from_the_run_that_first_shows_
     by_value = {(pid, metric, amount.normalize()): (against, others) for pid, metric, amount, against, others in named}
     assert all(by_value[key] == ("other offers", '["litellm"]') for key in with_others), by_value
     # a first price no other offer priced is held with its provider's prices of the same run, most of them wrong
-    assert all(by_value.get(key) == ("its provider's other new prices", "null") for key in alone), [
-        (key, by_value.get(key)) for key in alone if by_value.get(key) != ("its provider's other new prices", "null")
+    assert all(by_value.get(key) == ("its provider's prices in the same run", "null") for key in alone), [
+        (key, by_value.get(key))
+        for key in alone
+        if by_value.get(key) != ("its provider's prices in the same run", "null")
     ]
     print(f"{len(with_others)} values judged against other offers, {len(alone)} with their provider's run")
     # the correction that follows is believed, whatever the wrong value was judged against
@@ -435,6 +437,42 @@ def test_values_later_fixed_by_1000x_are_held_out_from_the_run_that_first_shows_
     finally:
         con.close()
     assert [query(settings, sql) for sql in views] == before
+
+
+def test_a_price_with_nothing_to_be_judged_against_follows_its_providers_run(settings: Settings) -> None:
+    def entry(provider: str, usd_per_mtok: float) -> dict:
+        return {"litellm_provider": provider, "input_cost_per_token": usd_per_mtok / 1e6}
+
+    reference = {f"together_ai/qwen/qwen3-{size}": entry("together_ai", 0.1) for size in ("8b", "14b", "32b")}
+    hosted = [f"hostz/qwen/qwen3-{size}" for size in ("8b", "14b", "32b")]
+    days = [
+        {"hostz/acme/solo-7b": entry("hostz", 100), "hosty/acme/lone-7b": entry("hosty", 0.1)},  # alone: believed
+        # hostz adds three models others price at 0.1 in the wrong unit: held against the others
+        {"hostz/acme/solo-7b": entry("hostz", 100), **{k: entry("hostz", 100) for k in hosted}},
+        # hostz corrects them all at once; hosty's lone price jumps by 1,000x with no run to follow
+        {"hostz/acme/solo-7b": entry("hostz", 0.1), **{k: entry("hostz", 0.1) for k in hosted}},
+        {"hostz/acme/solo-7b": entry("hostz", 0.1), **{k: entry("hostz", 0.1) for k in hosted}},
+    ]
+    days[2]["hosty/acme/lone-7b"] = days[3]["hosty/acme/lone-7b"] = entry("hosty", 100)
+    days[1]["hosty/acme/lone-7b"] = entry("hosty", 0.1)
+    for day, listed in enumerate(days, start=1):
+        run_once(settings, "litellm", payload("litellm", {**reference, **listed}), ts(f"2026-03-0{day}T00:00"))
+    judged = query(
+        settings,
+        "SELECT provider_model_id, amount::DOUBLE, plausible, judged_against FROM price_segments "
+        "WHERE provider IN ('hostz', 'hosty') ORDER BY provider_model_id, valid_from",
+    )
+    expected = [
+        ("hostz/acme/solo-7b", 100.0, True, None),  # its first price: nothing to judge it against
+        ("hostz/acme/solo-7b", 0.1, True, "its provider's prices in the same run"),  # corrected with its run
+        ("hosty/acme/lone-7b", 0.1, True, None),
+        ("hosty/acme/lone-7b", 100.0, False, "its previous value"),  # a lone jump, held
+    ]
+    for key in hosted:
+        expected += [(key, 100.0, False, "other offers"), (key, 0.1, True, "other offers")]
+    assert sorted(judged) == sorted(expected)
+    before = query(settings, SEGMENTS)
+    assert _full_rebuild(settings) == before
 
 
 def test_a_git_import_shows_progress_on_a_terminal_and_only_its_lines_in_a_pipe(

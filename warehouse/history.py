@@ -185,10 +185,11 @@ def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
     A non-zero price is implausible when it is 100x or more away from the median of the other non-zero offers of
     its model and metric in force when it starts (any source, provider, region or tier, in the same currency; of
     an even count, the lower middle one: unit errors in price maps are nearly always too high). A model with no
-    such offer is judged against its own previous value, where a jump back that undoes a held value is a
-    correction. The first price of an offer with neither is judged with the prices its provider started in the same
-    run of its source: when at least 3 of them were judged against other offers and most of those are implausible
-    (a provider's prices added in the wrong unit), it is held too.
+    such offer is judged with its provider's prices of the same kind (a first price, or a jump of 100x or more from
+    the previous one) in the same run of its source: when at least 3 of those were judged against other offers, it
+    follows most of them (a provider's block added in the wrong unit is held, the run that corrects it believed).
+    Otherwise a first price is believed, and a jump from its own previous value is held unless it undoes a held
+    value (a correction).
     An implausible price is confirmed, and plausible, once an offer starting later agrees with it within 100x
     (one that was itself plausible when it started: two wrong values never confirm each other).
     Every source's segments of a model are judged together, since any source can confirm another; a provider's
@@ -237,29 +238,44 @@ def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
                     SELECT k.*, x.other_median, x.other_sources,
                            CASE WHEN k.amount > 0 AND x.other_median IS NOT NULL
                                 THEN greatest(k.amount / x.other_median, x.other_median / k.amount) < 100
-                           END AS against_others
+                           END AS against_others,
+                           CASE WHEN k.prev1 IS NULL THEN 'first'
+                                WHEN k.prev1 > 0 AND k.amount > 0
+                                     AND greatest(k.amount / k.prev1, k.prev1 / k.amount) >= 100 THEN 'jump'
+                           END AS kind
                     FROM k
                     LEFT JOIN others x
                       ON x.source = k.source AND {join_on("x", "k", stated=False)} AND x.valid_from = k.valid_from
                      AND x.stated_from IS NOT DISTINCT FROM k.stated_from
                 ),
-                lone AS (  -- first prices with nothing to be judged against: their provider's run decides
-                    SELECT DISTINCT source, provider, first_seen_at FROM base
-                    WHERE amount > 0 AND against_others IS NULL AND prev1 IS NULL
+                lone AS (  -- first prices and jumps with no other offer to be judged against
+                    SELECT DISTINCT source, provider, first_seen_at, kind FROM base
+                    WHERE amount > 0 AND against_others IS NULL AND kind IS NOT NULL
                 ),
-                batches AS (
-                    SELECT source, provider, first_seen_at, count(*) AS judged,
+                stored AS (  -- the prices of the same runs outside this judgement, as last judged
+                    SELECT source, provider, first_seen_at, amount, judged_median, model_key,
+                           CASE WHEN lag(amount) OVER w IS NULL THEN 'first'
+                                WHEN lag(amount) OVER w > 0 AND amount > 0
+                                     AND greatest(amount / lag(amount) OVER w, lag(amount) OVER w / amount) >= 100
+                                THEN 'jump'
+                           END AS kind
+                    FROM price_segments SEMI JOIN (SELECT DISTINCT source, provider FROM lone) USING (source, provider)
+                    WHERE unit = 'mtok'
+                    WINDOW w AS ({offer})
+                ),
+                batches AS (  -- how the same provider's prices of the same kind and run fared against other offers
+                    SELECT source, provider, first_seen_at, kind, count(*) AS judged,
                            count(*) FILTER (WHERE NOT held_out) AS kept
                     FROM (
-                        SELECT source, provider, first_seen_at, NOT against_others AS held_out
-                        FROM base SEMI JOIN lone USING (source, provider, first_seen_at)
+                        SELECT source, provider, first_seen_at, kind, NOT against_others AS held_out
+                        FROM base SEMI JOIN lone USING (source, provider, first_seen_at, kind)
                         WHERE against_others IS NOT NULL
-                        UNION ALL  -- prices of the same run outside this judgement, as last judged
-                        SELECT p.source, p.provider, p.first_seen_at,
-                               greatest(p.amount / p.judged_median, p.judged_median / p.amount) >= 100
-                        FROM price_segments p SEMI JOIN lone USING (source, provider, first_seen_at)
-                        WHERE p.unit = 'mtok' AND p.amount > 0 AND p.judged_median IS NOT NULL
-                          AND NOT ($all OR p.model_key IN (SELECT model_key FROM judged_models))
+                        UNION ALL
+                        SELECT source, provider, first_seen_at, kind,
+                               greatest(amount / judged_median, judged_median / amount) >= 100
+                        FROM stored SEMI JOIN lone USING (source, provider, first_seen_at, kind)
+                        WHERE amount > 0 AND judged_median IS NOT NULL
+                          AND NOT ($all OR model_key IN (SELECT model_key FROM judged_models))
                     )
                     GROUP BY ALL
                 ),
@@ -267,14 +283,15 @@ def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
                     SELECT b.*,
                         CASE WHEN b.amount <= 0 THEN true
                              WHEN b.against_others IS NOT NULL THEN b.against_others
-                             WHEN b.prev1 IS NULL THEN NOT coalesce(n.judged >= 3 AND n.kept * 2 < n.judged, false)
+                             WHEN n.judged >= 3 THEN n.kept * 2 >= n.judged
+                             WHEN b.prev1 IS NULL THEN true
                         END AS verdict,  -- NULL: judged against its own previous value
                         CASE WHEN b.amount <= 0 THEN NULL
                              WHEN b.against_others IS NOT NULL THEN 'other offers'
+                             WHEN n.judged >= 3 THEN 'its provider''s prices in the same run'
                              WHEN b.prev1 IS NOT NULL THEN 'its previous value'
-                             WHEN n.judged >= 3 AND n.kept * 2 < n.judged THEN 'its provider''s other new prices'
                         END AS judged_against
-                    FROM base b LEFT JOIN batches n USING (source, provider, first_seen_at)
+                    FROM base b LEFT JOIN batches n USING (source, provider, first_seen_at, kind)
                 ),
                 at_start AS (
                     SELECT f.*, coalesce(f.verdict,
