@@ -62,7 +62,10 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
     observed_at = parse_timestamp(as_of) if as_of else None
     settings.alert_config()  # a mistake in llmflation.toml is reported now, not after the run
     with ledger.run_lock(settings):  # fail fast, before Prefect starts, if another run is writing
-        warehouse_db.connect(settings.db, wait_s=5).close()
+        # an open query holds the file too: wait for it (LLMFLATION_LOCK_WAIT), saying which
+        warehouse_db.connect(
+            settings.db, wait_s=5, query_wait_s=settings.lock_wait_s, on_wait=lambda line: click.echo(line, err=True)
+        ).close()
     os.environ.update(prefect_environment(settings))
     price_names = [name for name in names if name not in ADOPTION_SOURCES]
     statuses = []
@@ -345,12 +348,11 @@ def alerts_retry(db: Path | None) -> None:
     """Send every pending delivery now, without waiting for its backoff."""
     from flows import alerts as alerting
     from flows import ledger
-    from warehouse.db import connect
 
     settings = Settings.from_env(db=db)
     config = settings.alert_config()
     with ledger.run_lock(settings, wait_s=settings.lock_wait_s):
-        con = connect(settings.db)
+        con = ledger.connect(settings)
         try:
             results = alerting.deliver(con, settings, config, datetime.now(UTC), force=True)
         finally:

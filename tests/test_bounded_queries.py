@@ -1,5 +1,5 @@
 """`llmflation sql` on a real warehouse, in real processes: rows streamed in bounded memory, Ctrl-C and --timeout
-stop a query cleanly, and each query leaves a record of itself beside the warehouse while it runs."""
+stop a query cleanly, and a run that finds a query holding the warehouse waits for it by name."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from flows.settings import Settings
-from tests.helpers import ROOT, cli, ts
+from tests.helpers import ROOT, cli, openrouter_body, real, ts
 from tests.ledger_helpers import openrouter_payload, query, run_once
 from warehouse import queries
 
@@ -148,6 +149,51 @@ def test_a_timeout_stops_an_endless_query_with_one_line(warehouse: Settings) -> 
     )
 
 
+def test_a_run_gives_up_on_a_query_after_lock_wait_and_names_it(warehouse: Settings) -> None:
+    child = _start(["sql", ENDLESS, "--db", str(warehouse.db)])
+    try:
+        held = _open_query(warehouse.db, child)
+        done = cli("run", "--sources", "openrouter", "--db", str(warehouse.db), env={"LLMFLATION_LOCK_WAIT": "1"})
+    finally:
+        child.send_signal(signal.SIGINT)
+        child.communicate(timeout=10)
+    since = f"{held.started_at:%Y-%m-%d %H:%M:%S}"
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"waiting for a query to end before writing to {warehouse.db} (pid {child.pid}, since {since} UTC): {ENDLESS}\n"
+        f"error: a query still holds the warehouse {warehouse.db} after waiting 1 s (pid {child.pid}, since {since} "
+        f"UTC): {ENDLESS}\n"
+    )
+    assert query(warehouse, "SELECT count(*) FROM runs") == [(1,)]
+
+
+@pytest.mark.e2e
+def test_a_run_waits_for_an_open_query_names_it_and_goes_on_when_it_ends(
+    warehouse: Settings, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    httpserver.expect_request("/api/v1/models").respond_with_data(
+        openrouter_body(real("openrouter/openrouter_models_2025-12-29.json"))
+    )
+    sql = _start(["sql", f"{ENDLESS}\n  -- the analyst's long one", "--db", str(warehouse.db)])
+    held = _open_query(warehouse.db, sql)
+    env = _environ({"HOME": str(tmp_path), "LLMFLATION_OPENROUTER_URL": httpserver.url_for("/api/v1/models")}, True)
+    run = _start(["run", "--sources", "openrouter", "--db", str(warehouse.db)], cwd=tmp_path, env=env)
+    assert run.stderr is not None
+    try:
+        waiting = run.stderr.readline()
+    finally:
+        sql.send_signal(signal.SIGINT)  # the analyst gives up
+        assert sql.communicate(timeout=10)[1] == "interrupted\n"
+    assert waiting == (
+        f"waiting for a query to end before writing to {warehouse.db} (pid {sql.pid}, since "
+        f"{held.started_at:%Y-%m-%d %H:%M:%S} UTC): {ENDLESS} -- the analyst's long one\n"
+    )
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, out + err
+    assert out.splitlines()[0].endswith(" UTC: ok") and "error" not in err, out + err
+    assert query(warehouse, "SELECT status, count(*) FROM runs GROUP BY ALL") == [("ok", 2)]
+
+
 def test_a_query_record_left_by_a_dead_process_is_ignored_and_removed(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -159,3 +205,32 @@ def test_a_query_record_left_by_a_dead_process_is_ignored_and_removed(tmp_path: 
         assert (mine.pid, mine.text) == (os.getpid(), "SELECT 2")
     assert queries.open_queries(db) == []
     assert not stale.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_every_run_step_waits_for_a_query_up_to_lock_wait_and_names_it(
+    warehouse: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dataclasses import replace
+
+    from warehouse.db import WarehouseError
+
+    payload = openrouter_payload({"x/a": {"prompt": "0.000001", "completion": "0.000003"}})
+    child = _start(["sql", ENDLESS, "--timeout", "2", "--db", str(warehouse.db)])  # ends by itself
+    held = _open_query(warehouse.db, child)
+    with caplog.at_level("WARNING", logger="llmflation.ledger"):
+        assert run_once(warehouse, "openrouter", payload, ts("2026-01-02T00:00")).status == "ok"
+    assert child.communicate(timeout=10)[1] == "error: the query ran past --timeout 2 s and was stopped\n"
+    assert caplog.messages[0] == (
+        f"waiting for a query to end before writing to {warehouse.db} (pid {child.pid}, since "
+        f"{held.started_at:%Y-%m-%d %H:%M:%S} UTC): {ENDLESS}"
+    )
+    child = _start(["sql", ENDLESS, "--db", str(warehouse.db)])
+    try:
+        _open_query(warehouse.db, child)
+        with pytest.raises(
+            WarehouseError, match=rf"^a query still holds the warehouse .* after waiting 0.5 s \(pid {child.pid}, "
+        ):
+            run_once(replace(warehouse, lock_wait_s=0.5), "openrouter", payload, ts("2026-01-03T00:00"))
+    finally:
+        child.send_signal(signal.SIGINT)
+        child.communicate(timeout=10)
