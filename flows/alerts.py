@@ -42,11 +42,11 @@ class Delivery:
 
 def after_run(settings: Settings, run_id: str, config: AlertConfig | None = None) -> list[Delivery]:
     """Queue the run's new events for their channels, then send whatever is due (earlier failures included)."""
-    from warehouse import db
+    from flows import ledger
 
     config = config or settings.alert_config()
     now = datetime.now(UTC)
-    con = db.connect(settings.db)
+    con = ledger.connect(settings)
     try:
         enqueue(con, run_id, config, now)
         return deliver(con, settings, config, now)

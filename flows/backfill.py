@@ -21,7 +21,6 @@ from pathlib import Path
 from extractors.base import Payload, source_module
 from flows import ledger, pipeline
 from flows.settings import Settings
-from warehouse import db
 
 IMPORT_FLOW = "import"
 DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?:[T_](\d{2})[:-]?(\d{2}))?(?!\d)")
@@ -145,7 +144,7 @@ def import_documents(
 
 def _imported(settings: Settings, source: str) -> dict[datetime, list[list[str]]]:
     """The documents already imported for a source: as-of time -> the sorted sha256 lists of its applied runs."""
-    con = db.connect(settings.db)
+    con = ledger.connect(settings)
     try:
         rows = con.execute(
             "SELECT s.observed_at, list(DISTINCT f.sha256 ORDER BY f.sha256) FROM source_runs s JOIN runs r "

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import os
-import shutil
 import sys
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +62,10 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
     observed_at = parse_timestamp(as_of) if as_of else None
     settings.alert_config()  # a mistake in llmflation.toml is reported now, not after the run
     with ledger.run_lock(settings):  # fail fast, before Prefect starts, if another run is writing
-        warehouse_db.connect(settings.db, wait_s=5).close()
+        # an open query holds the file too: wait for it (LLMFLATION_LOCK_WAIT), saying which
+        warehouse_db.connect(
+            settings.db, wait_s=5, query_wait_s=settings.lock_wait_s, on_wait=lambda line: click.echo(line, err=True)
+        ).close()
     os.environ.update(prefect_environment(settings))
     price_names = [name for name in names if name not in ADOPTION_SOURCES]
     statuses = []
@@ -123,10 +122,16 @@ def serve(cron: str | None, db: Path | None) -> None:
 @app.command()
 @click.argument("query")
 @format_option
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop the query after this many seconds [default: no limit].",
+)
 @db_option
-def sql(query: str, fmt: str, db: Path | None) -> None:
-    """Run read-only SQL against the warehouse."""
-    _query(Settings.from_env(db=db).db, query, fmt)
+def sql(query: str, fmt: str, timeout: float | None, db: Path | None) -> None:
+    """Run read-only SQL against the warehouse; rows are written as they come, Ctrl-C stops the query."""
+    _query(Settings.from_env(db=db).db, query, fmt, timeout=timeout)
 
 
 @app.command()
@@ -343,12 +348,11 @@ def alerts_retry(db: Path | None) -> None:
     """Send every pending delivery now, without waiting for its backoff."""
     from flows import alerts as alerting
     from flows import ledger
-    from warehouse.db import connect
 
     settings = Settings.from_env(db=db)
     config = settings.alert_config()
     with ledger.run_lock(settings, wait_s=settings.lock_wait_s):
-        con = connect(settings.db)
+        con = ledger.connect(settings)
         try:
             results = alerting.deliver(con, settings, config, datetime.now(UTC), force=True)
         finally:
@@ -370,48 +374,16 @@ def parse_timestamp(text: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
 
 
-def _query(path: Path, query: str, fmt: str, empty: str | None = None) -> None:
-    import duckdb
+def _query(path: Path, query: str, fmt: str, empty: str | None = None, timeout: float | None = None) -> None:
+    from flows import query as querying
 
-    from warehouse.db import connect
-
-    con = connect(path, read_only=True, wait_s=10)
-    try:
-        relation = con.sql(query)
-        if relation is None:
-            return
-        if fmt == "table" and not (empty and not relation.limit(1).fetchall()):
-            width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 10_000
-            relation.show(max_rows=100_000, max_width=width)
-            return
-        columns, rows = relation.columns, relation.fetchall()
-    except duckdb.Error as exc:
-        raise UserError(f"SQL error: {_first_line(exc)}") from exc
-    finally:
-        con.close()
-    if empty and not rows and fmt == "table":
-        click.echo(empty)
-        return
-    _write(columns, rows, fmt)
+    querying.run(path, query, fmt, timeout=timeout, empty=empty)
 
 
 def _write(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
-    if fmt == "json":
-        records = [{c: _plain(v, for_json=True) for c, v in zip(columns, row, strict=True)} for row in rows]
-        sys.stdout.write(json.dumps(records, indent=1) + "\n")
-        return
-    if fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([[_plain(v) for v in row] for row in rows])
-        return
-    from rich.console import Console
-    from rich.table import Table
+    from flows.query import write
 
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*["" if v is None else str(_plain(v)) for v in row])
-    Console().print(table)
+    write(columns, rows, fmt)
 
 
 def _print_last_run(settings: Settings) -> str | None:
@@ -449,22 +421,6 @@ def _print_last_run(settings: Settings) -> str | None:
             state = row["status"] if row["status"] == "sent" else f"{row['status']}: {row['last_error']}"
             click.echo(f"  {row['channel']} [{state}] {describe(row)}")
     return last[1]
-
-
-def _plain(value: Any, for_json: bool = False) -> Any:
-    if isinstance(value, Decimal):
-        text = format(value.normalize(), "f")
-        return float(text) if for_json else text
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if for_json and not isinstance(value, str | int | float | bool | type(None) | list | dict):
-        return str(value)
-    return value
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from extractors.hub import huggingface
 from flows import ledger, pipeline, stagers
 from flows.ledger import RunSummary, SourceOutcome, close_unloaded
 from flows.settings import Settings
-from warehouse import adoption, db, load
+from warehouse import adoption, load
 from warehouse.models import ModelSnapshot, validate_snapshots
 
 FLOW_NAME = "track-adoption"
@@ -70,7 +70,7 @@ def ingest_hub(
     """Archive every page, then load the day's snapshot only if every page arrived and parsed (all or nothing:
     a half-fetched day would look like a collapse in downloads)."""
     clock = time.monotonic()
-    con = db.connect(settings.db)
+    con = ledger.connect(settings)
     try:
         load.start_source_run(con, run_id, SOURCE, observed_at, datetime.now(UTC), "hub")
         shas = [load.archive_payload(con, settings.data_dir, run_id, page) for page in pages]
@@ -115,7 +115,7 @@ def import_files(settings: Settings, paths: Iterable[Path]) -> RunSummary:
     with ledger.recorded(settings, ["hf-import"], None, flow="import") as run:
         run_id, observed_at = run.run_id, run.as_of
         clock = time.monotonic()
-        con = db.connect(settings.db)
+        con = ledger.connect(settings)
         try:
             load.start_source_run(con, run_id, "hf-import", observed_at, datetime.now(UTC), "import")
             rows: list[tuple[ModelSnapshot, str]] = []
@@ -243,7 +243,7 @@ def run_census(
     census decodes its staged batches again from them."""
     from warehouse import census
 
-    con = db.connect(settings.db)
+    con = ledger.connect(settings)
     try:
         done = census.completed(con, day)
     finally:
@@ -333,7 +333,7 @@ def run_census(
 
 def _record_failed_page(settings: Settings, run_id: str, exc: FetchError | ParseError, page: Payload | None) -> None:
     """The fetch that stopped a census, in the warehouse: its error, and the raw page when one arrived."""
-    con = db.connect(settings.db)
+    con = ledger.connect(settings)
     try:
         sha = size = status = None
         if page is not None:
@@ -352,7 +352,7 @@ def census(settings: Settings, as_of: datetime | None = None, on_page: Callable[
     with ledger.recorded(settings, [CENSUS], as_of, flow="census-adoption") as run:
         run_id, observed_at = run.run_id, run.as_of
         clock = time.monotonic()
-        con = db.connect(settings.db)
+        con = ledger.connect(settings)
         try:
             load.start_source_run(con, run_id, CENSUS, observed_at, datetime.now(UTC), "hub")
         finally:
@@ -380,7 +380,7 @@ def census(settings: Settings, as_of: datetime | None = None, on_page: Callable[
                 ),
             )
         outcome.duration_s = time.monotonic() - clock
-        con = db.connect(settings.db)
+        con = ledger.connect(settings)
         try:
             load.finish_source_run(
                 con,

@@ -11,10 +11,11 @@ inside it leaves its run `running`, and the next run marks it `aborted`.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,8 @@ from flows.settings import Settings
 from warehouse import db, events, load
 
 FLOW_NAME = "track-prices"
+
+log = logging.getLogger("llmflation.ledger")
 
 
 class RunInProgress(LlmflationError):
@@ -88,6 +91,19 @@ def run_lock(settings: Settings, wait_s: float = 0) -> Iterator[None]:
         lock.release()
 
 
+def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A run step's connection to the warehouse: a query holding the file is waited for up to settings.lock_wait_s
+    and named in the log, as a scheduled run waits for another run."""
+    return db.connect(settings.db, query_wait_s=settings.lock_wait_s, on_wait=log.warning)
+
+
+def using(
+    settings: Settings, con: duckdb.DuckDBPyConnection | None = None
+) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """The connection given, or a run step's own (as connect opens it), closed afterwards."""
+    return db.using(settings.db, con, query_wait_s=settings.lock_wait_s, on_wait=log.warning)
+
+
 @dataclass
 class Run:
     """A run being recorded: its id and as-of time, the outcomes of its source runs, and its summary once closed."""
@@ -121,7 +137,7 @@ def recorded(
 
     hold: keep one connection open for the whole run (run.con), for runs that do not wait on the network; a run
     that fetches connects for each step, so that queries get in while it waits."""
-    with run_lock(settings, wait_s=wait_s), db.using(settings.db) if hold else nullcontext() as con:
+    with run_lock(settings, wait_s=wait_s), using(settings) if hold else nullcontext() as con:
         run_id, observed_at = start(settings, sources, as_of, flow, con)
         run = Run(settings, run_id, observed_at, con=con)
         yield run
@@ -139,7 +155,7 @@ def start(
     started = datetime.now(UTC)
     as_of = _aware(as_of) or started
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    with db.using(settings.db, con) as connection:
+    with using(settings, con) as connection:
         load.start_run(connection, run_id, flow, started, as_of, sources)
     return run_id, as_of
 
@@ -155,7 +171,7 @@ def finish(
     healthy = sum(o.status == "ok" for o in outcomes)
     status = "ok" if healthy == len(outcomes) else "failed" if healthy == 0 else "partial"
     note = "; ".join(f"{o.source}: {o.error}" for o in outcomes if o.error) or None
-    with db.using(settings.db, con) as connection, db.transaction(connection):
+    with using(settings, con) as connection, db.transaction(connection):
         # what source runs alone show (a source broken): price events came with the loads
         events.detect(connection, run_id, datetime.now(UTC), models=())
         load.finish_run(connection, run_id, datetime.now(UTC), status, note)

@@ -61,7 +61,7 @@ def ingest(
     """Archive, parse, validate and load one source's payload (through con, or a connection of its own); never
     raises for a source's own failure."""
     clock = time.monotonic()
-    with db.using(settings.db, con) as con:
+    with ledger.using(settings, con) as con:
         load.start_source_run(
             con, run_id, name, observed_at, datetime.now(UTC), getattr(source_module(name), "KIND", None)
         )
@@ -191,7 +191,7 @@ def _fetch_in_threads(settings: Settings, sources: list[str]) -> dict[str, Calla
 def rebuild_history(settings: Settings, sources: list[str] | None = None) -> list[tuple[str, int, int]]:
     """Recompute the price history of the named sources (default: every source with one) from their observations,
     then every event, in one transaction; returns (source, segments, applied runs) of each."""
-    con = db.connect(settings.db)
+    con = ledger.connect(settings)
     try:
         known = history.sources_with_history(con)
     finally:
@@ -203,7 +203,7 @@ def rebuild_history(settings: Settings, sources: list[str] | None = None) -> lis
         )
     chosen = sources or known
     with ledger.recorded(settings, chosen, None, flow=REBUILD_FLOW) as run:
-        con = db.connect(settings.db)
+        con = ledger.connect(settings)
         try:
             with db.transaction(con):
                 for source in chosen:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from extractors.errors import LlmflationError
+from warehouse import queries
 
 # a migration that changes how price history is derived says so; the segments are then rebuilt after the migrations
 REBUILD_MARK = "-- after: rebuild price history"
@@ -47,26 +48,43 @@ def sql_file(name: str) -> str:
     return (resources.files("warehouse") / "sql" / f"{name}.sql").read_text()
 
 
-def connect(path: Path | str, *, read_only: bool = False, wait_s: float = 30.0) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse; a writer migrates it. Waits up to wait_s while another process holds the file."""
+def connect(
+    path: Path | str,
+    *,
+    read_only: bool = False,
+    wait_s: float = 30.0,
+    query_wait_s: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; a writer migrates it. Waits up to wait_s while another process holds the file; a writer
+    held off by open queries (warehouse/queries.py) waits for them up to query_wait_s, telling on_wait which."""
     path = Path(path)
     if str(path) != ":memory:":
         if read_only and not path.exists():
             raise WarehouseError(f"no warehouse at {path}; run `llmflation run` first")
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait_s
+    started = time.monotonic()
     delay = 0.05
+    announced: set[int] = set()
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.Error as exc:
             message = str(exc)
-            if "lock" in message.lower() and time.monotonic() < deadline:
+            held_by = [] if read_only or "lock" not in message.lower() else queries.open_queries(path)
+            limit = query_wait_s if held_by and query_wait_s is not None else wait_s
+            if "lock" in message.lower() and time.monotonic() - started < limit:
+                for query in held_by:
+                    if query.pid not in announced and on_wait is not None:
+                        on_wait(f"waiting for a query to end before writing to {path} {query.describe()}")
+                    announced.add(query.pid)
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
+            if held_by:
+                raise WarehouseError(_held_by_queries(path, held_by, limit)) from exc
             raise WarehouseError(_explain(path, message)) from exc
     if not read_only:
         try:
@@ -78,12 +96,18 @@ def connect(path: Path | str, *, read_only: bool = False, wait_s: float = 30.0) 
 
 
 @contextmanager
-def using(path: Path | str, con: duckdb.DuckDBPyConnection | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The connection given, or a new one to the warehouse at path, closed afterwards."""
+def using(
+    path: Path | str,
+    con: duckdb.DuckDBPyConnection | None = None,
+    *,
+    query_wait_s: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The connection given, or a new one to the warehouse at path (as connect opens it), closed afterwards."""
     if con is not None:
         yield con
         return
-    con = connect(path)
+    con = connect(path, query_wait_s=query_wait_s, on_wait=on_wait)
     try:
         yield con
     finally:
@@ -148,6 +172,14 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The newest migration applied to this file."""
     rows = con.execute("SELECT max(version) FROM schema_migrations").fetchall()
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+
+def _held_by_queries(path: Path, held_by: list[queries.OpenQuery], waited_s: float) -> str:
+    oldest = held_by[0]
+    waited = f" after waiting {waited_s:g} s" if waited_s else ""
+    if len(held_by) == 1:
+        return f"a query still holds the warehouse {path}{waited} {oldest.describe()}"
+    return f"{len(held_by)} queries still hold the warehouse {path}{waited}; the oldest {oldest.describe()}"
 
 
 def _explain(path: Path, message: str) -> str:
