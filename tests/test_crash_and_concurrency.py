@@ -7,15 +7,17 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from pytest_httpserver import HTTPServer
 
 from flows import ledger
 from flows.pipeline import run_prices
 from flows.settings import Settings
-from tests.helpers import ROOT, real, ts
+from tests.helpers import ROOT, cli_process, real, ts
 from tests.ledger_helpers import query
 
 SEGMENTS = "SELECT * FROM price_segments ORDER BY ALL"
@@ -97,8 +99,6 @@ def test_a_second_cli_run_fails_at_once_with_a_clear_message(settings: Settings)
 
 
 def test_two_runs_at_once_one_writes_the_other_refuses(settings: Settings, httpserver: HTTPServer) -> None:
-    import time
-
     from werkzeug import Request, Response
 
     body = real("litellm/model_prices_2025-02-06.json").read_bytes()
@@ -130,3 +130,51 @@ def test_two_runs_at_once_one_writes_the_other_refuses(settings: Settings, https
     assert outputs[0] == "ok"
     assert outputs[1].startswith("refused: another llmflation run is already writing to")
     assert query(settings, "SELECT status, count(*) FROM runs GROUP BY ALL") == [("ok", 1)]
+
+
+@pytest.mark.e2e
+def test_two_cli_runs_a_second_apart_one_runs_the_other_refuses_at_once(tmp_path: Path, httpserver: HTTPServer) -> None:
+    from werkzeug import Request, Response
+
+    body = real("litellm/model_prices_2025-02-06.json").read_bytes()
+
+    def slow(request: Request) -> Response:
+        time.sleep(3)
+        return Response(body, content_type="application/json")
+
+    httpserver.expect_request("/map.json").respond_with_handler(slow)
+    env = {"HOME": str(tmp_path), "LLMFLATION_LITELLM_URL": httpserver.url_for("/map.json")}
+    args = ("run", "--sources", "litellm", "--as-of", "2025-02-06T00:00:00Z")
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    children, started, ended = [], [], {}
+    for log in logs:
+        if children:
+            time.sleep(1)
+        started.append(time.monotonic())
+        children.append(cli_process(*args, env=env, cwd=tmp_path, embedded=True, output=log))
+    deadline = time.monotonic() + 300
+    while len(ended) < 2 and time.monotonic() < deadline:
+        for index, child in enumerate(children):
+            if index not in ended and child.poll() is not None:
+                ended[index] = time.monotonic()
+        time.sleep(0.1)
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    first, second = (log.read_text() for log in logs)
+    settings = Settings(db=tmp_path / "data" / "llmflation.duckdb")
+    # the second fails at once, before Prefect starts, with the lock's message and nothing else
+    assert children[1].returncode == 1, second
+    assert second == (
+        f"error: another llmflation run is already writing to {Path('data') / 'llmflation.duckdb'} "
+        f"(lock {Path('data') / 'llmflation.duckdb.lock'}); wait for it to finish\n"
+    )
+    assert ended[1] - started[1] < 10
+    # the first ran alone and reports its own run
+    assert children[0].returncode == 0, first
+    ((run_id, status),) = query(settings, "SELECT run_id, status FROM runs")
+    assert status == "ok"
+    assert [line for line in first.splitlines() if line.startswith("run ")] == [
+        f"run {run_id} as of 2025-02-06 00:00:00 UTC: ok"
+    ], first
