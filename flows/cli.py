@@ -70,6 +70,9 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
     with ledger.run_lock(settings):
         warehouse_db.connect(settings.db, wait_s=5).close()
         os.environ.update(prefect_environment(settings))
+        from flows import prefect_runs
+
+        prefect_runs.start_server()
         price_names = [name for name in names if name not in ADOPTION_SOURCES]
         statuses = []
         if price_names:

@@ -123,3 +123,23 @@ def _cli_environment(env: dict[str, str] | None, embedded: bool) -> dict[str, st
     environ = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     environ.update(env or {})
     return environ
+
+
+def process_running(pid: int) -> bool:
+    """True while process pid exists and is not a zombie (a dead process waiting for its parent to reap it)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_until_stopped(pids: list[int], timeout: float = 10) -> list[int]:
+    """Wait up to timeout seconds for the processes to stop; returns those still running."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while [pid for pid in pids if process_running(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [pid for pid in pids if process_running(pid)]
