@@ -73,21 +73,28 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
         from flows import prefect_runs
 
         prefect_runs.start_server()
+        for flow_run, pid in prefect_runs.crash_runs_of_stopped_processes():
+            click.echo(
+                f"Prefect flow run {flow_run.name} was left running by a process that stopped (pid {pid}): "
+                "marked Crashed",
+                err=True,
+            )
         price_names = [name for name in names if name not in ADOPTION_SOURCES]
         statuses = []
-        if price_names:
-            from flows.pricing import track_prices
+        with prefect_runs.tagged():
+            if price_names:
+                from flows.pricing import track_prices
 
-            since = datetime.now(UTC)
-            state = track_prices(sources=price_names, as_of=observed_at, db=str(settings.db), return_state=True)
-            statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
-        if any(name in ADOPTION_SOURCES for name in names):
-            from flows.adoption import census_adoption, track_adoption
+                since = datetime.now(UTC)
+                state = track_prices(sources=price_names, as_of=observed_at, db=str(settings.db), return_state=True)
+                statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
+            if any(name in ADOPTION_SOURCES for name in names):
+                from flows.adoption import census_adoption, track_adoption
 
-            adoption_flow = census_adoption if census else track_adoption
-            since = datetime.now(UTC)
-            state = adoption_flow(as_of=observed_at, db=str(settings.db), return_state=True)
-            statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
+                adoption_flow = census_adoption if census else track_adoption
+                since = datetime.now(UTC)
+                state = adoption_flow(as_of=observed_at, db=str(settings.db), return_state=True)
+                statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
     sys.exit(0 if statuses and all(status == "ok" for status in statuses) else 1)
 
 
