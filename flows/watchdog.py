@@ -34,7 +34,13 @@ def watch(pid: int) -> None:
     """Have process pid stopped if this process dies before it calls forget(pid)."""
     with _guard:
         _watched.add(pid)
-        _tell(f"+{pid}")
+        if _watchdog is not None and _watchdog.poll() is None:
+            try:
+                _send(_watchdog, f"+{pid}")
+                return
+            except BrokenPipeError:  # it died meanwhile: a new one hears them all
+                pass
+        _start()
 
 
 def forget(pid: int) -> None:
@@ -42,22 +48,26 @@ def forget(pid: int) -> None:
     with _guard:
         if pid in _watched:
             _watched.discard(pid)
-            _tell(f"-{pid}")
+            if _watchdog is not None and _watchdog.poll() is None:
+                with contextlib.suppress(BrokenPipeError):
+                    _send(_watchdog, f"-{pid}")
 
 
-def _tell(line: str) -> None:
+def _start() -> None:
     global _watchdog
-    if _watchdog is None or _watchdog.poll() is not None:
-        _watchdog = subprocess.Popen(
-            [sys.executable, "-I", os.path.abspath(__file__)],
-            stdin=subprocess.PIPE,
-            start_new_session=True,  # out of reach of the terminal's Ctrl-C and hang-up, which are for this process
-        )
-        atexit.register(_close, _watchdog)
-        line = "\n".join(f"+{pid}" for pid in sorted(_watched)) if _watched else line  # a new one hears them all
-    assert _watchdog.stdin is not None
-    _watchdog.stdin.write(f"{line}\n".encode())
-    _watchdog.stdin.flush()
+    _watchdog = subprocess.Popen(
+        [sys.executable, "-I", os.path.abspath(__file__)],
+        stdin=subprocess.PIPE,
+        start_new_session=True,  # out of reach of the terminal's Ctrl-C and hang-up, which are for this process
+    )
+    atexit.register(_close, _watchdog)
+    _send(_watchdog, "\n".join(f"+{pid}" for pid in sorted(_watched)))
+
+
+def _send(watchdog: subprocess.Popen[bytes], lines: str) -> None:
+    assert watchdog.stdin is not None
+    watchdog.stdin.write(f"{lines}\n".encode())
+    watchdog.stdin.flush()
 
 
 def _close(watchdog: subprocess.Popen[bytes]) -> None:
