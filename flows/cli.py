@@ -61,25 +61,39 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
         raise UserError("--census goes with --sources huggingface alone")
     observed_at = parse_timestamp(as_of) if as_of else None
     settings.alert_config()  # a mistake in llmflation.toml is reported now, not after the run
-    with ledger.run_lock(settings):  # fail fast, before Prefect starts, if another run is writing
+    # This process holds the run lock for the whole command, from before Prefect starts: a second run fails at
+    # once however close together they start, and every run started meanwhile is this command's own.
+    with ledger.run_lock(settings):
         # an open query holds the file too: wait for it (LLMFLATION_LOCK_WAIT), saying which
         warehouse_db.connect(
             settings.db, wait_s=5, query_wait_s=settings.lock_wait_s, on_wait=lambda line: click.echo(line, err=True)
         ).close()
-    os.environ.update(prefect_environment(settings))
-    price_names = [name for name in names if name not in ADOPTION_SOURCES]
-    statuses = []
-    if price_names:
-        from flows.pricing import track_prices
+        os.environ.update(prefect_environment(settings))
+        from flows import prefect_runs
 
-        state = track_prices(sources=price_names, as_of=observed_at, db=str(settings.db), return_state=True)
-        statuses.append(_print_last_run(settings) or f"failed: {state.message}")
-    if any(name in ADOPTION_SOURCES for name in names):
-        from flows.adoption import census_adoption, track_adoption
+        prefect_runs.start_server()
+        for flow_run, pid in prefect_runs.crash_runs_of_stopped_processes():
+            click.echo(
+                f"Prefect flow run {flow_run.name} was left running by a process that stopped (pid {pid}): "
+                "marked Crashed",
+                err=True,
+            )
+        price_names = [name for name in names if name not in ADOPTION_SOURCES]
+        statuses = []
+        with prefect_runs.tagged():
+            if price_names:
+                from flows.pricing import track_prices
 
-        adoption_flow = census_adoption if census else track_adoption
-        state = adoption_flow(as_of=observed_at, db=str(settings.db), return_state=True)
-        statuses.append(_print_last_run(settings) or f"failed: {state.message}")
+                since = datetime.now(UTC)
+                state = track_prices(sources=price_names, as_of=observed_at, db=str(settings.db), return_state=True)
+                statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
+            if any(name in ADOPTION_SOURCES for name in names):
+                from flows.adoption import census_adoption, track_adoption
+
+                adoption_flow = census_adoption if census else track_adoption
+                since = datetime.now(UTC)
+                state = adoption_flow(as_of=observed_at, db=str(settings.db), return_state=True)
+                statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
     sys.exit(0 if statuses and all(status == "ok" for status in statuses) else 1)
 
 
@@ -386,41 +400,44 @@ def _write(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
     write(columns, rows, fmt)
 
 
-def _print_last_run(settings: Settings) -> str | None:
+def _print_runs(settings: Settings, since: datetime) -> list[str]:
+    """Print the runs started since `since` (the caller holds the run lock, so they are its own); their statuses."""
     from warehouse.db import connect
 
     con = connect(settings.db, read_only=True, wait_s=10)
     try:
-        found = con.execute("SELECT run_id, status, as_of FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()
-        if not found:
-            return None
-        last = found[0]
-        relation = con.execute(
-            "SELECT source, status, items AS models, parsed, rejected, loaded, error AS reason "
-            "FROM source_runs WHERE run_id = ? ORDER BY source",
-            [last[0]],
-        )
-        columns = [d[0] for d in relation.description]
-        rows = relation.fetchall()
-        alerts = con.execute(
-            "SELECT d.channel, d.status, d.last_error, e.* FROM alert_deliveries d "
-            "JOIN price_events e USING (event_id) WHERE e.run_id = ? ORDER BY d.channel, e.provider, e.model_key",
-            [last[0]],
-        )
-        alert_columns = [d[0] for d in alerts.description]
-        alert_rows = [dict(zip(alert_columns, row, strict=True)) for row in alerts.fetchall()]
+        runs = con.execute(
+            "SELECT run_id, status, as_of FROM runs WHERE started_at >= ? ORDER BY started_at", [since]
+        ).fetchall()
+        shown = []
+        for run_id, _, _ in runs:
+            relation = con.execute(
+                "SELECT source, status, items AS models, parsed, rejected, loaded, error AS reason "
+                "FROM source_runs WHERE run_id = ? ORDER BY source",
+                [run_id],
+            )
+            columns = [d[0] for d in relation.description]
+            rows = relation.fetchall()
+            alerts = con.execute(
+                "SELECT d.channel, d.status, d.last_error, e.* FROM alert_deliveries d JOIN price_events e "
+                "USING (event_id) WHERE e.run_id = ? ORDER BY d.channel, e.provider, e.model_key",
+                [run_id],
+            )
+            alert_columns = [d[0] for d in alerts.description]
+            shown.append((columns, rows, [dict(zip(alert_columns, row, strict=True)) for row in alerts.fetchall()]))
     finally:
         con.close()
-    click.echo(f"run {last[0]} as of {last[2]:%Y-%m-%d %H:%M:%S} UTC: {last[1]}")
-    _write(columns, rows, "table")
-    if alert_rows:
-        from flows.alerts import describe
+    for (run_id, status, as_of), (columns, rows, alert_rows) in zip(runs, shown, strict=True):
+        click.echo(f"run {run_id} as of {as_of:%Y-%m-%d %H:%M:%S} UTC: {status}")
+        _write(columns, rows, "table")
+        if alert_rows:
+            from flows.alerts import describe
 
-        click.echo(f"alerts ({len(alert_rows)}):")
-        for row in alert_rows:
-            state = row["status"] if row["status"] == "sent" else f"{row['status']}: {row['last_error']}"
-            click.echo(f"  {row['channel']} [{state}] {describe(row)}")
-    return last[1]
+            click.echo(f"alerts ({len(alert_rows)}):")
+            for row in alert_rows:
+                state = row["status"] if row["status"] == "sent" else f"{row['status']}: {row['last_error']}"
+                click.echo(f"  {row['channel']} [{state}] {describe(row)}")
+    return [status for _, status, _ in runs]
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ runs' outcomes, and its close (status, and the events its source runs alone show
     run.summary  # ok, partial or failed
 
 The price run, the adoption run, imports, the census and rebuilds all go through `recorded`; a process killed
-inside it leaves its run `running`, and the next run marks it `aborted`.
+inside it leaves its run `running`, and the next run marks it `aborted` (it holds the run lock, so no run left
+`running` is alive).
 """
 
 from __future__ import annotations
@@ -75,11 +76,16 @@ class RunSummary:
 @contextmanager
 def run_lock(settings: Settings, wait_s: float = 0) -> Iterator[None]:
     """Hold the warehouse's run lock; a second run fails with a clear message (at once, or after wait_s seconds:
-    scheduled flows wait for each other, a command-line run does not)."""
+    scheduled flows wait for each other, a command-line run does not).
+
+    Re-entrant within a process: `llmflation run` takes it before anything else and holds it for the whole
+    command, and the flows it runs in the same process take it again without waiting."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(settings.lock_path, timeout=wait_s, is_singleton=False)
+    # One lock object per lock file in the process, shared by its threads: taking it again only counts. (Two
+    # objects on one file would conflict with each other, as two processes do.)
+    lock = filelock.FileLock(settings.lock_path, is_singleton=True, thread_local=False)
     try:
-        lock.acquire()
+        lock.acquire(timeout=wait_s)
     except filelock.Timeout as exc:
         raise RunInProgress(
             f"another llmflation run is already writing to {settings.db} (lock {settings.lock_path}); "

@@ -2,7 +2,7 @@
 
 Prefect's ephemeral API runs flows but never schedules them, so a long-lived schedule needs a real server.
 This starts `prefect server start` on a free loopback port, with its state in llmflation's data folder, and
-stops it when the serving process ends.
+stops it when the serving process ends, even by SIGKILL (flows.watchdog).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import requests
 
 from extractors.errors import LlmflationError
+from flows import watchdog
 
 
 class ServerError(LlmflationError):
@@ -41,9 +42,9 @@ def local_prefect_server(log_path: Path, startup_timeout: float = 120.0) -> Iter
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches the serving process, which then stops the server itself
-            preexec_fn=_stop_with_parent,
             env={**os.environ, "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true")},
         )
+    watchdog.watch(process.pid)  # stopped with the serving process even if that is killed
     atexit.register(_stop, process)
     try:
         _wait_healthy(process, url, log_path, startup_timeout)
@@ -68,15 +69,6 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path, ti
     raise ServerError(f"the local Prefect server did not answer within {timeout:.0f} s (log: {log_path})")
 
 
-def _stop_with_parent() -> None:
-    """In the child: ask Linux to send SIGTERM if the serving process dies, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
@@ -85,3 +77,4 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    watchdog.forget(process.pid)

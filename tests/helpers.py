@@ -79,9 +79,7 @@ def cli(
     """`python -m flows.cli ARGS` in a subprocess, without this shell's LLMFLATION_ settings (embedded: without its
     PREFECT_ ones either, so Prefect runs on the embedded defaults), plus env. terminal: its stderr is a
     pseudo-terminal, and `stderr` is what that terminal showed."""
-    dropped = ("LLMFLATION_", "PREFECT_") if embedded else ("LLMFLATION_",)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
-    environ.update(env or {})
+    environ = _cli_environment(env, embedded)
     command = [sys.executable, "-m", "flows.cli", *args]
     if not terminal:
         return subprocess.run(command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout)
@@ -104,3 +102,44 @@ def cli(
     os.close(leader)
     out, _ = child.communicate(timeout=timeout)
     return subprocess.CompletedProcess(command, child.returncode, out.decode(), shown.decode(errors="replace"))
+
+
+def cli_process(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, embedded: bool = False, output: Path
+) -> subprocess.Popen[bytes]:
+    """`python -m flows.cli ARGS` started in the background as cli() runs it; stdout and stderr go to output."""
+    with open(output, "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", *args],
+            cwd=cwd,
+            env=_cli_environment(env, embedded),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _cli_environment(env: dict[str, str] | None, embedded: bool) -> dict[str, str]:
+    dropped = ("LLMFLATION_", "PREFECT_") if embedded else ("LLMFLATION_",)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    environ.update(env or {})
+    return environ
+
+
+def process_running(pid: int) -> bool:
+    """True while process pid exists and is not a zombie (a dead process waiting for its parent to reap it)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_until_stopped(pids: list[int], timeout: float = 10) -> list[int]:
+    """Wait up to timeout seconds for the processes to stop; returns those still running."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while [pid for pid in pids if process_running(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [pid for pid in pids if process_running(pid)]
