@@ -19,6 +19,7 @@ from flows.settings import ConfigError, Settings, prefect_environment
 
 FORMATS = click.Choice(["table", "csv", "json"])
 DEBUG = {"on": False}
+WAREHOUSE: dict[str, Path | None] = {"db": None}  # this command's --db, for a damaged file met outside a query
 
 
 class UserError(LlmflationError):
@@ -31,7 +32,13 @@ def db_option(function: Any) -> Any:
         type=click.Path(path_type=Path, dir_okay=False),
         default=None,
         help="Warehouse file [default: $LLMFLATION_DB or ./data/llmflation.duckdb].",
+        callback=_remember_db,
     )(function)
+
+
+def _remember_db(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    WAREHOUSE["db"] = value
+    return value
 
 
 def format_option(function: Any) -> Any:
@@ -74,12 +81,14 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
         from flows.pricing import track_prices
 
         state = track_prices(sources=price_names, as_of=observed_at, db=str(settings.db), return_state=True)
+        _raise_warehouse_failure(state)
         statuses.append(_print_last_run(settings) or f"failed: {state.message}")
     if any(name in ADOPTION_SOURCES for name in names):
         from flows.adoption import census_adoption, track_adoption
 
         adoption_flow = census_adoption if census else track_adoption
         state = adoption_flow(as_of=observed_at, db=str(settings.db), return_state=True)
+        _raise_warehouse_failure(state)
         statuses.append(_print_last_run(settings) or f"failed: {state.message}")
     sys.exit(0 if statuses and all(status == "ok" for status in statuses) else 1)
 
@@ -373,7 +382,7 @@ def parse_timestamp(text: str) -> datetime:
 def _query(path: Path, query: str, fmt: str, empty: str | None = None) -> None:
     import duckdb
 
-    from warehouse.db import connect
+    from warehouse.db import connect, explain, is_damage
 
     con = connect(path, read_only=True, wait_s=10)
     try:
@@ -386,6 +395,8 @@ def _query(path: Path, query: str, fmt: str, empty: str | None = None) -> None:
             return
         columns, rows = relation.columns, relation.fetchall()
     except duckdb.Error as exc:
+        if is_damage(exc):  # the file, not the query, is at fault
+            raise explain(path, exc) from exc
         raise UserError(f"SQL error: {_first_line(exc)}") from exc
     finally:
         con.close()
@@ -412,6 +423,17 @@ def _write(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
     for row in rows:
         table.add_row(*["" if v is None else str(_plain(v)) for v in row])
     Console().print(table)
+
+
+def _raise_warehouse_failure(state: Any) -> None:
+    """A flow stopped by the warehouse itself (damaged, unreadable) ends the command with that error."""
+    if not state.is_failed():
+        return
+    from warehouse.db import WarehouseError, is_damage
+
+    failure = state.result(raise_on_failure=False)
+    if isinstance(failure, WarehouseError) or is_damage(failure):
+        raise failure
 
 
 def _print_last_run(settings: Settings) -> str | None:
@@ -484,6 +506,21 @@ def main() -> None:
             raise
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except Exception as exc:
+        damaged = _damaged_warehouse(exc)
+        if damaged is None or DEBUG["on"]:
+            raise
+        click.echo(f"error: {damaged}", err=True)
+        sys.exit(1)
+
+
+def _damaged_warehouse(exc: Exception) -> LlmflationError | None:
+    """DuckDB's error for a damaged warehouse met outside a query (in a run, an import, a report), explained."""
+    if "duckdb" not in sys.modules:
+        return None
+    from warehouse.db import explain, is_damage
+
+    return explain(Settings.from_env(db=WAREHOUSE["db"]).db, exc) if is_damage(exc) else None  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

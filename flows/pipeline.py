@@ -69,6 +69,8 @@ def ingest(
             documents = [fetched] if isinstance(fetched, Payload) else fetched
             return _ingest(settings, con, run_id, name, observed_at, documents, clock)
         except Exception as exc:  # a bug or a broken file must not stop the other sources
+            if db.is_damage(exc):  # but a damaged warehouse stops them all: it is no source's failure
+                raise db.explain(settings.db, exc) from exc
             outcome = SourceOutcome(name, "failed", error=f"internal error: {type(exc).__name__}: {exc}"[:500])
             close_unloaded(con, run_id, outcome, clock)
             return outcome
