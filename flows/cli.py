@@ -282,6 +282,34 @@ def rebuild(sources: str | None, db: Path | None) -> None:
 
 @app.command()
 @click.option(
+    "--repair", is_flag=True, help="Fetch the sources of damaged documents again and restore what they bring."
+)
+@db_option
+def verify(repair: bool, db: Path | None) -> None:
+    """Re-hash every archived raw document against raw_documents; report the missing, truncated and mismatched ones
+    (exit 1 if any), and with --repair restore those a new fetch of their source brings back unchanged."""
+    from flows import pipeline
+    from flows.progress import progress_bar
+    from warehouse import evidence
+
+    settings = Settings.from_env(db=db)
+    with progress_bar("verifying the raw archive", unit="documents", total=evidence.count(settings.db)) as advance:
+        result = evidence.verify(
+            settings.db, settings.data_dir, lambda finding: advance(str(finding) if finding else None)
+        )
+    if repair and result.findings:
+        restored, failed = pipeline.repair_archive(settings, result.findings)
+        for line in failed:
+            click.echo(line)
+        for finding, source in restored:
+            click.echo(f"{finding.path}: restored from a new fetch of {source}")
+        result.restored = [finding for finding, _ in restored]
+    click.echo(result.summary())
+    sys.exit(1 if result.damaged else 0)
+
+
+@app.command()
+@click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     default=Path("report.html"),

@@ -111,7 +111,19 @@ def test_query_commands_never_import_prefect(warehouse: Settings) -> None:
 def test_every_command_is_documented_in_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     names = sorted(app.commands)
-    assert names == ["alerts", "import", "models", "rebuild", "report", "run", "serve", "sources", "sql", "status"]
+    assert names == [
+        "alerts",
+        "import",
+        "models",
+        "rebuild",
+        "report",
+        "run",
+        "serve",
+        "sources",
+        "sql",
+        "status",
+        "verify",
+    ]
     for name in names:
         assert f"llmflation {name}" in readme, f"`llmflation {name}` is not documented in README.md"
     for group in ("alerts", "import"):
