@@ -97,7 +97,8 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
 @click.option("--cron", default=None, help="Cron schedule in UTC [default: $LLMFLATION_CRON or 0 3 * * *].")
 @db_option
 def serve(cron: str | None, db: Path | None) -> None:
-    """Run the nightly schedule in this process, with a local Prefect server unless one is configured."""
+    """Run the nightly schedule (and the weekly verification of the raw archive) in this process, with a local Prefect
+    server unless one is configured."""
     from contextlib import nullcontext
 
     from flows.local_server import local_prefect_server
@@ -118,6 +119,7 @@ def serve(cron: str | None, db: Path | None) -> None:
 
         from flows.adoption import track_adoption
         from flows.pricing import track_prices
+        from flows.verify import WEEKLY_CRON, verify_archive
 
         schedule = [Cron(cron or settings.cron, timezone="UTC")]
         parameters = {"db": str(settings.db.resolve())}
@@ -125,6 +127,12 @@ def serve(cron: str | None, db: Path | None) -> None:
             track_prices.to_deployment(name="nightly", schedules=schedule, parameters=parameters, tags=["llmflation"]),
             track_adoption.to_deployment(
                 name="nightly", schedules=schedule, parameters=parameters, tags=["llmflation"]
+            ),
+            verify_archive.to_deployment(
+                name="weekly",
+                schedules=[Cron(WEEKLY_CRON, timezone="UTC")],
+                parameters=parameters,
+                tags=["llmflation"],
             ),
         )
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import zlib
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from pytest_httpserver import HTTPServer
 
 from extractors.base import Payload
 from flows.pipeline import run_prices
 from flows.settings import Settings
-from tests.helpers import cli, openrouter_body, real, ts
+from tests.helpers import ROOT, cli, openrouter_body, real, ts
 from warehouse import archive, evidence
 
 SNAPSHOTS = [
@@ -141,3 +144,28 @@ def test_a_long_verification_shows_progress_on_a_terminal_only(settings: Setting
     assert "verifying the raw archive" in shown.stderr and "2/2" in shown.stderr and "documents" in shown.stderr
     piped = cli("verify", "--db", str(settings.db))
     assert (piped.returncode, piped.stdout, piped.stderr) == (0, "2 raw documents checked: all intact\n", "")
+
+
+@pytest.mark.e2e
+def test_the_weekly_verification_flow_fails_naming_what_is_damaged(
+    settings: Settings, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    first, _ = _two_runs(settings, httpserver)
+    (settings.data_dir / archive.raw_path(first.sha256)).unlink()
+    script = (
+        "import sys\n"
+        "from flows.verify import verify_archive\n"
+        "state = verify_archive(db=sys.argv[1], return_state=True)\n"
+        "print('STATE', state.type.value, state.message)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LLMFLATION_"))}
+    env.update(HOME=str(tmp_path), PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(settings.db)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    output = done.stdout + done.stderr
+    assert f"{archive.raw_path(first.sha256)}: missing" in output, output
+    assert (
+        "STATE FAILED Flow run encountered an exception: RuntimeError: 2 raw documents checked: 1 intact, 1 missing"
+        in (done.stdout)
+    ), output
