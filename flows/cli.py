@@ -556,7 +556,7 @@ def _damaged_warehouse(exc: Exception) -> LlmflationError | None:
         return None
     from warehouse.db import explain, is_damage
 
-    return explain(Settings.from_env(db=WAREHOUSE["db"]).db, exc) if is_damage(exc) else None  # type: ignore[arg-type]
+    return explain(Settings.from_env(db=WAREHOUSE["db"]).db, exc) if is_damage(exc) else None
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """@flow verify_archive: the weekly check of the raw archive (every document re-hashed against raw_documents).
 
-It only reports: the nightly runs restore a damaged document whenever a source serves it again, and
+It only reports: a nightly run restores a damaged document whenever its source serves the same bytes again, and
 `llmflation verify --repair` fetches such sources on demand.
 """
 

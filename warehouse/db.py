@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import TypeGuard
 
 import duckdb
 
@@ -165,12 +166,12 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
-def is_lock_conflict(exc: BaseException) -> bool:
+def is_lock_conflict(exc: BaseException) -> TypeGuard[duckdb.IOException]:
     """Whether DuckDB refused the file because another process holds its lock."""
     return isinstance(exc, duckdb.IOException) and LOCK_CONFLICT.match(_first_line(exc)) is not None
 
 
-def is_damage(exc: BaseException) -> bool:
+def is_damage(exc: BaseException) -> TypeGuard[duckdb.Error]:
     """Whether DuckDB found the warehouse file (or its write-ahead log) damaged, on opening it or in a query. DuckDB 2
     raises a failed checksum as a plain duckdb.Error, earlier releases as an IOException: the text decides."""
     return isinstance(exc, duckdb.Error) and DAMAGE.match(_first_line(exc)) is not None
