@@ -29,7 +29,8 @@ class UserError(LlmflationError):
 def db_option(function: Any) -> Any:
     return click.option(
         "--db",
-        type=click.Path(path_type=Path, dir_okay=False),
+        # not click's check of readability: the warehouse explains an unreadable file, in one line
+        type=click.Path(path_type=Path, dir_okay=False, readable=False),
         default=None,
         help="Warehouse file [default: $LLMFLATION_DB or ./data/llmflation.duckdb].",
         callback=_remember_db,

@@ -156,7 +156,7 @@ def shared_folder() -> Iterator[Path]:
         shutil.rmtree(folder)
 
 
-def test_a_read_only_data_folder_is_one_line(shared_folder: Path) -> None:
+def test_a_read_only_data_folder_and_an_unreadable_warehouse_are_one_line(shared_folder: Path) -> None:
     settings = _warehouse(shared_folder)
     settings.data_dir.chmod(0o555)
     done = cli("run", "--sources", "openrouter", "--db", str(settings.db), cwd=shared_folder, unprivileged=True)
@@ -175,3 +175,10 @@ def test_a_read_only_data_folder_is_one_line(shared_folder: Path) -> None:
     # reading needs no writing: queries still answer
     done = cli("sql", "SELECT count(*) AS runs FROM runs", "-f", "csv", "--db", str(settings.db), unprivileged=True)
     assert (done.returncode, done.stdout, done.stderr) == (0, "runs\n1\n", "")
+    settings.db.chmod(0)  # unless the file itself may not be read
+    done = cli("status", "--db", str(settings.db), unprivileged=True)
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"error: cannot open the warehouse {settings.db}: permission denied "
+        f'(IO Error: Cannot open file "{settings.db}": Permission denied)\n',
+    )
