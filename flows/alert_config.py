@@ -25,7 +25,8 @@ CONSOLE = "console"
 class Channel(BaseModel):
     """Where alerts go: an Apprise URL (https://github.com/caronc/apprise), resolved from its reference."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict, like the models below: `digest = "yes"` or `min_pct = true` is refused, never converted
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     url: SecretStr | None = None  # the resolved URL: a secret, never printed, logged or stored
     ref: str = ""  # how llmflation.toml names it: env:NAME, prefect-secret:BLOCK, or "inline"
@@ -35,7 +36,7 @@ class Channel(BaseModel):
 class Rule(BaseModel):
     """Which events go to which channels."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str
     events: list[EventType] = Field(default_factory=lambda: ["price_cut", "price_increase"])
@@ -82,7 +83,7 @@ DEFAULT_RULE = Rule(name="default", events=["price_cut", "price_increase"], min_
 class AlertConfig(BaseModel):
     """The [alerts] table of llmflation.toml."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     channels: dict[str, Channel] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=lambda: [DEFAULT_RULE])

@@ -15,6 +15,7 @@ from flows.settings import ConfigError, Settings, prefect_environment
 
 FORMATS = click.Choice(["table", "csv", "json"])
 DEBUG = {"on": False}
+WAREHOUSE: dict[str, Path | None] = {"db": None}  # this command's --db, for a damaged file met outside a query
 
 
 class UserError(LlmflationError):
@@ -24,10 +25,17 @@ class UserError(LlmflationError):
 def db_option(function: Any) -> Any:
     return click.option(
         "--db",
-        type=click.Path(path_type=Path, dir_okay=False),
+        # not click's check of readability: the warehouse explains an unreadable file, in one line
+        type=click.Path(path_type=Path, dir_okay=False, readable=False),
         default=None,
         help="Warehouse file [default: $LLMFLATION_DB or ./data/llmflation.duckdb].",
+        callback=_remember_db,
     )(function)
+
+
+def _remember_db(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    WAREHOUSE["db"] = value
+    return value
 
 
 def format_option(function: Any) -> Any:
@@ -86,6 +94,7 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
 
                 since = datetime.now(UTC)
                 state = track_prices(sources=price_names, as_of=observed_at, db=str(settings.db), return_state=True)
+                _raise_warehouse_failure(state)
                 statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
             if any(name in ADOPTION_SOURCES for name in names):
                 from flows.adoption import census_adoption, track_adoption
@@ -93,6 +102,7 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
                 adoption_flow = census_adoption if census else track_adoption
                 since = datetime.now(UTC)
                 state = adoption_flow(as_of=observed_at, db=str(settings.db), return_state=True)
+                _raise_warehouse_failure(state)
                 statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
     sys.exit(0 if statuses and all(status == "ok" for status in statuses) else 1)
 
@@ -101,7 +111,8 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
 @click.option("--cron", default=None, help="Cron schedule in UTC [default: $LLMFLATION_CRON or 0 3 * * *].")
 @db_option
 def serve(cron: str | None, db: Path | None) -> None:
-    """Run the nightly schedule in this process, with a local Prefect server unless one is configured."""
+    """Run the nightly schedule (and the weekly verification of the raw archive) in this process, with a local Prefect
+    server unless one is configured."""
     from contextlib import nullcontext
 
     from flows.local_server import local_prefect_server
@@ -122,6 +133,7 @@ def serve(cron: str | None, db: Path | None) -> None:
 
         from flows.adoption import track_adoption
         from flows.pricing import track_prices
+        from flows.verify import WEEKLY_CRON, verify_archive
 
         schedule = [Cron(cron or settings.cron, timezone="UTC")]
         parameters = {"db": str(settings.db.resolve())}
@@ -129,6 +141,12 @@ def serve(cron: str | None, db: Path | None) -> None:
             track_prices.to_deployment(name="nightly", schedules=schedule, parameters=parameters, tags=["llmflation"]),
             track_adoption.to_deployment(
                 name="nightly", schedules=schedule, parameters=parameters, tags=["llmflation"]
+            ),
+            verify_archive.to_deployment(
+                name="weekly",
+                schedules=[Cron(WEEKLY_CRON, timezone="UTC")],
+                parameters=parameters,
+                tags=["llmflation"],
             ),
         )
 
@@ -292,6 +310,34 @@ def rebuild(sources: str | None, db: Path | None) -> None:
 
 @app.command()
 @click.option(
+    "--repair", is_flag=True, help="Fetch the sources of damaged documents again and restore what they bring."
+)
+@db_option
+def verify(repair: bool, db: Path | None) -> None:
+    """Re-hash every archived raw document against raw_documents; report the missing, truncated and mismatched ones
+    (exit 1 if any), and with --repair restore those a new fetch of their source brings back unchanged."""
+    from flows import pipeline
+    from flows.progress import progress_bar
+    from warehouse import evidence
+
+    settings = Settings.from_env(db=db)
+    with progress_bar("verifying the raw archive", unit="documents", total=evidence.count(settings.db)) as advance:
+        result = evidence.verify(
+            settings.db, settings.data_dir, lambda finding: advance(str(finding) if finding else None)
+        )
+    if repair and result.findings:
+        restored, failed = pipeline.repair_archive(settings, result.findings)
+        for line in failed:
+            click.echo(line)
+        for finding, source in restored:
+            click.echo(f"{finding.path}: restored from a new fetch of {source}")
+        result.restored = [finding for finding, _ in restored]
+    click.echo(result.summary())
+    sys.exit(1 if result.damaged else 0)
+
+
+@app.command()
+@click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     default=Path("report.html"),
@@ -400,6 +446,17 @@ def _write(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
     write(columns, rows, fmt)
 
 
+def _raise_warehouse_failure(state: Any) -> None:
+    """A flow stopped by the warehouse itself (damaged, unreadable) ends the command with that error."""
+    if not state.is_failed():
+        return
+    from warehouse.db import WarehouseError, is_damage
+
+    failure = state.result(raise_on_failure=False)
+    if isinstance(failure, WarehouseError) or is_damage(failure):
+        raise failure
+
+
 def _print_runs(settings: Settings, since: datetime) -> list[str]:
     """Print the runs started since `since` (the caller holds the run lock, so they are its own); their statuses."""
     from warehouse.db import connect
@@ -457,6 +514,21 @@ def main() -> None:
             raise
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except Exception as exc:
+        damaged = _damaged_warehouse(exc)
+        if damaged is None or DEBUG["on"]:
+            raise
+        click.echo(f"error: {damaged}", err=True)
+        sys.exit(1)
+
+
+def _damaged_warehouse(exc: Exception) -> LlmflationError | None:
+    """DuckDB's error for a damaged warehouse met outside a query (in a run, an import, a report), explained."""
+    if "duckdb" not in sys.modules:
+        return None
+    from warehouse.db import explain, is_damage
+
+    return explain(Settings.from_env(db=WAREHOUSE["db"]).db, exc) if is_damage(exc) else None
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ class RunInProgress(LlmflationError):
     """Another run holds the warehouse's run lock."""
 
 
+class DataFolderError(LlmflationError):
+    """The data folder cannot be created or written (read-only, or another user's)."""
+
+
 @dataclass
 class SourceOutcome:
     """What one source did in one run."""
@@ -80,7 +84,10 @@ def run_lock(settings: Settings, wait_s: float = 0) -> Iterator[None]:
 
     Re-entrant within a process: `llmflation run` takes it before anything else and holds it for the whole
     command, and the flows it runs in the same process take it again without waiting."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataFolderError(f"cannot create the data folder {settings.data_dir} ({exc.strerror or exc})") from exc
     # One lock object per lock file in the process, shared by its threads: taking it again only counts. (Two
     # objects on one file would conflict with each other, as two processes do.)
     lock = filelock.FileLock(settings.lock_path, is_singleton=True, thread_local=False)
@@ -90,6 +97,11 @@ def run_lock(settings: Settings, wait_s: float = 0) -> Iterator[None]:
         raise RunInProgress(
             f"another llmflation run is already writing to {settings.db} (lock {settings.lock_path}); "
             "wait for it to finish"
+        ) from exc
+    except OSError as exc:  # a read-only or foreign data folder: a run could write nothing there anyway
+        raise DataFolderError(
+            f"cannot write to the data folder {settings.data_dir}: the run lock {settings.lock_path} cannot be "
+            f"created ({exc.strerror or exc})"
         ) from exc
     try:
         yield
@@ -144,10 +156,15 @@ def recorded(
     hold: keep one connection open for the whole run (run.con), for runs that do not wait on the network; a run
     that fetches connects for each step, so that queries get in while it waits."""
     with run_lock(settings, wait_s=wait_s), using(settings) if hold else nullcontext() as con:
-        run_id, observed_at = start(settings, sources, as_of, flow, con)
-        run = Run(settings, run_id, observed_at, con=con)
-        yield run
-        run.close()
+        try:
+            run_id, observed_at = start(settings, sources, as_of, flow, con)
+            run = Run(settings, run_id, observed_at, con=con)
+            yield run
+            run.close()
+        except duckdb.Error as exc:
+            if db.is_damage(exc):  # wherever the run met it, it is the file's fault: say so
+                raise db.explain(settings.db, exc) from exc
+            raise
 
 
 def start(

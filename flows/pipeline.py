@@ -16,12 +16,12 @@ import duckdb
 import requests
 
 from extractors import http
-from extractors.base import Payload, source_module
+from extractors.base import Payload, source_module, source_names
 from extractors.errors import FetchError, LlmflationError, ParseError
 from flows import alerts, ledger
 from flows.ledger import RunSummary, SourceOutcome, close_unloaded
 from flows.settings import Settings
-from warehouse import db, events, history, load
+from warehouse import db, events, evidence, history, load
 from warehouse.models import PriceObservation, unique_offers, validate_rows
 
 Fetched = list[Payload] | FetchError
@@ -69,6 +69,8 @@ def ingest(
             documents = [fetched] if isinstance(fetched, Payload) else fetched
             return _ingest(settings, con, run_id, name, observed_at, documents, clock)
         except Exception as exc:  # a bug or a broken file must not stop the other sources
+            if db.is_damage(exc):  # but a damaged warehouse stops them all: it is no source's failure
+                raise db.explain(settings.db, exc) from exc
             outcome = SourceOutcome(name, "failed", error=f"internal error: {type(exc).__name__}: {exc}"[:500])
             close_unloaded(con, run_id, outcome, clock)
             return outcome
@@ -216,6 +218,41 @@ def rebuild_history(settings: Settings, sources: list[str] | None = None) -> lis
         finally:
             con.close()
     return [row for row in counts if row[0] in chosen]
+
+
+def repair_archive(
+    settings: Settings, findings: list[evidence.Finding]
+) -> tuple[list[tuple[evidence.Finding, str]], list[str]]:
+    """Fetch once more each price source that fetched a damaged document, and rewrite every damaged document such a
+    fetch brings back unchanged (same sha256). Returns (finding, source) of each one restored, and a line for each
+    source that could not be fetched. Nothing is recorded in the ledger: a repair observes nothing."""
+    wanted = {finding.sha256: finding for finding in findings}
+    if not wanted:
+        return [], []
+    con = db.connect(settings.db, read_only=True, wait_s=60)
+    try:
+        fetched_by = con.execute(
+            "SELECT DISTINCT source FROM fetches WHERE list_contains(?, sha256) ORDER BY source", [sorted(wanted)]
+        ).fetchall()
+    finally:
+        con.close()
+    prices = set(source_names())  # Hub listings and census pages are not fetched again: their counters move daily
+    session = make_session(settings)
+    restored: list[tuple[evidence.Finding, str]] = []
+    failed: list[str] = []
+    for (name,) in fetched_by:
+        if name not in prices:
+            continue
+        fetched = fetch_or_error(settings, name, session)
+        if isinstance(fetched, FetchError):
+            failed.append(f"{name}: not fetched again ({fetched.detail})")
+            continue
+        for payload in fetched:
+            finding = wanted.get(payload.sha256)
+            if finding and evidence.restore(settings.data_dir, finding, payload.content):
+                restored.append((finding, name))
+                del wanted[payload.sha256]
+    return restored, failed
 
 
 def fetch_or_error(

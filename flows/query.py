@@ -126,7 +126,7 @@ def run(path: Path, query: str, fmt: str, *, timeout: float | None = None, empty
     import duckdb
 
     from warehouse import queries
-    from warehouse.db import connect
+    from warehouse.db import connect, explain, is_damage
 
     stop = Stop(timeout)
     with stop.signals(), queries.recorded(path, query):
@@ -140,6 +140,8 @@ def run(path: Path, query: str, fmt: str, *, timeout: float | None = None, empty
                     _answer(con, query, fmt, empty, stop)
                 except duckdb.Error as exc:
                     stop.check()
+                    if is_damage(exc):  # the file, not the query, is at fault
+                        raise explain(path, exc) from exc
                     raise QueryError(f"SQL error: {_first_line(exc)}") from exc
                 except BrokenPipeError:  # the reader has all it wanted (`| head`): stop the query, quietly
                     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from extractors.base import ADOPTION_SOURCES, source_names
 
@@ -120,9 +121,15 @@ class Settings:
         env = os.environ if environ is None else environ
         try:
             data = tomllib.loads(self.config_path.read_text(encoding="utf-8")).get("alerts", {})
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{self.config_path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                "save it as UTF-8"
+            ) from None
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{self.config_path}: {exc}") from exc
-        for name, channel in (data.get("channels") or {}).items():
+        channels = data.get("channels") if isinstance(data, dict) else None
+        for name, channel in (channels if isinstance(channels, dict) else {}).items():
             if isinstance(channel, dict) and isinstance(channel.get("url"), str):
                 ref = channel["url"]
                 if ref.startswith("env:"):
@@ -139,7 +146,7 @@ class Settings:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(["alerts", *(str(part) for part in first["loc"])])
-            raise ConfigError(f"{self.config_path}: {where}: {first['msg']}") from None
+            raise ConfigError(f"{self.config_path}: {where}: {_toml_problem(first)}") from None
 
 
 def _config_path(env: Mapping[str, str]) -> Path | None:
@@ -156,6 +163,42 @@ def _config_path(env: Mapping[str, str]) -> Path | None:
 
 class ConfigError(ValueError):
     """A configuration value that cannot be used."""
+
+
+# what a value of the wrong type in llmflation.toml should have been, by pydantic error type
+TOML_EXPECTED = {
+    "dict_type": "a table",
+    "model_type": "a table",
+    "bool_type": "true or false",
+    "float_type": "a number",
+    "int_type": "a whole number",
+    "string_type": "a string",
+    "list_type": "an array",
+}
+
+
+def _toml_problem(error: Any) -> str:
+    """A pydantic error on llmflation.toml in TOML's words: what the value should be and what it is."""
+    expected = TOML_EXPECTED.get(error["type"])
+    if expected is None:
+        return str(error["msg"])
+    return f"must be {expected}, not {_toml_value(error['input'])}"
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {json.dumps(value)}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"the value {value}"  # dates and times
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

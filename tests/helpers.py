@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -75,12 +76,19 @@ def cli(
     timeout: float = 120,
     embedded: bool = False,
     terminal: bool = False,
+    unprivileged: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m flows.cli ARGS` in a subprocess, without this shell's LLMFLATION_ settings (embedded: without its
     PREFECT_ ones either, so Prefect runs on the embedded defaults), plus env. terminal: its stderr is a
-    pseudo-terminal, and `stderr` is what that terminal showed."""
+    pseudo-terminal, and `stderr` is what that terminal showed. unprivileged: as user nobody when the tests run as
+    root, whom file modes do not stop."""
     environ = _cli_environment(env, embedded)
     command = [sys.executable, "-m", "flows.cli", *args]
+    if unprivileged and os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.fail("running as root, and setpriv (util-linux) is not installed to drop to user nobody")
+        command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *command]
     if not terminal:
         return subprocess.run(command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout)
     import pty

@@ -111,7 +111,19 @@ def test_query_commands_never_import_prefect(warehouse: Settings) -> None:
 def test_every_command_is_documented_in_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     names = sorted(app.commands)
-    assert names == ["alerts", "import", "models", "rebuild", "report", "run", "serve", "sources", "sql", "status"]
+    assert names == [
+        "alerts",
+        "import",
+        "models",
+        "rebuild",
+        "report",
+        "run",
+        "serve",
+        "sources",
+        "sql",
+        "status",
+        "verify",
+    ]
     for name in names:
         assert f"llmflation {name}" in readme, f"`llmflation {name}` is not documented in README.md"
     for group in ("alerts", "import"):
@@ -165,8 +177,25 @@ def test_alerts_commands_and_llmflation_toml_mistakes_print_one_clear_line(wareh
     cases = [
         (
             '[[alerts.rules]]\nname = "r"\nmin_pct = "ten"\n',
-            "error: llmflation.toml: alerts.rules.0.min_pct: Input should be a valid number, "
-            "unable to parse string as a number\n",
+            'error: llmflation.toml: alerts.rules.0.min_pct: must be a number, not the string "ten"\n',
+        ),
+        ("alerts = 7\n", "error: llmflation.toml: alerts: must be a table, not the integer 7\n"),
+        ("[alerts]\nchannels = 5\n", "error: llmflation.toml: alerts.channels: must be a table, not the integer 5\n"),
+        (
+            '[alerts.channels.team]\nurl = "json://127.0.0.1:9/hook"\ndigest = "yes"\n',
+            'error: llmflation.toml: alerts.channels.team.digest: must be true or false, not the string "yes"\n',
+        ),
+        (
+            '[[alerts.rules]]\nname = "r"\nmin_pct = true\n',
+            "error: llmflation.toml: alerts.rules.0.min_pct: must be a number, not the boolean true\n",
+        ),
+        (
+            '[[alerts.rules]]\nname = "r"\nmin_runs = 2.5\n',
+            "error: llmflation.toml: alerts.rules.0.min_runs: must be a whole number, not the number 2.5\n",
+        ),
+        (
+            "[alerts]\n# caf\xe9, saved as Latin-1\n".encode("latin-1"),
+            "error: llmflation.toml: not UTF-8 text (byte 0xe9 at offset 14); save it as UTF-8\n",
         ),
         (
             '[[alerts.rules]]\nname = "r"\nevents = ["price_drop"]\n',
@@ -186,9 +215,12 @@ def test_alerts_commands_and_llmflation_toml_mistakes_print_one_clear_line(wareh
         ("[alerts\n", "error: llmflation.toml: Expected ']' at the end of a table declaration (at line 1, column 8)\n"),
     ]
     for text, expected in cases:
-        config.write_text(text)
-        done = cli("alerts", "test", "team", "--db", db, cwd=tmp_path)
-        assert (done.returncode, done.stderr) == (1, expected), text
+        config.write_bytes(text if isinstance(text, bytes) else text.encode())
+        for args in (("alerts", "test", "team"), ("run", "--sources", "openrouter")):  # refused before any run
+            done = cli(*args, "--db", db, cwd=tmp_path)
+            assert (done.returncode, done.stderr, done.stdout) == (1, expected, ""), (text, args)
+    config.write_text('[[alerts.rules]]\nname = "r"\nmin_pct = 5\nopen_weights = true\n')  # an integer is a number
+    assert cli("alerts", "test", "console", "--db", db, cwd=tmp_path).returncode == 0
     config.write_text('[alerts.channels.team]\nurl = "env:TEAM_HOOK_URL"\n')
     bad_url = cli("alerts", "test", "team", "--db", db, cwd=tmp_path, env={"TEAM_HOOK_URL": "nonsense://x"})
     assert (bad_url.returncode, bad_url.stderr) == (

@@ -9,13 +9,30 @@ path in `raw_documents` names its format; `read` handles all three."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import zstandard
 
 CODECS = ("gz", "zst")
+CHUNK = 1 << 16  # compressed bytes read at a time when a document is hashed
+
+
+@dataclass(frozen=True)
+class Damage:
+    """What is wrong with an archived document: `missing`, `truncated` or `mismatched`, and how."""
+
+    kind: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.detail})" if self.detail else self.kind
 
 
 def raw_path(sha256: str, codec: str = "gz") -> str:
@@ -31,8 +48,8 @@ def store(data_dir: Path, sha256: str, content: bytes, *, level: int = 6, fsync:
     archive while another parses."""
     relative = raw_path(sha256, codec)
     target = data_dir / relative
-    if target.exists():
-        return relative
+    if target.exists() and check(data_dir, relative, sha256, len(content)) is None:
+        return relative  # a damaged copy (cut short, overwritten) is replaced by these bytes, which are the document
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     try:
@@ -66,6 +83,65 @@ def read(data_dir: Path, relative: str) -> bytes:
     if path.endswith(".zst"):
         return zstandard.ZstdDecompressor().decompress(data)
     return gzip.decompress(data)
+
+
+def check(data_dir: Path, relative: str, sha256: str, size: int | None = None) -> Damage | None:
+    """What is wrong with an archived document, or None when its bytes still hash to sha256. It is read and hashed a
+    chunk at a time, so memory stays bounded however large it is. `truncated` needs the recorded size (its original
+    length): a document that ends early without one is `mismatched`."""
+    path, _, member = relative.partition("#")
+    digest, length = hashlib.sha256(), 0
+    try:
+        with (data_dir / path).open("rb") as handle:
+            if member:
+                offset, stored = (int(part) for part in member.split("+"))
+                handle.seek(offset)
+                raw = _read(handle, stored)
+            else:
+                raw = _read(handle, None)
+            for chunk in _decompressed(raw, zst=path.endswith(".zst"), whole_file=not member):
+                digest.update(chunk)
+                length += len(chunk)
+    except FileNotFoundError:
+        return Damage("missing")
+    except _CutShort:
+        if size is not None and length < size:
+            return Damage("truncated", f"{length} of {size} bytes")
+        return Damage("mismatched", f"cut short after {length} bytes")
+    except (zlib.error, zstandard.ZstdError) as exc:
+        return Damage("mismatched", f"not readable: {exc}")
+    if digest.hexdigest() != sha256:
+        return Damage("mismatched", f"its {length} bytes hash to {digest.hexdigest()}")
+    return None
+
+
+class _CutShort(Exception):
+    """The compressed data ended before its stream did."""
+
+
+def _read(handle: BinaryIO, length: int | None) -> Iterator[bytes]:
+    """The compressed bytes: to the end of the file, or `length` of them (a pack member)."""
+    left = length
+    while left is None or left > 0:
+        chunk = handle.read(CHUNK if left is None else min(CHUNK, left))
+        if not chunk:
+            if left:
+                raise _CutShort
+            return
+        if left is not None:
+            left -= len(chunk)
+        yield chunk
+
+
+def _decompressed(raw: Iterator[bytes], *, zst: bool, whole_file: bool) -> Iterator[bytes]:
+    decompressor = zstandard.ZstdDecompressor().decompressobj() if zst else zlib.decompressobj(wbits=31)
+    for chunk in raw:
+        yield decompressor.decompress(chunk)
+        if decompressor.eof:
+            return
+    if whole_file:  # the file ends before its stream does
+        raise _CutShort
+    raise zstandard.ZstdError("the frame does not end where the member does")  # every byte is there, but damaged
 
 
 class Pack:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import TypeGuard
 
 import duckdb
 
@@ -20,6 +22,21 @@ REBUILD_MARK = "-- after: rebuild price history"
 
 class WarehouseError(LlmflationError):
     """The warehouse file cannot be used: missing, unreadable, locked or from a newer release."""
+
+
+class DamagedWarehouse(WarehouseError):
+    """The warehouse file or its write-ahead log is damaged: a block fails its checksum, or the file is cut short."""
+
+
+# DuckDB's own texts, matched from the start of its message (never a word anywhere in it: a checksum error names the
+# "block" it failed in). A lock conflict is the one error worth waiting out.
+LOCK_CONFLICT = re.compile(r"IO Error: Could not set lock on file ")
+DAMAGE = re.compile(
+    r"(IO Error: )?(Corrupt database file: |Could not read enough bytes from file "
+    r'|Failure while replaying WAL file "[^"]*": Corrupt WAL file: )'
+)
+NOT_DUCKDB = re.compile(r'IO Error: The file "[^"]*" exists, but it is not a valid DuckDB database file!')
+PERMISSION_DENIED = re.compile(r'IO Error: Cannot open file "[^"]*": Permission denied')
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -72,10 +89,9 @@ def connect(
             con = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.Error as exc:
-            message = str(exc)
-            held_by = [] if read_only or "lock" not in message.lower() else queries.open_queries(path)
+            held_by = queries.open_queries(path) if not read_only and is_lock_conflict(exc) else []
             limit = query_wait_s if held_by and query_wait_s is not None else wait_s
-            if "lock" in message.lower() and time.monotonic() - started < limit:
+            if is_lock_conflict(exc) and time.monotonic() - started < limit:
                 for query in held_by:
                     if query.pid not in announced and on_wait is not None:
                         on_wait(f"waiting for a query to end before writing to {path} {query.describe()}")
@@ -85,7 +101,7 @@ def connect(
                 continue
             if held_by:
                 raise WarehouseError(_held_by_queries(path, held_by, limit)) from exc
-            raise WarehouseError(_explain(path, message)) from exc
+            raise explain(path, exc) from exc
     if not read_only:
         try:
             migrate(con)
@@ -182,10 +198,36 @@ def _held_by_queries(path: Path, held_by: list[queries.OpenQuery], waited_s: flo
     return f"{len(held_by)} queries still hold the warehouse {path}{waited}; the oldest {oldest.describe()}"
 
 
-def _explain(path: Path, message: str) -> str:
-    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    if "lock" in first.lower():
-        return f"the warehouse {path} is in use by another process (a run may be loading); try again shortly"
-    if "not a valid" in first.lower() or "file is not" in first.lower() or "Serialization" in first:
-        return f"{path} is not a DuckDB warehouse file ({first})"
-    return f"cannot open the warehouse {path}: {first}"
+def is_lock_conflict(exc: BaseException) -> TypeGuard[duckdb.IOException]:
+    """Whether DuckDB refused the file because another process holds its lock."""
+    return isinstance(exc, duckdb.IOException) and LOCK_CONFLICT.match(_first_line(exc)) is not None
+
+
+def is_damage(exc: BaseException) -> TypeGuard[duckdb.Error]:
+    """Whether DuckDB found the warehouse file (or its write-ahead log) damaged, on opening it or in a query. DuckDB 2
+    raises a failed checksum as a plain duckdb.Error, earlier releases as an IOException: the text decides."""
+    return isinstance(exc, duckdb.Error) and DAMAGE.match(_first_line(exc)) is not None
+
+
+def explain(path: Path | str, exc: duckdb.Error) -> WarehouseError:
+    """The error a user reads when DuckDB cannot use the warehouse at path: damaged, locked, not ours, or other."""
+    first = _first_line(exc)
+    if is_damage(exc):
+        return DamagedWarehouse(
+            f"the warehouse {path} is damaged ({first}); restore it from a backup "
+            "(`llmflation verify` checks the raw archive, not this file)"
+        )
+    if is_lock_conflict(exc):
+        return WarehouseError(
+            f"the warehouse {path} is in use by another process (a run may be loading); try again shortly"
+        )
+    if NOT_DUCKDB.match(first):
+        return WarehouseError(f"{path} is not a DuckDB warehouse file ({first})")
+    if PERMISSION_DENIED.match(first):
+        return WarehouseError(f"cannot open the warehouse {path}: permission denied ({first})")
+    return WarehouseError(f"cannot open the warehouse {path}: {first}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
