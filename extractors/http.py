@@ -1,26 +1,211 @@
-"""The one HTTP client: timeouts, an honest User-Agent, retries with backoff that honour Retry-After."""
+"""The one HTTP client: timeouts, a deadline per fetch, an honest User-Agent, retries with backoff that honour
+Retry-After; URLs recorded without their credentials."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from requests.utils import parse_header_links
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 from extractors.base import Payload
 from extractors.errors import FetchError
+from extractors.redact import redact
 
 USER_AGENT = "llmflation/0.1 (+https://github.com/llmflation/llmflation; price and adoption tracker)"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_BYTES = 64 * 1024 * 1024
+DEADLINE_S = 300.0  # one fetch as a whole: connecting, the first byte, the body, and every retry with its wait
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A moment (time.monotonic()) by which fetches must be over, and its name in the reason of a fetch it ends."""
+
+    at: float
+    seconds: float
+    name: str = "deadline"
+
+    @classmethod
+    def after(cls, seconds: float, name: str = "deadline") -> Deadline:
+        return cls(time.monotonic() + seconds, seconds, name)
+
+    def left(self) -> float:
+        """Seconds until it passes (negative once it has)."""
+        return self.at - time.monotonic()
+
+    @property
+    def reason(self) -> str:
+        return f"{self.name} of {self.seconds:g} s passed"
+
+
+def earliest(*deadlines: Deadline | None) -> Deadline | None:
+    """The first to pass of the deadlines given (None when none is)."""
+    given = [deadline for deadline in deadlines if deadline is not None]
+    return min(given, key=lambda deadline: deadline.at) if given else None
+
+
+def time_left(deadline: Deadline | None) -> float:
+    """Seconds left before a deadline (infinite without one, 0 once it has passed): to cut a pause short."""
+    return float("inf") if deadline is None else max(deadline.left(), 0.0)
+
+
+class _DeadlinePassed(Exception):
+    """Raised inside a fetch whose deadline has passed, or would before the next attempt."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+_fetching = threading.local()  # the deadline and the watch of the fetch running in this thread
+
+
+class _Watch:
+    """The sockets of one fetch, shut down when its deadline passes: a read blocked on a server that trickles its
+    bytes (which a per-read timeout never ends) returns at once."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+        self.passed = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(deadline.left(), 0.0), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def enlist(self, connection: HTTPConnection) -> None:
+        """Watch the socket of a connection the fetch uses (its socket, not the connection: http.client lets go of
+        the socket of a response read to the end of the connection); past the deadline, end it and the fetch."""
+        sock = connection.sock
+        with self._lock:
+            self.passed = self.passed or self.deadline.left() <= 0
+            if self.passed:
+                _shut(sock)
+                raise _DeadlinePassed(self.deadline.reason)
+            if sock is not None and not any(known is sock for known in self._sockets):
+                self._sockets.append(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.passed = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):  # the descriptor's own, under TLS too: a reader gets end of file at once
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _enlist(connection: HTTPConnection) -> None:
+    watch = getattr(_fetching, "watch", None)
+    if watch is not None:
+        watch.enlist(connection)
+
+
+class _HTTPConnection(HTTPConnection):
+    """urllib3's connection, watched by the fetch using it (a kept-alive one is enlisted again by each request)."""
+
+    def connect(self) -> None:
+        super().connect()
+        _enlist(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _enlist(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _enlist(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _enlist(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with connections a fetch's deadline can end."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS proxies bring connections of their own
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+
+class _Retry(Retry):
+    """urllib3's Retry, whose waits between attempts never outlast the deadline of the fetch in this thread."""
+
+    def sleep(self, response: urllib3.BaseHTTPResponse | None = None) -> None:
+        deadline = getattr(_fetching, "deadline", None)
+        if deadline is None:
+            super().sleep(response)
+            return
+        after = self.get_retry_after(response) if self.respect_retry_after_header and response is not None else None
+        wait = after or self.get_backoff_time()
+        if wait >= deadline.left():
+            status = response.status if response is not None else None
+            before = f"HTTP {status} {response.reason or ''}".rstrip() + "; " if response is not None else ""
+            raise _DeadlinePassed(
+                f"{before}{deadline.name} of {deadline.seconds:g} s would pass before the retry in {wait:g} s", status
+            )
+        time.sleep(max(wait, 0.0))
+
+
+class _RedactUrls(logging.Filter):
+    """Removes credentials from urllib3's own log lines ("Retrying ... : /models?api_key=...")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+for _logger in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry", "urllib3.response"):
+    logging.getLogger(_logger).addFilter(_RedactUrls())
 
 
 def _retry(retries: int, backoff: float, max_retry_after: int) -> Retry:
     """429/5xx, connection errors and read timeouts, retried with exponential backoff, honouring Retry-After."""
-    return Retry(
+    return _Retry(
         total=retries,
         connect=retries,
         read=retries,
@@ -35,35 +220,68 @@ def _retry(retries: int, backoff: float, max_retry_after: int) -> Retry:
     )
 
 
+class Session(requests.Session):
+    """A requests.Session with the client's deadlines: `deadline_s` for each fetch through it, and `until`, a
+    moment by which every fetch through it ends (a run's deadline)."""
+
+    deadline_s: float = DEADLINE_S
+    until: Deadline | None = None
+
+
 def make_session(
     *,
     retries: int = 3,
     backoff: float = 1.0,
     max_retry_after: int = 120,
     user_agent: str = USER_AGENT,
-) -> requests.Session:
-    """A session that retries 429/5xx, connection errors and read timeouts with exponential backoff."""
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=_retry(retries, backoff, max_retry_after))
+    deadline_s: float = DEADLINE_S,
+    until: Deadline | None = None,
+) -> Session:
+    """A session that retries 429/5xx, connection errors and read timeouts with exponential backoff, and ends each
+    fetch by its deadline."""
+    session = Session()
+    adapter = _Adapter(max_retries=_retry(retries, backoff, max_retry_after))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = user_agent
+    session.deadline_s, session.until = deadline_s, until
     return session
 
 
+def deadline_of(session: requests.Session) -> Deadline:
+    """The deadline of a fetch starting now through this session: its own, or the session's `until` if sooner."""
+    own = Deadline.after(getattr(session, "deadline_s", DEADLINE_S))
+    return earliest(own, getattr(session, "until", None)) or own
+
+
+def origin(url: str) -> tuple[str, str | None, int | None]:
+    """Scheme, host and port: what a redirect to another host changes."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+
+
 class CurlClient:
-    """The same client policy as make_session (retries with backoff that honour Retry-After, timeouts, the
-    User-Agent, the FetchError reasons), with the HTTP done by libcurl: for long sequential walks such as the full-Hub
-    census, two thousand requests in a row, where urllib3 spends half a millisecond of Python on each (about a third
-    of that re-encoding the URL character by character) and libcurl a sixth of that. One connection, kept alive."""
+    """The same client policy as make_session (retries with backoff that honour Retry-After, timeouts, deadlines,
+    the User-Agent, the FetchError reasons), with the HTTP done by libcurl: for long sequential walks such as the
+    full-Hub census, two thousand requests in a row, where urllib3 spends half a millisecond of Python on each (about a
+    third of that re-encoding the URL character by character) and libcurl a sixth of that. One connection, kept
+    alive."""
 
     def __init__(
-        self, *, retries: int = 3, backoff: float = 1.0, max_retry_after: int = 120, user_agent: str = USER_AGENT
+        self,
+        *,
+        retries: int = 3,
+        backoff: float = 1.0,
+        max_retry_after: int = 120,
+        user_agent: str = USER_AGENT,
+        deadline_s: float = DEADLINE_S,
+        until: Deadline | None = None,
     ) -> None:
         import certifi
         import pycurl
 
         self.retry = _retry(retries, backoff, max_retry_after)
+        self.deadline_s, self.until = deadline_s, until
         self.curl = pycurl.Curl()
         self.curl.setopt(pycurl.USERAGENT, user_agent)
         self.curl.setopt(pycurl.NOSIGNAL, 1)
@@ -82,16 +300,42 @@ class CurlClient:
         timeout: float = 30.0,
         max_bytes: int = MAX_BYTES,
         headers: dict[str, str] | None = None,
+        other_hosts: bool = True,
     ) -> Payload:
         """fetch() through libcurl: the same Payload, and the same FetchError reasons. `timeout` bounds each attempt
-        as a whole (connecting: at most 10 s of it)."""
+        as a whole (connecting: at most 10 s of it), the deadline all of them and their waits."""
+        own = Deadline.after(self.deadline_s)
+        deadline = earliest(own, self.until) or own
+        outer = getattr(_fetching, "deadline", None)
+        _fetching.deadline = deadline
+        try:
+            return self._get(source, url, timeout, max_bytes, headers, other_hosts, deadline)
+        except _DeadlinePassed as exc:
+            raise FetchError(source, url, exc.reason, status=exc.status) from None
+        finally:
+            _fetching.deadline = outer
+
+    def _get(
+        self,
+        source: str,
+        url: str,
+        timeout: float,
+        max_bytes: int,
+        headers: dict[str, str] | None,
+        other_hosts: bool,
+        deadline: Deadline,
+    ) -> Payload:
         import pycurl
 
         curl, retry = self.curl, self.retry
         curl.setopt(pycurl.HTTPHEADER, [f"{key}: {value}" for key, value in (headers or {}).items()])
-        curl.setopt(pycurl.CONNECTTIMEOUT_MS, int(min(timeout, 10.0) * 1000))
-        curl.setopt(pycurl.TIMEOUT_MS, int(timeout * 1000))
         while True:
+            left = deadline.left()
+            if left <= 0.001:
+                raise _DeadlinePassed(deadline.reason)
+            attempt = min(timeout, left)  # libcurl ends the whole transfer at its TIMEOUT, however the bytes come
+            curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(min(attempt, 10.0) * 1000)))
+            curl.setopt(pycurl.TIMEOUT_MS, max(1, int(attempt * 1000)))
             fetched_at, body, head = datetime.now(UTC), bytearray(), []
 
             def write(chunk: bytes, body: bytearray = body) -> int | None:
@@ -106,35 +350,43 @@ class CurlClient:
             except pycurl.error as exc:
                 if len(body) > max_bytes:
                     raise FetchError(source, url, f"response larger than {max_bytes} bytes") from None
+                if exc.args[0] == pycurl.E_OPERATION_TIMEDOUT and attempt < timeout:
+                    raise _DeadlinePassed(deadline.reason) from None
                 error = _curl_error(url, timeout, *exc.args)
                 try:
                     retry = retry.increment("GET", url, error=error)
                 except urllib3.exceptions.HTTPError:
-                    raise FetchError(source, url, error.detail, retryable=error.retryable) from exc
+                    raise FetchError(source, url, error.detail, retryable=error.retryable) from None
                 retry.sleep()
                 continue
             status, reason, response_headers = _last_response(head)
+            final = curl.getinfo(pycurl.EFFECTIVE_URL) if curl.getinfo(pycurl.REDIRECT_COUNT) else None
+            if final and not other_hosts and origin(final) != origin(url):
+                raise _other_host(source, url, final, status)
             if retry.is_retry("GET", status, has_retry_after="retry-after" in response_headers):
-                response = urllib3.HTTPResponse(b"", headers=response_headers, status=status, preload_content=False)
+                response = urllib3.HTTPResponse(
+                    b"", headers=response_headers, status=status, reason=reason, preload_content=False
+                )
                 try:
                     retry = retry.increment("GET", url, response=response)
                 except urllib3.exceptions.MaxRetryError:
-                    raise _status_error(source, url, status, reason, retry) from None
+                    raise _status_error(source, url, status, reason, retry, final) from None
                 retry.sleep(response)
                 continue
             if status >= 400:
-                raise _status_error(source, url, status, reason, retry)
+                raise _status_error(source, url, status, reason, retry, final)
             link = response_headers.get("link")
             links = {item["rel"]: item["url"] for item in parse_header_links(link) if item.get("rel")} if link else {}
             return Payload(
                 source=source,
-                url=url,
+                url=redact(url),
                 fetched_at=fetched_at,
                 status=status,
                 content=bytes(body),
                 content_type=response_headers.get("content-type", ""),
                 links=links,
                 headers=response_headers,
+                final_url=redact(final) if final else None,
             )
 
 
@@ -197,19 +449,55 @@ def fetch(
     timeout: float = 30.0,
     max_bytes: int = MAX_BYTES,
     headers: dict[str, str] | None = None,
+    other_hosts: bool = True,
 ) -> Payload:
-    """GET url and return the body as a Payload; any failure becomes a FetchError with a clear reason."""
-    fetched_at = datetime.now(UTC)
+    """GET url and return the body as a Payload; any failure becomes a FetchError with a clear reason. The fetch is
+    over by its deadline (deadline_of) whatever the server does; `timeout` bounds each wait for the server. A
+    redirect is followed and recorded (Payload.final_url); to another host, only when other_hosts."""
+    deadline = deadline_of(session)
+    watch = _Watch(deadline)
+    outer = getattr(_fetching, "deadline", None), getattr(_fetching, "watch", None)
+    _fetching.deadline, _fetching.watch = deadline, watch
     try:
-        response = session.get(url, timeout=(min(timeout, 10.0), timeout), stream=True, headers=headers)
+        return _fetch(session, source, url, timeout, max_bytes, headers, other_hosts, watch)
+    except _DeadlinePassed as exc:
+        raise FetchError(source, url, exc.reason, status=exc.status) from None
+    finally:
+        watch.stop()
+        _fetching.deadline, _fetching.watch = outer
+
+
+def _fetch(
+    session: requests.Session,
+    source: str,
+    url: str,
+    timeout: float,
+    max_bytes: int,
+    headers: dict[str, str] | None,
+    other_hosts: bool,
+    watch: _Watch,
+) -> Payload:
+    deadline = watch.deadline
+    fetched_at = datetime.now(UTC)
+    left = deadline.left()
+    if left <= 0:
+        raise _DeadlinePassed(deadline.reason)
+    wait = min(timeout, left)
+    try:  # the errors of requests quote the URL: none of them is chained to a FetchError
+        response = session.get(url, timeout=(min(wait, 10.0), wait), stream=True, headers=headers)
     except requests.exceptions.RequestException as exc:
+        if watch.passed or deadline.left() <= 0:
+            raise _DeadlinePassed(deadline.reason) from None
         if _timed_out(exc):
-            raise FetchError(source, url, f"timed out after {timeout:g} s") from exc
-        raise FetchError(source, url, f"request failed: {_reason(exc)}") from exc
+            raise FetchError(source, url, f"timed out after {timeout:g} s") from None
+        raise FetchError(source, url, f"request failed: {_reason(exc)}") from None
     with response:
+        final = response.url if response.history else None
+        if final and not other_hosts and origin(final) != origin(url):
+            raise _other_host(source, url, final, response.status_code)
         if response.status_code >= 400:
             raise _status_error(
-                source, url, response.status_code, response.reason, getattr(response.raw, "retries", None)
+                source, url, response.status_code, response.reason, getattr(response.raw, "retries", None), final
             )
         chunks: list[bytes] = []
         size = 0
@@ -219,28 +507,43 @@ def fetch(
                 if size > max_bytes:
                     raise FetchError(source, url, f"response larger than {max_bytes} bytes")
                 chunks.append(chunk)
-        except requests.exceptions.Timeout as exc:
-            raise FetchError(source, url, f"timed out reading the body after {timeout:g} s") from exc
         except requests.exceptions.RequestException as exc:
-            raise FetchError(source, url, f"body cut short: {_reason(exc)}", retryable=True) from exc
+            if watch.passed:
+                raise _DeadlinePassed(deadline.reason) from None
+            if isinstance(exc, requests.exceptions.Timeout):
+                raise FetchError(source, url, f"timed out reading the body after {timeout:g} s") from None
+            raise FetchError(source, url, f"body cut short: {_reason(exc)}", retryable=True) from None
+        if watch.passed:  # a body without a length ends where the deadline cut it: never taken as whole
+            raise _DeadlinePassed(deadline.reason)
         return Payload(
             source=source,
-            url=url,
+            url=redact(url),
             fetched_at=fetched_at,
             status=response.status_code,
             content=b"".join(chunks),
             content_type=response.headers.get("Content-Type", ""),
             links={rel: link["url"] for rel, link in response.links.items() if link.get("url")},
             headers={key.lower(): value for key, value in response.headers.items()},
+            final_url=redact(final) if final else None,
         )
 
 
-def _status_error(source: str, url: str, status: int, reason: str | None, retries: Retry | None) -> FetchError:
+def _other_host(source: str, url: str, final: str, status: int) -> FetchError:
+    """A redirect to another host, refused where only the host asked may answer."""
+    scheme, host, port = origin(final)
+    return FetchError(
+        source, url, f"redirected to another host ({scheme}://{host}:{port}); refused", status=status, final_url=final
+    )
+
+
+def _status_error(
+    source: str, url: str, status: int, reason: str | None, retries: Retry | None, final: str | None = None
+) -> FetchError:
     """An HTTP error status, after the client's own retries, as one FetchError: 'HTTP 503 Service Unavailable after
     3 retries'."""
     tries = len(getattr(retries, "history", ()) or ())
     after = f" after {tries} retries" if tries else ""
-    return FetchError(source, url, f"HTTP {status} {reason or ''}".rstrip() + after)
+    return FetchError(source, url, f"HTTP {status} {reason or ''}".rstrip() + after, status=status, final_url=final)
 
 
 def _timed_out(exc: BaseException) -> bool:
