@@ -383,7 +383,7 @@ def test_a_resumed_census_decodes_its_staged_batches_again_from_their_raw_pages(
     stage = census.Staging(folder)
     stage.start(datetime(2026, 8, 1).date(), "run", "http://hub/api/models")
     body = json.dumps(_models(3)).encode()
-    raw = [("http://hub/api/models", datetime.now(UTC), 200, body, "application/json")]
+    raw = [("http://hub/api/models", datetime.now(UTC), 200, body, "application/json", None)]
     staged = census.stage_batch(str(tmp_path), str(folder), 0, "first", *census.spool(folder, 0, "first", raw))
     assert not list(folder.glob("spool-*"))  # read, then deleted
     stage.advance(staged, None)
