@@ -3,25 +3,25 @@ Retry-After; URLs recorded without their credentials."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
-import threading
-import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from requests.utils import parse_header_links
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 from extractors.base import Payload
+from extractors.deadlines import (
+    Deadline,
+    DeadlinePassed,
+    DeadlineRetry,
+    Watch,
+    WatchedAdapter,
+    bounded,
+    earliest,
+)
 from extractors.errors import FetchError
 from extractors.redact import redact
 
@@ -29,163 +29,6 @@ USER_AGENT = "llmflation/0.1 (+https://github.com/llmflation/llmflation; price a
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_BYTES = 64 * 1024 * 1024
 DEADLINE_S = 300.0  # one fetch as a whole: connecting, the first byte, the body, and every retry with its wait
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """A moment (time.monotonic()) by which fetches must be over, and its name in the reason of a fetch it ends."""
-
-    at: float
-    seconds: float
-    name: str = "deadline"
-
-    @classmethod
-    def after(cls, seconds: float, name: str = "deadline") -> Deadline:
-        return cls(time.monotonic() + seconds, seconds, name)
-
-    def left(self) -> float:
-        """Seconds until it passes (negative once it has)."""
-        return self.at - time.monotonic()
-
-    @property
-    def reason(self) -> str:
-        return f"{self.name} of {self.seconds:g} s passed"
-
-
-def earliest(*deadlines: Deadline | None) -> Deadline | None:
-    """The first to pass of the deadlines given (None when none is)."""
-    given = [deadline for deadline in deadlines if deadline is not None]
-    return min(given, key=lambda deadline: deadline.at) if given else None
-
-
-def time_left(deadline: Deadline | None) -> float:
-    """Seconds left before a deadline (infinite without one, 0 once it has passed): to cut a pause short."""
-    return float("inf") if deadline is None else max(deadline.left(), 0.0)
-
-
-class _DeadlinePassed(Exception):
-    """Raised inside a fetch whose deadline has passed, or would before the next attempt."""
-
-    def __init__(self, reason: str, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason, self.status = reason, status
-
-
-_fetching = threading.local()  # the deadline and the watch of the fetch running in this thread
-
-
-class _Watch:
-    """The sockets of one fetch, shut down when its deadline passes: a read blocked on a server that trickles its
-    bytes (which a per-read timeout never ends) returns at once."""
-
-    def __init__(self, deadline: Deadline) -> None:
-        self.deadline = deadline
-        self.passed = False
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(max(deadline.left(), 0.0), self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def enlist(self, connection: HTTPConnection) -> None:
-        """Watch the socket of a connection the fetch uses (its socket, not the connection: http.client lets go of
-        the socket of a response read to the end of the connection); past the deadline, end it and the fetch."""
-        sock = connection.sock
-        with self._lock:
-            self.passed = self.passed or self.deadline.left() <= 0
-            if self.passed:
-                _shut(sock)
-                raise _DeadlinePassed(self.deadline.reason)
-            if sock is not None and not any(known is sock for known in self._sockets):
-                self._sockets.append(sock)
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.passed = True
-            sockets = list(self._sockets)
-        for sock in sockets:
-            _shut(sock)
-
-    def stop(self) -> None:
-        self._timer.cancel()
-
-
-def _shut(sock: socket.socket | None) -> None:
-    if sock is not None:
-        with contextlib.suppress(OSError):  # the descriptor's own, under TLS too: a reader gets end of file at once
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-def _enlist(connection: HTTPConnection) -> None:
-    watch = getattr(_fetching, "watch", None)
-    if watch is not None:
-        watch.enlist(connection)
-
-
-class _HTTPConnection(HTTPConnection):
-    """urllib3's connection, watched by the fetch using it (a kept-alive one is enlisted again by each request)."""
-
-    def connect(self) -> None:
-        super().connect()
-        _enlist(self)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _enlist(self)
-        super().request(*args, **kwargs)
-
-
-class _HTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _enlist(self)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _enlist(self)
-        super().request(*args, **kwargs)
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-class _Adapter(HTTPAdapter):
-    """requests' adapter, with connections a fetch's deadline can end."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        if not proxy.lower().startswith("socks"):  # SOCKS proxies bring connections of their own
-            manager.pool_classes_by_scheme = _POOLS
-        return manager
-
-
-class _Retry(Retry):
-    """urllib3's Retry, whose waits between attempts never outlast the deadline of the fetch in this thread."""
-
-    def sleep(self, response: urllib3.BaseHTTPResponse | None = None) -> None:
-        deadline = getattr(_fetching, "deadline", None)
-        if deadline is None:
-            super().sleep(response)
-            return
-        after = self.get_retry_after(response) if self.respect_retry_after_header and response is not None else None
-        wait = after or self.get_backoff_time()
-        if wait >= deadline.left():
-            status = response.status if response is not None else None
-            before = f"HTTP {status} {response.reason or ''}".rstrip() + "; " if response is not None else ""
-            raise _DeadlinePassed(
-                f"{before}{deadline.name} of {deadline.seconds:g} s would pass before the retry in {wait:g} s", status
-            )
-        time.sleep(max(wait, 0.0))
 
 
 class _RedactUrls(logging.Filter):
@@ -205,7 +48,7 @@ for _logger in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.re
 
 def _retry(retries: int, backoff: float, max_retry_after: int) -> Retry:
     """429/5xx, connection errors and read timeouts, retried with exponential backoff, honouring Retry-After."""
-    return _Retry(
+    return DeadlineRetry(
         total=retries,
         connect=retries,
         read=retries,
@@ -240,7 +83,7 @@ def make_session(
     """A session that retries 429/5xx, connection errors and read timeouts with exponential backoff, and ends each
     fetch by its deadline."""
     session = Session()
-    adapter = _Adapter(max_retries=_retry(retries, backoff, max_retry_after))
+    adapter = WatchedAdapter(max_retries=_retry(retries, backoff, max_retry_after))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = user_agent
@@ -306,14 +149,11 @@ class CurlClient:
         as a whole (connecting: at most 10 s of it), the deadline all of them and their waits."""
         own = Deadline.after(self.deadline_s)
         deadline = earliest(own, self.until) or own
-        outer = getattr(_fetching, "deadline", None)
-        _fetching.deadline = deadline
         try:
-            return self._get(source, url, timeout, max_bytes, headers, other_hosts, deadline)
-        except _DeadlinePassed as exc:
+            with bounded(deadline, watch=False):
+                return self._get(source, url, timeout, max_bytes, headers, other_hosts, deadline)
+        except DeadlinePassed as exc:
             raise FetchError(source, url, exc.reason, status=exc.status) from None
-        finally:
-            _fetching.deadline = outer
 
     def _get(
         self,
@@ -332,7 +172,7 @@ class CurlClient:
         while True:
             left = deadline.left()
             if left <= 0.001:
-                raise _DeadlinePassed(deadline.reason)
+                raise DeadlinePassed(deadline.reason)
             attempt = min(timeout, left)  # libcurl ends the whole transfer at its TIMEOUT, however the bytes come
             curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(min(attempt, 10.0) * 1000)))
             curl.setopt(pycurl.TIMEOUT_MS, max(1, int(attempt * 1000)))
@@ -351,7 +191,7 @@ class CurlClient:
                 if len(body) > max_bytes:
                     raise FetchError(source, url, f"response larger than {max_bytes} bytes") from None
                 if exc.args[0] == pycurl.E_OPERATION_TIMEDOUT and attempt < timeout:
-                    raise _DeadlinePassed(deadline.reason) from None
+                    raise DeadlinePassed(deadline.reason, _last_response(head)[0] or None) from None
                 error = _curl_error(url, timeout, *exc.args)
                 try:
                     retry = retry.increment("GET", url, error=error)
@@ -454,17 +294,12 @@ def fetch(
     """GET url and return the body as a Payload; any failure becomes a FetchError with a clear reason. The fetch is
     over by its deadline (deadline_of) whatever the server does; `timeout` bounds each wait for the server. A
     redirect is followed and recorded (Payload.final_url); to another host, only when other_hosts."""
-    deadline = deadline_of(session)
-    watch = _Watch(deadline)
-    outer = getattr(_fetching, "deadline", None), getattr(_fetching, "watch", None)
-    _fetching.deadline, _fetching.watch = deadline, watch
     try:
-        return _fetch(session, source, url, timeout, max_bytes, headers, other_hosts, watch)
-    except _DeadlinePassed as exc:
+        with bounded(deadline_of(session)) as watch:
+            assert watch is not None
+            return _fetch(session, source, url, timeout, max_bytes, headers, other_hosts, watch)
+    except DeadlinePassed as exc:
         raise FetchError(source, url, exc.reason, status=exc.status) from None
-    finally:
-        watch.stop()
-        _fetching.deadline, _fetching.watch = outer
 
 
 def _fetch(
@@ -475,19 +310,19 @@ def _fetch(
     max_bytes: int,
     headers: dict[str, str] | None,
     other_hosts: bool,
-    watch: _Watch,
+    watch: Watch,
 ) -> Payload:
     deadline = watch.deadline
     fetched_at = datetime.now(UTC)
     left = deadline.left()
     if left <= 0:
-        raise _DeadlinePassed(deadline.reason)
+        raise DeadlinePassed(deadline.reason)
     wait = min(timeout, left)
     try:  # the errors of requests quote the URL: none of them is chained to a FetchError
         response = session.get(url, timeout=(min(wait, 10.0), wait), stream=True, headers=headers)
     except requests.exceptions.RequestException as exc:
         if watch.passed or deadline.left() <= 0:
-            raise _DeadlinePassed(deadline.reason) from None
+            raise DeadlinePassed(deadline.reason) from None
         if _timed_out(exc):
             raise FetchError(source, url, f"timed out after {timeout:g} s") from None
         raise FetchError(source, url, f"request failed: {_reason(exc)}") from None
@@ -509,12 +344,12 @@ def _fetch(
                 chunks.append(chunk)
         except requests.exceptions.RequestException as exc:
             if watch.passed:
-                raise _DeadlinePassed(deadline.reason) from None
+                raise DeadlinePassed(deadline.reason, response.status_code) from None
             if isinstance(exc, requests.exceptions.Timeout):
                 raise FetchError(source, url, f"timed out reading the body after {timeout:g} s") from None
             raise FetchError(source, url, f"body cut short: {_reason(exc)}", retryable=True) from None
         if watch.passed:  # a body without a length ends where the deadline cut it: never taken as whole
-            raise _DeadlinePassed(deadline.reason)
+            raise DeadlinePassed(deadline.reason, response.status_code)
         return Payload(
             source=source,
             url=redact(url),

@@ -9,8 +9,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from extractors.base import Payload
+from extractors.deadlines import Deadline
 from extractors.errors import FetchError
-from extractors.http import Deadline
 from flows import alerts, hub, ledger, pipeline
 from flows.progress import progress_bar
 from flows.settings import Settings

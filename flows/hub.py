@@ -23,6 +23,7 @@ import requests
 
 from extractors import http
 from extractors.base import Payload
+from extractors.deadlines import Deadline, earliest, time_left
 from extractors.errors import FetchError, ParseError
 from extractors.hub import huggingface
 from extractors.redact import redact, restore
@@ -38,7 +39,7 @@ CENSUS = "huggingface-census"
 
 
 def fetch_hub(
-    settings: Settings, session: requests.Session | None = None, until: http.Deadline | None = None
+    settings: Settings, session: requests.Session | None = None, until: Deadline | None = None
 ) -> tuple[list[Payload], FetchError | None]:
     """Every page of every tracked list (authors, top by downloads, top trending); on the first fetch error, the
     pages that arrived before it (to be archived all the same) and the error. Each page ends by its deadline, and
@@ -250,7 +251,7 @@ def run_census(
     day: date,
     run_id: str,
     on_page: Callable[[], None] | None = None,
-    until: http.Deadline | None = None,
+    until: Deadline | None = None,
 ) -> dict[str, object]:
     """Stream every page of the full listing into the day's staging folder, resuming from its stored cursor; apply
     it to the warehouse only when the last page has arrived. A rerun of a completed day does nothing. The walk ends
@@ -289,7 +290,7 @@ def run_census(
     resumed = bool(state["pages"])
     first = state["pages"]  # the number of the next page to stage
     resume_at = restore(state["next_url"], census_url(settings)) if state["next_url"] else None  # first not staged
-    deadline = http.earliest(http.Deadline.after(settings.hf_census_deadline, "census deadline"), until)
+    deadline = earliest(Deadline.after(settings.hf_census_deadline, "census deadline"), until)
     token = uuid.uuid4().hex[:8]  # names this attempt's batch files apart from any a killed attempt left
     batch: list[Payload] = []
     in_flight: deque[tuple[Future[census.Staged], list[Payload], str | None]] = deque()
@@ -433,7 +434,7 @@ def _pages_ahead(
     url: str | None,
     depth: int = 4,
     idle: Callable[[], None] | None = None,
-    until: http.Deadline | None = None,
+    until: Deadline | None = None,
 ) -> Iterator[tuple[Payload, str | None]]:
     """(page, next URL) pairs, fetched in a background thread up to `depth` pages ahead, pausing when the Hub's
     RateLimit header says the window is spent (never past `until`, by which every page ends); a fetch error is raised
@@ -461,7 +462,7 @@ def _pages_ahead(
                 next_url = following
                 if next_url:
                     pause = huggingface.rate_limit_pause(page.headers, max_wait=settings.http_max_retry_after)
-                    stop.wait(min(pause, http.time_left(until)))
+                    stop.wait(min(pause, time_left(until)))
             _put(pages, None, stop)
         except BaseException as exc:  # handed to the consumer, which raises it
             _put(pages, exc, stop)

@@ -17,6 +17,7 @@ import requests
 
 from extractors import http
 from extractors.base import Payload, source_module
+from extractors.deadlines import Deadline
 from extractors.errors import FetchError, LlmflationError, ParseError
 from flows import alerts, ledger
 from flows.ledger import RunSummary, SourceOutcome, close_unloaded
@@ -30,7 +31,7 @@ REBUILD_FLOW = "rebuild"
 UNIT_SHIFT_MIN_PRICES = 10  # below this many known prices, a run's jumps are judged one by one
 
 
-def make_session(settings: Settings, until: http.Deadline | None = None) -> requests.Session:
+def make_session(settings: Settings, until: Deadline | None = None) -> requests.Session:
     """The HTTP session for one run, configured from settings; its fetches end by their deadline and by `until`."""
     return http.make_session(
         retries=settings.http_retries,
@@ -41,13 +42,13 @@ def make_session(settings: Settings, until: http.Deadline | None = None) -> requ
     )
 
 
-def run_deadline(settings: Settings) -> http.Deadline | None:
+def run_deadline(settings: Settings) -> Deadline | None:
     """When the fetches of a run starting now must be over (LLMFLATION_RUN_DEADLINE); None: no limit."""
-    return http.Deadline.after(settings.run_deadline, "run deadline") if settings.run_deadline else None
+    return Deadline.after(settings.run_deadline, "run deadline") if settings.run_deadline else None
 
 
 def fetch_source(
-    settings: Settings, name: str, session: requests.Session | None = None, until: http.Deadline | None = None
+    settings: Settings, name: str, session: requests.Session | None = None, until: Deadline | None = None
 ) -> list[Payload]:
     """Fetch one source's documents (I/O only): one, or several when the module defines fetch()."""
     module = source_module(name)
@@ -189,7 +190,7 @@ def run_prices(
     as_of: datetime | None = None,
     on_outcome: Callable[[SourceOutcome], None] | None = None,
     *,
-    fetch: Callable[[Settings, list[str], http.Deadline | None], dict[str, Callable[[], Fetched]]] | None = None,
+    fetch: Callable[[Settings, list[str], Deadline | None], dict[str, Callable[[], Fetched]]] | None = None,
     wait_s: float = 0,
 ) -> RunSummary:
     """The price run, with or without an orchestrator: every source fetched concurrently (by `fetch`, which
@@ -209,7 +210,7 @@ def run_prices(
 
 
 def _fetch_in_threads(
-    settings: Settings, sources: list[str], until: http.Deadline | None
+    settings: Settings, sources: list[str], until: Deadline | None
 ) -> dict[str, Callable[[], Fetched]]:
     session = make_session(settings, until)
     pool = ThreadPoolExecutor(max_workers=4)
@@ -249,7 +250,7 @@ def rebuild_history(settings: Settings, sources: list[str] | None = None) -> lis
 
 
 def fetch_or_error(
-    settings: Settings, name: str, session: requests.Session | None = None, until: http.Deadline | None = None
+    settings: Settings, name: str, session: requests.Session | None = None, until: Deadline | None = None
 ) -> list[Payload] | FetchError:
     """fetch_source, with a FetchError returned instead of raised."""
     try:

@@ -12,8 +12,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from extractors.base import Payload, parse_source_list
+from extractors.deadlines import Deadline
 from extractors.errors import FetchError
-from extractors.http import Deadline
 from extractors.redact import redact
 from flows import alerts, ledger, pipeline
 from flows.ledger import SourceOutcome

@@ -15,8 +15,9 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import requests
 
 from extractors.base import Payload, json_body
+from extractors.deadlines import time_left
 from extractors.errors import FetchError, ParseError
-from extractors.http import fetch, time_left
+from extractors.http import fetch
 
 NAME = "huggingface"
 URL = "https://huggingface.co/api/models"
@@ -119,8 +120,9 @@ def rate_limit_pause(headers: dict[str, str], *, max_wait: float = 120.0) -> flo
 
 
 def origin(url: str) -> str:
+    """scheme://host[:port], without a user or password: what a listing may not leave."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def parse(payload: Payload) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
