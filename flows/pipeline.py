@@ -132,7 +132,7 @@ def _ingest(
         items += result.items
     pairs, conflicts = unique_offers(pairs)
     rejects += conflicts
-    moved = [p.final_url for p in fetched if p.final_url and http.origin(p.final_url) != http.origin(p.url)]
+    elsewhere = [p.final_url for p in fetched if p.final_url and http.origin(p.final_url) != http.origin(p.url)]
     outcome = SourceOutcome(
         name,
         "ok",
@@ -140,7 +140,7 @@ def _ingest(
         parsed=len(pairs),
         rejected=len(rejects),
         bytes=size,
-        notes=_notes(skipped, rejects, moved),
+        notes=_notes(skipped, rejects, elsewhere),
     )
     previous = load.previous_healthy_rows(con, name, observed_at, run_id)
     moved, compared = load.unit_shift(con, name, pairs, observed_at) if pairs else (0, 0)
@@ -259,10 +259,10 @@ def fetch_or_error(
         return exc
 
 
-def _notes(skipped: dict[str, int], rejects: list[tuple[str, str]], moved: list[str]) -> str | None:
+def _notes(skipped: dict[str, int], rejects: list[tuple[str, str]], elsewhere: list[str]) -> str | None:
     parts = [f"skipped {count} ({reason})" for reason, count in sorted(skipped.items(), key=lambda kv: -kv[1])]
     if rejects:
         parts.append(f"rejected {len(rejects)}, e.g. {rejects[0][0]}: {rejects[0][1]}")
-    if moved:
-        parts.append(f"served by another host after a redirect: {', '.join(moved)}")
+    if elsewhere:
+        parts.append(f"served by another host after a redirect: {', '.join(elsewhere)}")
     return "; ".join(parts) or None
