@@ -302,3 +302,20 @@ def test_credentials_in_source_urls_are_used_but_never_shown_or_stored(httpserve
             searched.append(path.relative_to(tmp_path / "data").as_posix())
     assert "llmflation.duckdb" in searched and "prefect/prefect.db" in searched, searched
     assert any(name.startswith("raw/") for name in searched), searched
+
+
+def test_a_listing_served_after_a_redirect_to_another_host_is_recorded(httpserver: HTTPServer, tmp_path: Path) -> None:
+    moved = httpserver.url_for("/mirror/litellm.json").replace("localhost", "127.0.0.1")  # another host name
+    httpserver.expect_request("/litellm.json").respond_with_data("", status=302, headers={"Location": moved})
+    httpserver.expect_request("/mirror/litellm.json").respond_with_data(
+        real("litellm/model_prices_2025-02-06.json").read_bytes()
+    )
+    settings = Settings(
+        db=tmp_path / "data" / "llmflation.duckdb", source_urls={"litellm": httpserver.url_for("/litellm.json")}
+    )
+    assert run_prices(settings, ["litellm"], ts("2026-01-01T00:00")).status == "ok"
+    assert query(settings, "SELECT url, final_url, http_status FROM fetches") == [
+        (httpserver.url_for("/litellm.json"), moved, 200)
+    ]
+    ((notes,),) = query(settings, "SELECT notes FROM source_runs")
+    assert notes.endswith(f"served by another host after a redirect: {moved}"), notes
