@@ -28,7 +28,7 @@ class Payload:
     """One fetched document, exactly as received."""
 
     source: str
-    url: str
+    url: str  # as asked for, without credentials (extractors.redact)
     fetched_at: datetime
     status: int
     content: bytes
@@ -37,6 +37,8 @@ class Payload:
     links: dict[str, str] = field(default_factory=dict, compare=False)
     # response headers, names in lower case (e.g. the Hub's "ratelimit")
     headers: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # where the body came from when the request was redirected (without credentials); None when it was not
+    final_url: str | None = field(default=None, compare=False)
 
     @cached_property
     def sha256(self) -> str:

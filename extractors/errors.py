@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
+from extractors.redact import redact
+
 
 class LlmflationError(Exception):
     """Base of every error llmflation raises on purpose."""
 
 
 class SourceError(LlmflationError):
-    """An error tied to one source and URL."""
+    """An error tied to one source and URL; both kept, shown and stored without the URL's credentials."""
 
     def __init__(self, source: str, url: str, detail: str) -> None:
         self.source = source
-        self.url = url
-        self.detail = detail
-        super().__init__(f"{source}: {detail} ({url})")
+        self.url = redact(url)
+        self.detail = redact(detail, url)
+        super().__init__(f"{source}: {self.detail} ({self.url})")
 
 
 class FetchError(SourceError):
-    """The payload could not be fetched: network, HTTP status, size or truncation."""
+    """The payload could not be fetched: network, HTTP status, size, truncation or deadline. `status` is the HTTP
+    status of a response that was an error, `final_url` where it came from after redirects."""
 
-    def __init__(self, source: str, url: str, detail: str, *, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        source: str,
+        url: str,
+        detail: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        final_url: str | None = None,
+    ) -> None:
         super().__init__(source, url, detail)
         self.retryable = retryable
+        self.status = status
+        self.final_url = redact(final_url) if final_url else None
 
 
 class ParseError(SourceError):

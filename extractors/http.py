@@ -1,26 +1,54 @@
-"""The one HTTP client: timeouts, an honest User-Agent, retries with backoff that honour Retry-After."""
+"""The one HTTP client: timeouts, a deadline per fetch, an honest User-Agent, retries with backoff that honour
+Retry-After; URLs recorded without their credentials."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from requests.utils import parse_header_links
 from urllib3.util.retry import Retry
 
 from extractors.base import Payload
+from extractors.deadlines import (
+    Deadline,
+    DeadlinePassed,
+    DeadlineRetry,
+    Watch,
+    WatchedAdapter,
+    bounded,
+    earliest,
+)
 from extractors.errors import FetchError
+from extractors.redact import redact
 
 USER_AGENT = "llmflation/0.1 (+https://github.com/llmflation/llmflation; price and adoption tracker)"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_BYTES = 64 * 1024 * 1024
+DEADLINE_S = 300.0  # one fetch as a whole: connecting, the first byte, the body, and every retry with its wait
+
+
+class _RedactUrls(logging.Filter):
+    """Removes credentials from urllib3's own log lines ("Retrying ... : /models?api_key=...")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+for _logger in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry", "urllib3.response"):
+    logging.getLogger(_logger).addFilter(_RedactUrls())
 
 
 def _retry(retries: int, backoff: float, max_retry_after: int) -> Retry:
     """429/5xx, connection errors and read timeouts, retried with exponential backoff, honouring Retry-After."""
-    return Retry(
+    return DeadlineRetry(
         total=retries,
         connect=retries,
         read=retries,
@@ -35,35 +63,68 @@ def _retry(retries: int, backoff: float, max_retry_after: int) -> Retry:
     )
 
 
+class Session(requests.Session):
+    """A requests.Session with the client's deadlines: `deadline_s` for each fetch through it, and `until`, a
+    moment by which every fetch through it ends (a run's deadline)."""
+
+    deadline_s: float = DEADLINE_S
+    until: Deadline | None = None
+
+
 def make_session(
     *,
     retries: int = 3,
     backoff: float = 1.0,
     max_retry_after: int = 120,
     user_agent: str = USER_AGENT,
-) -> requests.Session:
-    """A session that retries 429/5xx, connection errors and read timeouts with exponential backoff."""
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=_retry(retries, backoff, max_retry_after))
+    deadline_s: float = DEADLINE_S,
+    until: Deadline | None = None,
+) -> Session:
+    """A session that retries 429/5xx, connection errors and read timeouts with exponential backoff, and ends each
+    fetch by its deadline."""
+    session = Session()
+    adapter = WatchedAdapter(max_retries=_retry(retries, backoff, max_retry_after))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = user_agent
+    session.deadline_s, session.until = deadline_s, until
     return session
 
 
+def deadline_of(session: requests.Session) -> Deadline:
+    """The deadline of a fetch starting now through this session: its own, or the session's `until` if sooner."""
+    own = Deadline.after(getattr(session, "deadline_s", DEADLINE_S))
+    return earliest(own, getattr(session, "until", None)) or own
+
+
+def origin(url: str) -> tuple[str, str | None, int | None]:
+    """Scheme, host and port: what a redirect to another host changes."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+
+
 class CurlClient:
-    """The same client policy as make_session (retries with backoff that honour Retry-After, timeouts, the
-    User-Agent, the FetchError reasons), with the HTTP done by libcurl: for long sequential walks such as the full-Hub
-    census, two thousand requests in a row, where urllib3 spends half a millisecond of Python on each (about a third
-    of that re-encoding the URL character by character) and libcurl a sixth of that. One connection, kept alive."""
+    """The same client policy as make_session (retries with backoff that honour Retry-After, timeouts, deadlines,
+    the User-Agent, the FetchError reasons), with the HTTP done by libcurl: for long sequential walks such as the
+    full-Hub census, two thousand requests in a row, where urllib3 spends half a millisecond of Python on each (about a
+    third of that re-encoding the URL character by character) and libcurl a sixth of that. One connection, kept
+    alive."""
 
     def __init__(
-        self, *, retries: int = 3, backoff: float = 1.0, max_retry_after: int = 120, user_agent: str = USER_AGENT
+        self,
+        *,
+        retries: int = 3,
+        backoff: float = 1.0,
+        max_retry_after: int = 120,
+        user_agent: str = USER_AGENT,
+        deadline_s: float = DEADLINE_S,
+        until: Deadline | None = None,
     ) -> None:
         import certifi
         import pycurl
 
         self.retry = _retry(retries, backoff, max_retry_after)
+        self.deadline_s, self.until = deadline_s, until
         self.curl = pycurl.Curl()
         self.curl.setopt(pycurl.USERAGENT, user_agent)
         self.curl.setopt(pycurl.NOSIGNAL, 1)
@@ -82,16 +143,39 @@ class CurlClient:
         timeout: float = 30.0,
         max_bytes: int = MAX_BYTES,
         headers: dict[str, str] | None = None,
+        other_hosts: bool = True,
     ) -> Payload:
         """fetch() through libcurl: the same Payload, and the same FetchError reasons. `timeout` bounds each attempt
-        as a whole (connecting: at most 10 s of it)."""
+        as a whole (connecting: at most 10 s of it), the deadline all of them and their waits."""
+        own = Deadline.after(self.deadline_s)
+        deadline = earliest(own, self.until) or own
+        try:
+            with bounded(deadline, watch=False):
+                return self._get(source, url, timeout, max_bytes, headers, other_hosts, deadline)
+        except DeadlinePassed as exc:
+            raise FetchError(source, url, exc.reason, status=exc.status) from None
+
+    def _get(
+        self,
+        source: str,
+        url: str,
+        timeout: float,
+        max_bytes: int,
+        headers: dict[str, str] | None,
+        other_hosts: bool,
+        deadline: Deadline,
+    ) -> Payload:
         import pycurl
 
         curl, retry = self.curl, self.retry
         curl.setopt(pycurl.HTTPHEADER, [f"{key}: {value}" for key, value in (headers or {}).items()])
-        curl.setopt(pycurl.CONNECTTIMEOUT_MS, int(min(timeout, 10.0) * 1000))
-        curl.setopt(pycurl.TIMEOUT_MS, int(timeout * 1000))
         while True:
+            left = deadline.left()
+            if left <= 0.001:
+                raise DeadlinePassed(deadline.reason)
+            attempt = min(timeout, left)  # libcurl ends the whole transfer at its TIMEOUT, however the bytes come
+            curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(min(attempt, 10.0) * 1000)))
+            curl.setopt(pycurl.TIMEOUT_MS, max(1, int(attempt * 1000)))
             fetched_at, body, head = datetime.now(UTC), bytearray(), []
 
             def write(chunk: bytes, body: bytearray = body) -> int | None:
@@ -106,35 +190,43 @@ class CurlClient:
             except pycurl.error as exc:
                 if len(body) > max_bytes:
                     raise FetchError(source, url, f"response larger than {max_bytes} bytes") from None
+                if exc.args[0] == pycurl.E_OPERATION_TIMEDOUT and attempt < timeout:
+                    raise DeadlinePassed(deadline.reason, _last_response(head)[0] or None) from None
                 error = _curl_error(url, timeout, *exc.args)
                 try:
                     retry = retry.increment("GET", url, error=error)
                 except urllib3.exceptions.HTTPError:
-                    raise FetchError(source, url, error.detail, retryable=error.retryable) from exc
+                    raise FetchError(source, url, error.detail, retryable=error.retryable) from None
                 retry.sleep()
                 continue
             status, reason, response_headers = _last_response(head)
+            final = curl.getinfo(pycurl.EFFECTIVE_URL) if curl.getinfo(pycurl.REDIRECT_COUNT) else None
+            if final and not other_hosts and origin(final) != origin(url):
+                raise _other_host(source, url, final, status)
             if retry.is_retry("GET", status, has_retry_after="retry-after" in response_headers):
-                response = urllib3.HTTPResponse(b"", headers=response_headers, status=status, preload_content=False)
+                response = urllib3.HTTPResponse(
+                    b"", headers=response_headers, status=status, reason=reason, preload_content=False
+                )
                 try:
                     retry = retry.increment("GET", url, response=response)
                 except urllib3.exceptions.MaxRetryError:
-                    raise _status_error(source, url, status, reason, retry) from None
+                    raise _status_error(source, url, status, reason, retry, final) from None
                 retry.sleep(response)
                 continue
             if status >= 400:
-                raise _status_error(source, url, status, reason, retry)
+                raise _status_error(source, url, status, reason, retry, final)
             link = response_headers.get("link")
             links = {item["rel"]: item["url"] for item in parse_header_links(link) if item.get("rel")} if link else {}
             return Payload(
                 source=source,
-                url=url,
+                url=redact(url),
                 fetched_at=fetched_at,
                 status=status,
                 content=bytes(body),
                 content_type=response_headers.get("content-type", ""),
                 links=links,
                 headers=response_headers,
+                final_url=redact(final) if final else None,
             )
 
 
@@ -197,19 +289,50 @@ def fetch(
     timeout: float = 30.0,
     max_bytes: int = MAX_BYTES,
     headers: dict[str, str] | None = None,
+    other_hosts: bool = True,
 ) -> Payload:
-    """GET url and return the body as a Payload; any failure becomes a FetchError with a clear reason."""
-    fetched_at = datetime.now(UTC)
+    """GET url and return the body as a Payload; any failure becomes a FetchError with a clear reason. The fetch is
+    over by its deadline (deadline_of) whatever the server does; `timeout` bounds each wait for the server. A
+    redirect is followed and recorded (Payload.final_url); to another host, only when other_hosts."""
     try:
-        response = session.get(url, timeout=(min(timeout, 10.0), timeout), stream=True, headers=headers)
+        with bounded(deadline_of(session)) as watch:
+            assert watch is not None
+            return _fetch(session, source, url, timeout, max_bytes, headers, other_hosts, watch)
+    except DeadlinePassed as exc:
+        raise FetchError(source, url, exc.reason, status=exc.status) from None
+
+
+def _fetch(
+    session: requests.Session,
+    source: str,
+    url: str,
+    timeout: float,
+    max_bytes: int,
+    headers: dict[str, str] | None,
+    other_hosts: bool,
+    watch: Watch,
+) -> Payload:
+    deadline = watch.deadline
+    fetched_at = datetime.now(UTC)
+    left = deadline.left()
+    if left <= 0:
+        raise DeadlinePassed(deadline.reason)
+    wait = min(timeout, left)
+    try:  # the errors of requests quote the URL: none of them is chained to a FetchError
+        response = session.get(url, timeout=(min(wait, 10.0), wait), stream=True, headers=headers)
     except requests.exceptions.RequestException as exc:
+        if watch.passed or deadline.left() <= 0:
+            raise DeadlinePassed(deadline.reason) from None
         if _timed_out(exc):
-            raise FetchError(source, url, f"timed out after {timeout:g} s") from exc
-        raise FetchError(source, url, f"request failed: {_reason(exc)}") from exc
+            raise FetchError(source, url, f"timed out after {timeout:g} s") from None
+        raise FetchError(source, url, f"request failed: {_reason(exc)}") from None
     with response:
+        final = response.url if response.history else None
+        if final and not other_hosts and origin(final) != origin(url):
+            raise _other_host(source, url, final, response.status_code)
         if response.status_code >= 400:
             raise _status_error(
-                source, url, response.status_code, response.reason, getattr(response.raw, "retries", None)
+                source, url, response.status_code, response.reason, getattr(response.raw, "retries", None), final
             )
         chunks: list[bytes] = []
         size = 0
@@ -219,28 +342,43 @@ def fetch(
                 if size > max_bytes:
                     raise FetchError(source, url, f"response larger than {max_bytes} bytes")
                 chunks.append(chunk)
-        except requests.exceptions.Timeout as exc:
-            raise FetchError(source, url, f"timed out reading the body after {timeout:g} s") from exc
         except requests.exceptions.RequestException as exc:
-            raise FetchError(source, url, f"body cut short: {_reason(exc)}", retryable=True) from exc
+            if watch.passed:
+                raise DeadlinePassed(deadline.reason, response.status_code) from None
+            if isinstance(exc, requests.exceptions.Timeout):
+                raise FetchError(source, url, f"timed out reading the body after {timeout:g} s") from None
+            raise FetchError(source, url, f"body cut short: {_reason(exc)}", retryable=True) from None
+        if watch.passed:  # a body without a length ends where the deadline cut it: never taken as whole
+            raise DeadlinePassed(deadline.reason, response.status_code)
         return Payload(
             source=source,
-            url=url,
+            url=redact(url),
             fetched_at=fetched_at,
             status=response.status_code,
             content=b"".join(chunks),
             content_type=response.headers.get("Content-Type", ""),
             links={rel: link["url"] for rel, link in response.links.items() if link.get("url")},
             headers={key.lower(): value for key, value in response.headers.items()},
+            final_url=redact(final) if final else None,
         )
 
 
-def _status_error(source: str, url: str, status: int, reason: str | None, retries: Retry | None) -> FetchError:
+def _other_host(source: str, url: str, final: str, status: int) -> FetchError:
+    """A redirect to another host, refused where only the host asked may answer."""
+    scheme, host, port = origin(final)
+    return FetchError(
+        source, url, f"redirected to another host ({scheme}://{host}:{port}); refused", status=status, final_url=final
+    )
+
+
+def _status_error(
+    source: str, url: str, status: int, reason: str | None, retries: Retry | None, final: str | None = None
+) -> FetchError:
     """An HTTP error status, after the client's own retries, as one FetchError: 'HTTP 503 Service Unavailable after
     3 retries'."""
     tries = len(getattr(retries, "history", ()) or ())
     after = f" after {tries} retries" if tries else ""
-    return FetchError(source, url, f"HTTP {status} {reason or ''}".rstrip() + after)
+    return FetchError(source, url, f"HTTP {status} {reason or ''}".rstrip() + after, status=status, final_url=final)
 
 
 def _timed_out(exc: BaseException) -> bool:

@@ -9,16 +9,18 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from extractors.base import Payload
+from extractors.deadlines import Deadline
 from extractors.errors import FetchError
-from flows import alerts, hub, ledger
+from flows import alerts, hub, ledger, pipeline
 from flows.progress import progress_bar
 from flows.settings import Settings
 
 
 @task(name="fetch-hub", cache_policy=NO_CACHE)
-def fetch(settings: Settings) -> tuple[list[Payload], FetchError | None]:
-    """Every page of the tracked lists (the HTTP client retries 429/5xx, honouring Retry-After)."""
-    pages, error = hub.fetch_hub(settings)
+def fetch(settings: Settings, until: Deadline | None = None) -> tuple[list[Payload], FetchError | None]:
+    """Every page of the tracked lists (the HTTP client retries 429/5xx, honouring Retry-After), each by its
+    deadline and all by `until`."""
+    pages, error = hub.fetch_hub(settings, until=until)
     get_run_logger().info(
         "huggingface: fetched %s pages, %s bytes%s",
         len(pages),
@@ -49,7 +51,7 @@ def track_adoption(as_of: datetime | None = None, db: str | None = None) -> dict
     logger = get_run_logger()
     settings = Settings.from_env(db=db)
     with ledger.recorded(settings, [hub.SOURCE], as_of, flow=hub.FLOW_NAME, wait_s=settings.lock_wait_s) as run:
-        outcome = hub.ingest_hub(settings, run.run_id, run.as_of, *fetch(settings))
+        outcome = hub.ingest_hub(settings, run.run_id, run.as_of, *fetch(settings, pipeline.run_deadline(settings)))
         run.outcomes.append(outcome)
         (logger.info if outcome.status == "ok" else logger.warning)(
             "huggingface: %s, %s models, %s new snapshot rows%s",

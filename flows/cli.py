@@ -185,6 +185,7 @@ def status(fmt: str, db: Path | None) -> None:
 def sources(fmt: str) -> None:
     """List the sources: kind, status (stable or experimental) and the URL each fetches (after overrides)."""
     from extractors.base import listed_sources
+    from extractors.redact import redact
 
     settings = Settings.from_env()
     rows = []
@@ -192,7 +193,7 @@ def sources(fmt: str) -> None:
         url = settings.url_for(module.NAME)
         maturity = "experimental" if getattr(module, "EXPERIMENTAL", False) else "stable"
         overridden = " (overridden)" if url != module.URL else ""
-        rows.append((module.NAME, module.KIND, maturity, url + overridden, module.DESCRIPTION))
+        rows.append((module.NAME, module.KIND, maturity, redact(url) + overridden, module.DESCRIPTION))
     _write(["source", "kind", "status", "url", "description"], rows, fmt)
 
 

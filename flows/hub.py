@@ -21,9 +21,12 @@ from urllib.parse import urljoin
 import duckdb
 import requests
 
+from extractors import http
 from extractors.base import Payload
+from extractors.deadlines import Deadline, earliest, time_left
 from extractors.errors import FetchError, ParseError
 from extractors.hub import huggingface
+from extractors.redact import redact, restore
 from flows import ledger, pipeline, stagers
 from flows.ledger import RunSummary, SourceOutcome, close_unloaded
 from flows.settings import Settings
@@ -35,10 +38,13 @@ SOURCE = huggingface.NAME
 CENSUS = "huggingface-census"
 
 
-def fetch_hub(settings: Settings, session: requests.Session | None = None) -> tuple[list[Payload], FetchError | None]:
+def fetch_hub(
+    settings: Settings, session: requests.Session | None = None, until: Deadline | None = None
+) -> tuple[list[Payload], FetchError | None]:
     """Every page of every tracked list (authors, top by downloads, top trending); on the first fetch error, the
-    pages that arrived before it (to be archived all the same) and the error."""
-    session = session or pipeline.make_session(settings)
+    pages that arrived before it (to be archived all the same) and the error. Each page ends by its deadline, and
+    every one by `until` (the run's)."""
+    session = session or pipeline.make_session(settings, until)
     urls = huggingface.list_urls(
         settings.url_for(SOURCE),
         authors=settings.hf_authors,
@@ -76,7 +82,18 @@ def ingest_hub(
         shas = [load.archive_payload(con, settings.data_dir, run_id, page) for page in pages]
         size = sum(len(page.content) for page in pages)
         if error is not None:
-            load.record_fetch(con, run_id, SOURCE, error.url, datetime.now(UTC), None, None, None, error.detail)
+            load.record_fetch(
+                con,
+                run_id,
+                SOURCE,
+                error.url,
+                datetime.now(UTC),
+                error.status,
+                None,
+                None,
+                error.detail,
+                final_url=error.final_url,
+            )
             return close_unloaded(
                 con,
                 run_id,
@@ -230,17 +247,23 @@ def census_url(settings: Settings) -> str:
 
 
 def run_census(
-    settings: Settings, day: date, run_id: str, on_page: Callable[[], None] | None = None
+    settings: Settings,
+    day: date,
+    run_id: str,
+    on_page: Callable[[], None] | None = None,
+    until: Deadline | None = None,
 ) -> dict[str, object]:
     """Stream every page of the full listing into the day's staging folder, resuming from its stored cursor; apply
-    it to the warehouse only when the last page has arrived. A rerun of a completed day does nothing.
+    it to the warehouse only when the last page has arrived. A rerun of a completed day does nothing. The walk ends
+    by its deadline (LLMFLATION_HF_CENSUS_DEADLINE) or `until` (the run's), whichever is first; each page by its own.
 
     Two things overlap: a thread walks the cursor (each next URL comes from the previous page), and processes of
     their own (LLMFLATION_HF_CENSUS_WORKERS) archive each batch of raw pages and decode them strictly, so hashing,
     compressing and decoding never compete with the walk for the GIL; batches are applied to the cursor in page
     order, whichever process finishes first, and their rows kept in memory as Arrow. The cursor moves past a batch
     only once its raw pages and page records are on disk, so a staged row always has its raw page, and a resumed
-    census decodes its staged batches again from them."""
+    census decodes its staged batches again from them. The cursor is kept without the URL's credentials; a resumed
+    census takes them from the configured URL again."""
     from warehouse import census
 
     con = ledger.connect(settings)
@@ -262,11 +285,12 @@ def run_census(
     stage = census.Staging(path)
     state = stage.progress()
     if state is None:
-        stage.start(day, run_id, census_url(settings))
+        stage.start(day, run_id, redact(census_url(settings)))
         state = stage.progress() or {}
     resumed = bool(state["pages"])
     first = state["pages"]  # the number of the next page to stage
-    resume_at = state["next_url"]  # the first page not staged yet
+    resume_at = restore(state["next_url"], census_url(settings)) if state["next_url"] else None  # first not staged
+    deadline = earliest(Deadline.after(settings.hf_census_deadline, "census deadline"), until)
     token = uuid.uuid4().hex[:8]  # names this attempt's batch files apart from any a killed attempt left
     batch: list[Payload] = []
     in_flight: deque[tuple[Future[census.Staged], list[Payload], str | None]] = deque()
@@ -277,11 +301,11 @@ def run_census(
             staging, pages, next_url = in_flight.popleft()
             staged = staging.result()
             if staged.failed_at is not None:  # resume at the page that failed, after the ones before it
-                stage.advance(staged, pages[staged.failed_at].url)
+                stage.advance(staged, pages[staged.failed_at].url)  # a Payload's URL is already redacted
                 failure = ParseError(SOURCE, staged.failed_url, staged.failure)
                 _record_failed_page(settings, run_id, failure, pages[staged.failed_at])
                 raise failure
-            stage.advance(staged, next_url)
+            stage.advance(staged, redact(next_url) if next_url else None)
             block = False
 
     workers = settings.hf_census_workers
@@ -294,7 +318,7 @@ def run_census(
 
         def submit(next_url: str | None) -> None:
             nonlocal first
-            raw = [(p.url, p.fetched_at, p.status, p.content, p.content_type) for p in batch]
+            raw = [(p.url, p.fetched_at, p.status, p.content, p.content_type, p.final_url) for p in batch]
             spooled, meta = census.spool(path, first, token, raw)
             staging = stager.submit(census.stage_batch, str(settings.data_dir), str(path), first, token, spooled, meta)
             in_flight.append((staging, list(batch), next_url))
@@ -303,7 +327,7 @@ def run_census(
             settle(block=len(in_flight) > 2 * workers)  # at most a few batches of raw pages held in memory
 
         try:
-            for page, following in _pages_ahead(settings, resume_at, idle=lambda: settle(block=False)):
+            for page, following in _pages_ahead(settings, resume_at, idle=lambda: settle(block=False), until=deadline):
                 if on_page:
                     on_page()
                 batch.append(page)
@@ -335,11 +359,14 @@ def _record_failed_page(settings: Settings, run_id: str, exc: FetchError | Parse
     """The fetch that stopped a census, in the warehouse: its error, and the raw page when one arrived."""
     con = ledger.connect(settings)
     try:
-        sha = size = status = None
+        sha = size = None
+        status, final = (exc.status, exc.final_url) if isinstance(exc, FetchError) else (None, None)
         if page is not None:
             sha = load.archive_payload(con, settings.data_dir, run_id, replace(page, source=CENSUS), record=False)
-            size, status = len(page.content), page.status
-        load.record_fetch(con, run_id, CENSUS, exc.url, datetime.now(UTC), status, size, sha, exc.detail)
+            size, status, final = len(page.content), page.status, page.final_url
+        load.record_fetch(
+            con, run_id, CENSUS, exc.url, datetime.now(UTC), status, size, sha, exc.detail, final_url=final
+        )
     finally:
         con.close()
 
@@ -358,7 +385,7 @@ def census(settings: Settings, as_of: datetime | None = None, on_page: Callable[
         finally:
             con.close()
         try:
-            result = run_census(settings, observed_at.date(), run_id, on_page)
+            result = run_census(settings, observed_at.date(), run_id, on_page, until=pipeline.run_deadline(settings))
             outcome = SourceOutcome(
                 CENSUS,
                 "ok",
@@ -403,14 +430,21 @@ def census(settings: Settings, as_of: datetime | None = None, on_page: Callable[
 
 
 def _pages_ahead(
-    settings: Settings, url: str | None, depth: int = 4, idle: Callable[[], None] | None = None
+    settings: Settings,
+    url: str | None,
+    depth: int = 4,
+    idle: Callable[[], None] | None = None,
+    until: Deadline | None = None,
 ) -> Iterator[tuple[Payload, str | None]]:
     """(page, next URL) pairs, fetched in a background thread up to `depth` pages ahead, pausing when the Hub's
-    RateLimit header says the window is spent; a fetch error is raised here, in order, after the pages before it."""
-    from extractors.http import CurlClient
-
-    client = CurlClient(
-        retries=settings.http_retries, backoff=settings.http_backoff, max_retry_after=settings.http_max_retry_after
+    RateLimit header says the window is spent (never past `until`, by which every page ends); a fetch error is raised
+    here, in order, after the pages before it."""
+    client = http.CurlClient(
+        retries=settings.http_retries,
+        backoff=settings.http_backoff,
+        max_retry_after=settings.http_max_retry_after,
+        deadline_s=settings.http_deadline,
+        until=until,
     )
     pages: queue.Queue[tuple[Payload, str | None] | BaseException | None] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -422,12 +456,13 @@ def _pages_ahead(
             while next_url and not stop.is_set():
                 if huggingface.origin(next_url) != start:  # never send the token, or follow a listing, elsewhere
                     raise FetchError(SOURCE, next_url, f"the next link leaves {start}")
-                page = client.get(SOURCE, next_url, timeout=settings.http_timeout, headers=headers)
+                page = client.get(SOURCE, next_url, timeout=settings.http_timeout, headers=headers, other_hosts=False)
                 following = urljoin(next_url, page.links["next"]) if page.links.get("next") else None
                 _put(pages, (page, following), stop)
                 next_url = following
                 if next_url:
-                    stop.wait(huggingface.rate_limit_pause(page.headers, max_wait=settings.http_max_retry_after))
+                    pause = huggingface.rate_limit_pause(page.headers, max_wait=settings.http_max_retry_after)
+                    stop.wait(min(pause, time_left(until)))
             _put(pages, None, stop)
         except BaseException as exc:  # handed to the consumer, which raises it
             _put(pages, exc, stop)

@@ -17,6 +17,7 @@ import requests
 
 from extractors import http
 from extractors.base import Payload, source_module, source_names
+from extractors.deadlines import Deadline
 from extractors.errors import FetchError, LlmflationError, ParseError
 from flows import alerts, ledger
 from flows.ledger import RunSummary, SourceOutcome, close_unloaded
@@ -30,19 +31,28 @@ REBUILD_FLOW = "rebuild"
 UNIT_SHIFT_MIN_PRICES = 10  # below this many known prices, a run's jumps are judged one by one
 
 
-def make_session(settings: Settings) -> requests.Session:
-    """The HTTP session for one run, configured from settings."""
+def make_session(settings: Settings, until: Deadline | None = None) -> requests.Session:
+    """The HTTP session for one run, configured from settings; its fetches end by their deadline and by `until`."""
     return http.make_session(
         retries=settings.http_retries,
         backoff=settings.http_backoff,
         max_retry_after=settings.http_max_retry_after,
+        deadline_s=settings.http_deadline,
+        until=until,
     )
 
 
-def fetch_source(settings: Settings, name: str, session: requests.Session | None = None) -> list[Payload]:
+def run_deadline(settings: Settings) -> Deadline | None:
+    """When the fetches of a run starting now must be over (LLMFLATION_RUN_DEADLINE); None: no limit."""
+    return Deadline.after(settings.run_deadline, "run deadline") if settings.run_deadline else None
+
+
+def fetch_source(
+    settings: Settings, name: str, session: requests.Session | None = None, until: Deadline | None = None
+) -> list[Payload]:
     """Fetch one source's documents (I/O only): one, or several when the module defines fetch()."""
     module = source_module(name)
-    session = session or make_session(settings)
+    session = session or make_session(settings, until)
     fetch = getattr(module, "fetch", None)
     url = settings.url_for(name)
     if fetch is not None:
@@ -86,7 +96,18 @@ def _ingest(
     clock: float,
 ) -> SourceOutcome:
     if isinstance(fetched, FetchError):
-        load.record_fetch(con, run_id, name, fetched.url, datetime.now(UTC), None, None, None, fetched.detail)
+        load.record_fetch(
+            con,
+            run_id,
+            name,
+            fetched.url,
+            datetime.now(UTC),
+            fetched.status,
+            None,
+            None,
+            fetched.detail,
+            final_url=fetched.final_url,
+        )
         outcome = SourceOutcome(name, "failed", error=f"fetch failed: {fetched.detail}")
         close_unloaded(con, run_id, outcome, clock)
         return outcome
@@ -113,8 +134,15 @@ def _ingest(
         items += result.items
     pairs, conflicts = unique_offers(pairs)
     rejects += conflicts
+    elsewhere = [p.final_url for p in fetched if p.final_url and http.origin(p.final_url) != http.origin(p.url)]
     outcome = SourceOutcome(
-        name, "ok", items=items, parsed=len(pairs), rejected=len(rejects), bytes=size, notes=_notes(skipped, rejects)
+        name,
+        "ok",
+        items=items,
+        parsed=len(pairs),
+        rejected=len(rejects),
+        bytes=size,
+        notes=_notes(skipped, rejects, elsewhere),
     )
     previous = load.previous_healthy_rows(con, name, observed_at, run_id)
     moved, compared = load.unit_shift(con, name, pairs, observed_at) if pairs else (0, 0)
@@ -164,14 +192,15 @@ def run_prices(
     as_of: datetime | None = None,
     on_outcome: Callable[[SourceOutcome], None] | None = None,
     *,
-    fetch: Callable[[Settings, list[str]], dict[str, Callable[[], Fetched]]] | None = None,
+    fetch: Callable[[Settings, list[str], Deadline | None], dict[str, Callable[[], Fetched]]] | None = None,
     wait_s: float = 0,
 ) -> RunSummary:
     """The price run, with or without an orchestrator: every source fetched concurrently (by `fetch`, which
     starts each source's fetch and gives a callable that waits for it; threads by default), then archived,
-    parsed, validated and loaded one at a time; then the run's alerts, all under the run lock."""
+    parsed, validated and loaded one at a time; then the run's alerts, all under the run lock. Every fetch is over
+    by its deadline, and by the run's (a source past either fails with it)."""
     with ledger.recorded(settings, sources, as_of, wait_s=wait_s) as run:
-        waiting = (fetch or _fetch_in_threads)(settings, sources)
+        waiting = (fetch or _fetch_in_threads)(settings, sources, run_deadline(settings))
         for name in sources:
             outcome = ingest(settings, run.run_id, name, run.as_of, waiting[name]())
             if on_outcome:
@@ -182,8 +211,10 @@ def run_prices(
     return summary
 
 
-def _fetch_in_threads(settings: Settings, sources: list[str]) -> dict[str, Callable[[], Fetched]]:
-    session = make_session(settings)
+def _fetch_in_threads(
+    settings: Settings, sources: list[str], until: Deadline | None
+) -> dict[str, Callable[[], Fetched]]:
+    session = make_session(settings, until)
     pool = ThreadPoolExecutor(max_workers=4)
     waiting = {name: pool.submit(fetch_or_error, settings, name, session).result for name in sources}
     pool.shutdown(wait=False)  # the fetches run on; the pool takes no more
@@ -256,17 +287,19 @@ def repair_archive(
 
 
 def fetch_or_error(
-    settings: Settings, name: str, session: requests.Session | None = None
+    settings: Settings, name: str, session: requests.Session | None = None, until: Deadline | None = None
 ) -> list[Payload] | FetchError:
     """fetch_source, with a FetchError returned instead of raised."""
     try:
-        return fetch_source(settings, name, session)
+        return fetch_source(settings, name, session, until)
     except FetchError as exc:
         return exc
 
 
-def _notes(skipped: dict[str, int], rejects: list[tuple[str, str]]) -> str | None:
+def _notes(skipped: dict[str, int], rejects: list[tuple[str, str]], elsewhere: list[str]) -> str | None:
     parts = [f"skipped {count} ({reason})" for reason, count in sorted(skipped.items(), key=lambda kv: -kv[1])]
     if rejects:
         parts.append(f"rejected {len(rejects)}, e.g. {rejects[0][0]}: {rejects[0][1]}")
+    if elsewhere:
+        parts.append(f"served by another host after a redirect: {', '.join(elsewhere)}")
     return "; ".join(parts) or None

@@ -12,7 +12,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from extractors.base import Payload, parse_source_list
+from extractors.deadlines import Deadline
 from extractors.errors import FetchError
+from extractors.redact import redact
 from flows import alerts, ledger, pipeline
 from flows.ledger import SourceOutcome
 from flows.progress import progress_bar
@@ -38,16 +40,18 @@ def _retry_if_cut_short(task: object, task_run: object, state: object) -> bool:
     retry_condition_fn=_retry_if_cut_short,
     task_run_name="fetch-{name}",
 )
-def fetch(settings: Settings, name: str) -> list[Payload]:
-    """Fetch one source's documents (I/O: the only retried step)."""
-    payloads = pipeline.fetch_source(settings, name)
+def fetch(settings: Settings, name: str, until: Deadline | None = None) -> list[Payload]:
+    """Fetch one source's documents (I/O: the only retried step), each by its deadline and all by `until`."""
+    payloads = pipeline.fetch_source(settings, name, until=until)
     size = sum(len(p.content) for p in payloads)
+    redirected = [p.final_url for p in payloads if p.final_url]
     get_run_logger().info(
-        "%s: fetched %s bytes in %s document(s) from %s",
+        "%s: fetched %s bytes in %s document(s) from %s%s",
         name,
         size,
         len(payloads),
-        payloads[0].url if len(payloads) == 1 else settings.url_for(name),
+        payloads[0].url if len(payloads) == 1 else redact(settings.url_for(name)),
+        f", redirected to {', '.join(redirected)}" if redirected else "",
     )
     return payloads
 
@@ -56,9 +60,11 @@ def _failed(delivery: alerts.Delivery) -> tuple[str, int, str | None]:
     return delivery.channel, delivery.events, delivery.error
 
 
-def _submit_fetches(settings: Settings, names: list[str]) -> dict[str, Callable[[], list[Payload] | FetchError]]:
+def _submit_fetches(
+    settings: Settings, names: list[str], until: Deadline | None
+) -> dict[str, Callable[[], list[Payload] | FetchError]]:
     """One fetch task per source, all submitted at once; each callable waits for its task's result."""
-    futures = {name: fetch.submit(settings, name) for name in names}
+    futures = {name: fetch.submit(settings, name, until) for name in names}
 
     def waiter(name: str) -> Callable[[], list[Payload] | FetchError]:
         def result() -> list[Payload] | FetchError:

@@ -41,6 +41,8 @@ class Settings:
     http_retries: int = 3
     http_backoff: float = 1.0
     http_max_retry_after: int = 120
+    http_deadline: float = 300.0  # one fetch, from connecting to its body's last byte, retries and their waits included
+    run_deadline: float | None = None  # every fetch of a run is over this long after the run starts; None: no limit
     removal_runs: int = 3
     suspect_ratio: float = 0.5
     cron: str = DEFAULT_CRON
@@ -51,6 +53,7 @@ class Settings:
     hf_page_size: int = 1000
     hf_census_pages_per_commit: int = 50  # a killed census refetches at most this many pages
     hf_census_memory_mb: int = 256  # DuckDB's memory limit while a census applies its changes
+    hf_census_deadline: float = 7200.0  # the census's whole walk (each of its pages: http_deadline as well)
     hf_census_workers: int = 2  # processes that archive, decode and stage census pages while the walk goes on
     hf_token: str | None = field(default=None, repr=False)  # a secret: never in repr, logs or the warehouse
     config_path: Path | None = None  # llmflation.toml (alert rules and channels); None: the built-in defaults
@@ -90,6 +93,8 @@ class Settings:
             http_retries=int(_number(env, "LLMFLATION_HTTP_RETRIES", 3)),
             http_backoff=_number(env, "LLMFLATION_HTTP_BACKOFF", 1.0),
             http_max_retry_after=int(_number(env, "LLMFLATION_HTTP_MAX_RETRY_AFTER", 120)),
+            http_deadline=_seconds(env, "LLMFLATION_HTTP_DEADLINE") or 300.0,
+            run_deadline=_seconds(env, "LLMFLATION_RUN_DEADLINE"),
             removal_runs=int(_number(env, "LLMFLATION_REMOVAL_RUNS", 3)),
             suspect_ratio=_number(env, "LLMFLATION_SUSPECT_RATIO", 0.5),
             cron=env.get("LLMFLATION_CRON") or DEFAULT_CRON,
@@ -103,6 +108,7 @@ class Settings:
             hf_census_pages_per_commit=max(1, int(_number(env, "LLMFLATION_HF_CENSUS_PAGES_PER_COMMIT", 50))),
             hf_census_memory_mb=max(64, int(_number(env, "LLMFLATION_HF_CENSUS_MEMORY_MB", 256))),
             hf_census_workers=max(1, int(_number(env, "LLMFLATION_HF_CENSUS_WORKERS", 2))),
+            hf_census_deadline=_seconds(env, "LLMFLATION_HF_CENSUS_DEADLINE") or 7200.0,
             hf_token=env.get("HF_TOKEN") or None,
             config_path=_config_path(env),
         )
@@ -211,6 +217,17 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name}={raw!r} is not a number") from exc
     if value < 0:
         raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str) -> float | None:
+    """A number of seconds greater than zero (a deadline of 0 would end every fetch before it starts); None when
+    not set."""
+    if not env.get(name):
+        return None
+    value = _number(env, name, 0.0)
+    if value == 0:
+        raise ConfigError(f"{name}={env[name]!r} must be more than 0 seconds")
     return value
 
 

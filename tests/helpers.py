@@ -151,3 +151,70 @@ def wait_until_stopped(pids: list[int], timeout: float = 10) -> list[int]:
     while [pid for pid in pids if process_running(pid)] and time.monotonic() < deadline:
         time.sleep(0.1)
     return [pid for pid in pids if process_running(pid)]
+
+
+class TricklingServer:
+    """A real HTTP server on loopback that answers every request with its headers at once and then one byte of body
+    every `every` seconds (pytest-httpserver sends whole responses); `trickle="headers"` sends the status line and
+    headers that way too, `length=False` leaves out Content-Length (a body read to the end of the connection).
+    Keeps the head of each request it received."""
+
+    def __init__(self, every: float = 2.0, *, trickle: str = "body", length: bool = True, size: int = 100) -> None:
+        import socket
+        import threading
+
+        self.every, self.trickle, self.length, self.size = every, trickle, length, size
+        self.requests: list[bytes] = []
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: object) -> None:
+        import socket
+
+        assert isinstance(conn, socket.socket)
+        with conn:
+            try:
+                self.requests.append(conn.recv(65536))
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                head += f"Content-Length: {self.size}\r\n".encode() if self.length else b"Connection: close\r\n"
+                head += b"\r\n"
+                if self.trickle == "headers":
+                    self._drip(conn, head)
+                else:
+                    conn.sendall(head)
+                    self._drip(conn, b"[" + b" " * (self.size - 2) + b"]")
+            except OSError:  # the client hung up: what a deadline does
+                pass
+
+    def _drip(self, conn: object, data: bytes) -> None:
+        for index in range(len(data)):
+            if self._stop.wait(self.every if index else 0):
+                return
+            conn.sendall(data[index : index + 1])  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+        self._thread.join(timeout=2)
+
+    def __enter__(self) -> TricklingServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -21,7 +21,7 @@ from werkzeug import Request, Response
 
 from flows import hub
 from flows.settings import Settings
-from tests.helpers import ROOT, cli
+from tests.helpers import ROOT, TricklingServer, cli
 from tests.ledger_helpers import query
 
 
@@ -332,6 +332,42 @@ def test_the_census_walk_never_follows_a_cursor_to_another_host(
     assert all(r.headers.get("Authorization") == "Bearer hf_secret" for r, _ in httpserver.log)
 
 
+def test_the_census_ends_at_its_deadline_and_the_next_run_resumes(census_settings: Settings) -> None:
+    with TricklingServer(every=2.0) as slow:  # headers at once, then a byte every 2 s: no timeout ever fires
+        slow_hub = replace(census_settings, source_urls={"huggingface": slow.url + "/api/models"}, hf_census_deadline=3)
+        started = time.monotonic()
+        summary = hub.census(slow_hub, datetime(2026, 8, 1, tzinfo=UTC))
+        took = time.monotonic() - started
+    assert summary.outcomes[0].error == (
+        "census stopped after 0 pages: census deadline of 3 s passed; nothing applied; "
+        "run again to resume from the next page"
+    )
+    assert took < 3 + 5, took
+    assert query(slow_hub, "SELECT http_status, error FROM fetches") == [(200, "census deadline of 3 s passed")]
+
+
+def test_a_census_keeps_its_cursor_without_credentials_and_resumes_with_them(
+    census_settings: Settings, httpserver: HTTPServer
+) -> None:
+    fake = CensusHub(_models(2500))
+    fake.fail[0] = lambda request: Response("down", status=503)
+    httpserver.expect_request("/api/models").respond_with_handler(fake)
+    url = httpserver.url_for("/api/models?api_key=k3y-value").replace("http://", "http://user:pa55-word@")
+    with_credentials = replace(census_settings, source_urls={"huggingface": url})
+    assert hub.census(with_credentials, datetime(2026, 8, 1, tzinfo=UTC)).status == "failed"
+    staged = with_credentials.data_dir / "census" / "2026-08-01" / "progress.json"
+    assert "k3y-value" not in staged.read_text() and "pa55-word" not in staged.read_text()
+    assert "api_key=***" in json.loads(staged.read_text())["next_url"]
+    assert query(with_credentials, "SELECT http_status FROM fetches") == [(503,)]
+    fake.fail.clear()
+    httpserver.clear_log()
+    assert hub.census(with_credentials, datetime(2026, 8, 1, 12, tzinfo=UTC)).status == "ok"
+    first, _ = httpserver.log[0]  # the resumed census asked with the configured credentials again
+    assert first.args["api_key"] == "k3y-value" and first.authorization.password == "pa55-word"
+    urls = [u for (u,) in query(with_credentials, "SELECT url FROM fetches WHERE url LIKE '%api_key%'")]
+    assert urls and all("k3y-value" not in u and "pa55-word" not in u for u in urls)
+
+
 def test_a_pack_member_reads_back_alone_and_a_cut_pack_says_so(tmp_path) -> None:
     from warehouse import archive
 
@@ -383,7 +419,7 @@ def test_a_resumed_census_decodes_its_staged_batches_again_from_their_raw_pages(
     stage = census.Staging(folder)
     stage.start(datetime(2026, 8, 1).date(), "run", "http://hub/api/models")
     body = json.dumps(_models(3)).encode()
-    raw = [("http://hub/api/models", datetime.now(UTC), 200, body, "application/json")]
+    raw = [("http://hub/api/models", datetime.now(UTC), 200, body, "application/json", None)]
     staged = census.stage_batch(str(tmp_path), str(folder), 0, "first", *census.spool(folder, 0, "first", raw))
     assert not list(folder.glob("spool-*"))  # read, then deleted
     stage.advance(staged, None)

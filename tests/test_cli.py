@@ -68,6 +68,16 @@ def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -
 def test_bad_configuration_is_one_line(warehouse: Settings) -> None:
     done = cli("sources", env={"LLMFLATION_HTTP_TIMEOUT": "soon"})
     assert (done.returncode, done.stderr) == (1, "error: LLMFLATION_HTTP_TIMEOUT='soon' is not a number\n")
+    done = cli("sources", env={"LLMFLATION_HTTP_DEADLINE": "0"})
+    assert (done.returncode, done.stderr) == (1, "error: LLMFLATION_HTTP_DEADLINE='0' must be more than 0 seconds\n")
+
+
+def test_deadlines_come_from_the_environment() -> None:
+    assert (Settings().http_deadline, Settings().run_deadline, Settings().hf_census_deadline) == (300, None, 7200)
+    env = {"LLMFLATION_HTTP_DEADLINE": "3", "LLMFLATION_RUN_DEADLINE": "600", "LLMFLATION_HF_CENSUS_DEADLINE": "1.5"}
+    settings = Settings.from_env(environ=env)
+    assert (settings.http_deadline, settings.run_deadline, settings.hf_census_deadline) == (3, 600, 1.5)
+    assert Settings.from_env(environ={}).run_deadline is None
 
 
 def test_sql_formats(warehouse: Settings) -> None:

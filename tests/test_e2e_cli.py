@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from pytest_httpserver import HTTPServer
 
 from flows.pipeline import run_prices
 from flows.settings import Settings
-from tests.helpers import ROOT, cli, openrouter_body, real, ts
+from tests.helpers import ROOT, TricklingServer, cli, openrouter_body, real, ts
 from tests.ledger_helpers import query
 
 pytestmark = pytest.mark.e2e
@@ -173,3 +174,148 @@ def test_a_run_shows_its_sources_progress_on_a_terminal_and_none_in_a_pipe(
     assert "openrouter: ok" in shown.stderr and "Traceback" not in shown.stderr
     piped = cli(*args, env=env, cwd=tmp_path, timeout=300, embedded=True)
     assert piped.returncode == 0 and "2/2" not in piped.stderr and "━" not in piped.stderr, piped.stderr
+
+
+def test_a_source_that_trickles_fails_by_its_deadline_and_the_others_load(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """A server that sends its headers, then a byte every 2 s, keeps no run (and its lock) beyond the deadline."""
+    httpserver.expect_request("/litellm.json").respond_with_data(
+        real("litellm/model_prices_2025-02-06.json").read_bytes()
+    )
+    with TricklingServer(every=2.0) as slow:
+        env = {
+            "HOME": str(tmp_path),
+            "COLUMNS": "200",  # the table of the run unwrapped
+            "LLMFLATION_HTTP_DEADLINE": "3",
+            "LLMFLATION_OPENROUTER_URL": slow.url + "/api/v1/models",
+            "LLMFLATION_LITELLM_URL": httpserver.url_for("/litellm.json"),
+        }
+        started = time.monotonic()
+        done = cli(
+            "run", "--sources", "openrouter,litellm", "--as-of", "2026-01-01T00:00:00Z", env=env, cwd=tmp_path,
+            timeout=300, embedded=True,
+        )  # fmt: skip
+        took = time.monotonic() - started
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "partial" in done.stdout, output
+    assert "fetch failed: deadline of 3 s passed" in done.stdout, output
+    settings = Settings(db=tmp_path / "data" / "llmflation.duckdb")
+    assert query(settings, "SELECT source, status, error FROM source_runs ORDER BY source") == [
+        ("litellm", "ok", None),
+        ("openrouter", "failed", "fetch failed: deadline of 3 s passed"),
+    ]
+    assert query(settings, "SELECT http_status, error FROM fetches WHERE source = 'openrouter'") == [
+        (200, "deadline of 3 s passed")
+    ]
+    ((span,),) = query(settings, "SELECT epoch(finished_at - started_at) FROM runs")
+    assert span < 3 + 10, span  # the run, from its start in the ledger to its close
+    assert took < 3 + 120, took  # the whole command, Prefect's start and stop included
+
+
+def test_a_run_deadline_ends_every_fetch_of_the_run(httpserver: HTTPServer, tmp_path: Path) -> None:
+    httpserver.expect_request("/litellm.json").respond_with_data(
+        real("litellm/model_prices_2025-02-06.json").read_bytes()
+    )
+    with TricklingServer(every=2.0) as slow:
+        settings = Settings(
+            db=tmp_path / "data" / "llmflation.duckdb",
+            run_deadline=3,
+            source_urls={"openrouter": slow.url + "/api/v1/models", "litellm": httpserver.url_for("/litellm.json")},
+        )
+        started = time.monotonic()
+        summary = run_prices(settings, ["openrouter", "litellm"], ts("2026-01-01T00:00"))
+        took = time.monotonic() - started
+    assert summary.status == "partial"
+    assert [(o.source, o.status, o.error) for o in summary.outcomes] == [
+        ("openrouter", "failed", "fetch failed: run deadline of 3 s passed"),
+        ("litellm", "ok", None),
+    ]
+    assert took < 3 + 10, took
+
+
+def test_credentials_in_source_urls_are_used_but_never_shown_or_stored(httpserver: HTTPServer, tmp_path: Path) -> None:
+    """`user:secret@`, `?api_key=secret` and a token in URL overrides, through a run with a source that loads, one
+    that gets a 404 and one that cannot connect (urllib3 logs its retries), then `status` and `sources`: the server
+    gets the credentials, and no output, log line or file under the data folder (warehouse, raw archive, Prefect's
+    database and logs) holds them."""
+    import socket
+
+    import duckdb
+
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    httpserver.expect_request("/api/v1/models").respond_with_data(
+        openrouter_body(real("openrouter/openrouter_models_2025-12-29.json"))
+    )
+    httpserver.expect_request("/missing").respond_with_data("gone", status=404)
+    token = "Tk-5a6b7c8d9e"  # a word found nowhere else: Prefect's own block catalogue spells "secret" by itself
+    base = httpserver.url_for("/").replace("http://", "http://user:secret@")
+    env = {
+        "HOME": str(tmp_path),
+        "LLMFLATION_OPENROUTER_URL": f"{base}api/v1/models?api_key=secret&access_token={token}",
+        "LLMFLATION_LITELLM_URL": f"{base}missing?api_key=secret&limit=5&access_token={token}",
+        "LLMFLATION_GENAI_PRICES_URL": f"http://user:secret@127.0.0.1:{dead}/data.json?token=secret&access_token={token}",
+        "LLMFLATION_HTTP_RETRIES": "1",
+        "LLMFLATION_HTTP_BACKOFF": "0.01",
+    }
+    outputs = []
+    for args in (["run", "--sources", "openrouter,litellm,genai_prices"], ["status"], ["sources", "--format", "csv"]):
+        done = cli(*args, env=env, cwd=tmp_path, timeout=300, embedded=True)
+        outputs.append((args, done.returncode, done.stdout + done.stderr))
+    assert outputs[0][1] == 1 and "openrouter" in outputs[0][2] and "HTTP 404" in outputs[0][2], outputs[0]
+    assert "Retrying" in outputs[0][2], outputs[0]  # urllib3's warning, about the source that cannot connect
+    for args, _, output in outputs:
+        assert "secret" not in output and token not in output, (args, output)
+    assert "http://***@localhost" in outputs[2][2] and "api_key=***" in outputs[2][2], outputs[2]
+    request = next(r for r, _ in httpserver.log if r.path == "/api/v1/models")  # the request used the URL as given
+    assert request.args["api_key"] == "secret" and request.authorization.password == "secret"
+    assert request.args["access_token"] == token
+
+    settings = Settings(db=tmp_path / "data" / "llmflation.duckdb")
+    assert query(settings, "SELECT source, status FROM source_runs ORDER BY source") == [
+        ("genai_prices", "failed"),
+        ("litellm", "failed"),
+        ("openrouter", "ok"),
+    ]
+    port = httpserver.port
+    assert query(settings, "SELECT source, url, http_status FROM fetches ORDER BY source") == [
+        ("genai_prices", f"http://***@127.0.0.1:{dead}/data.json?token=***&access_token=***", None),
+        ("litellm", f"http://***@localhost:{port}/missing?api_key=***&limit=5&access_token=***", 404),
+        ("openrouter", f"http://***@localhost:{port}/api/v1/models?api_key=***&access_token=***", 200),
+    ]
+    con = duckdb.connect(str(settings.db))
+    con.execute("CHECKPOINT")  # everything in the WAL is in the file itself
+    con.close()
+    searched = []
+    for path in (tmp_path / "data").rglob("*"):  # the warehouse, raw documents, Prefect's database and logs
+        if path.is_file():
+            content = path.read_bytes()
+            if path.suffix == ".gz":
+                import gzip
+
+                content = gzip.decompress(content)
+            assert token.encode() not in content and b":secret@" not in content and b"=secret" not in content, path
+            if not path.name.startswith("prefect.db"):
+                assert b"secret" not in content, path
+            searched.append(path.relative_to(tmp_path / "data").as_posix())
+    assert "llmflation.duckdb" in searched and "prefect/prefect.db" in searched, searched
+    assert any(name.startswith("raw/") for name in searched), searched
+
+
+def test_a_listing_served_after_a_redirect_to_another_host_is_recorded(httpserver: HTTPServer, tmp_path: Path) -> None:
+    moved = httpserver.url_for("/mirror/litellm.json").replace("localhost", "127.0.0.1")  # another host name
+    httpserver.expect_request("/litellm.json").respond_with_data("", status=302, headers={"Location": moved})
+    httpserver.expect_request("/mirror/litellm.json").respond_with_data(
+        real("litellm/model_prices_2025-02-06.json").read_bytes()
+    )
+    settings = Settings(
+        db=tmp_path / "data" / "llmflation.duckdb", source_urls={"litellm": httpserver.url_for("/litellm.json")}
+    )
+    assert run_prices(settings, ["litellm"], ts("2026-01-01T00:00")).status == "ok"
+    assert query(settings, "SELECT url, final_url, http_status FROM fetches") == [
+        (httpserver.url_for("/litellm.json"), moved, 200)
+    ]
+    ((notes,),) = query(settings, "SELECT notes FROM source_runs")
+    assert notes.endswith(f"served by another host after a redirect: {moved}"), notes

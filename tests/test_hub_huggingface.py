@@ -172,6 +172,17 @@ def test_next_link_to_another_host_is_not_followed(httpserver: HTTPServer) -> No
     assert len(httpserver.log) == 1
 
 
+def test_a_listing_redirected_to_another_host_is_refused(httpserver: HTTPServer) -> None:
+    other = httpserver.url_for("/moved").replace("localhost", "127.0.0.1")  # the same server under another host name
+    httpserver.expect_request("/api/models").respond_with_data("", status=302, headers={"Location": other})
+    httpserver.expect_request("/moved").respond_with_data(json.dumps(PAGE_1), content_type="application/json")
+    with pytest.raises(FetchError) as error:
+        list(hf.fetch_pages(http.make_session(retries=0), httpserver.url_for("/api/models"), token=TOKEN))
+    assert error.value.detail == f"redirected to another host (http://127.0.0.1:{httpserver.port}); refused"
+    assert error.value.final_url == other
+    assert [r.headers.get("Authorization") for r, _ in httpserver.log] == [f"Bearer {TOKEN}", None]
+
+
 def test_429_with_retry_after_then_200(httpserver: HTTPServer) -> None:
     seen: list[float] = []
 

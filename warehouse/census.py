@@ -102,8 +102,8 @@ def _apply(
             "ON CONFLICT DO NOTHING"
         )
         con.execute(
-            "INSERT INTO fetches SELECT ?, ?, url, fetched_at, http_status, bytes, sha256, NULL "
-            "FROM stage_pages ORDER BY page",
+            "INSERT INTO fetches (run_id, source, url, fetched_at, http_status, bytes, sha256, error, final_url) "
+            "SELECT ?, ?, url, fetched_at, http_status, bytes, sha256, NULL, final_url FROM stage_pages ORDER BY page",
             [run_id, source],
         )
         first = not con.execute("SELECT count(*) FROM (FROM hf_census_models LIMIT 1)").fetchall()[0][0]

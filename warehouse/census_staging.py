@@ -53,6 +53,7 @@ PAGES = pa.schema(
         ("sha256", pa.string()),
         ("content_type", pa.string()),
         ("path", pa.string()),
+        ("final_url", pa.string()),
     ]
 )
 
@@ -70,6 +71,7 @@ class Page:
     path: str
     columns: tuple[list[str], list[int], list[int], list[int]]
     rejected: int
+    final_url: str | None = None  # where it came from after a redirect; None when it was not redirected
 
 
 @dataclass
@@ -150,6 +152,7 @@ def write_pages(folder: Path, name: str, first: int, pages: list[Page], models: 
             "path": p.path,
             "models": n,
             "rejected": p.rejected,
+            "final_url": p.final_url,
         }
         for k, (p, n) in enumerate(zip(pages, models, strict=True))
     ]
@@ -172,21 +175,26 @@ def _replace_synced(target: Path, write: Callable[[Path], object]) -> None:
 
 
 def spool(
-    folder: Path, first: int, token: str, raw: list[tuple[str, datetime, int, bytes, str]]
-) -> tuple[str, list[tuple[str, datetime, int, int, str]]]:
-    """Hand a batch of fetched pages (url, fetched_at, status, content, content type) to a stager process through a
-    file: the bodies back to back in the staging folder (not synced: the stager reads it at once, and a file no
-    progress names is deleted on the next start), and what else it needs with each body's size instead of the body.
-    Cheaper than pickling the bodies through a pipe: a third of the CPU, on both sides."""
+    folder: Path, first: int, token: str, raw: list[tuple[str, datetime, int, bytes, str, str | None]]
+) -> tuple[str, list[tuple[str, datetime, int, int, str, str | None]]]:
+    """Hand a batch of fetched pages (url, fetched_at, status, content, content type, final URL) to a stager
+    process through a file: the bodies back to back in the staging folder (not synced: the stager reads it at once,
+    and a file no progress names is deleted on the next start), and what else it needs with each body's size instead
+    of the body. Cheaper than pickling the bodies through a pipe: a third of the CPU, on both sides."""
     path = folder / f"spool-{first:06d}-{token}"
     with path.open("wb") as handle:
-        for _, _, _, content, _ in raw:
+        for _, _, _, content, _, _ in raw:
             handle.write(content)
-    return str(path), [(url, at, status, len(content), kind) for url, at, status, content, kind in raw]
+    return str(path), [(url, at, status, len(content), kind, final) for url, at, status, content, kind, final in raw]
 
 
 def stage_batch(
-    data_dir: str, folder: str, first: int, token: str, spooled: str, meta: list[tuple[str, datetime, int, int, str]]
+    data_dir: str,
+    folder: str,
+    first: int,
+    token: str,
+    spooled: str,
+    meta: list[tuple[str, datetime, int, int, str, str | None]],
 ) -> Staged:
     """Archive, decode and record a batch of fetched pages, spooled by `spool`: the raw pages go to one pack in the
     archive (a zstandard frame each) and are decoded strictly; the pack and the page records are synced before this
@@ -200,7 +208,7 @@ def stage_batch(
     bodies, offset = Path(spooled).read_bytes(), 0
     Path(spooled).unlink()
     try:
-        for index, (url, fetched_at, status, size, content_type) in enumerate(meta):
+        for index, (url, fetched_at, status, size, content_type, final_url) in enumerate(meta):
             content, offset = bodies[offset : offset + size], offset + size
             try:
                 columns, rejected = census_decode.census_columns(
@@ -211,8 +219,9 @@ def stage_batch(
                 break
             rows.append(page_rows(first + index, columns))  # while the decoded page is fresh in the CPU's caches
             sha256 = hashlib.sha256(content).hexdigest()
+            member = pack.add(content)
             pages.append(
-                Page(url, fetched_at, status, sha256, len(content), content_type, pack.add(content), columns, rejected)
+                Page(url, fetched_at, status, sha256, len(content), content_type, member, columns, rejected, final_url)
             )
             for column in columns:  # its rows live on in Arrow
                 column.clear()
@@ -337,6 +346,7 @@ class Staging:
                 pa.array([r["sha256"] for r in records], pa.string()),
                 pa.array([r["content_type"] for r in records], pa.string()),
                 pa.array([r["path"] for r in records], pa.string()),
+                pa.array([r.get("final_url") for r in records], pa.string()),
             ],
             schema=PAGES,
         )

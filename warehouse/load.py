@@ -108,11 +108,15 @@ def record_fetch(
     size: int | None,
     sha256: str | None,
     error: str | None,
+    *,
+    final_url: str | None = None,
 ) -> None:
-    """One row per HTTP fetch, successful or not."""
+    """One row per HTTP fetch, successful or not: the URL asked for and, after a redirect, the one that answered
+    (both without credentials), and the HTTP status of the response, an error's too."""
     con.execute(
-        "INSERT INTO fetches VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [run_id, source, url, fetched_at, http_status, size, sha256, error],
+        "INSERT INTO fetches (run_id, source, url, fetched_at, http_status, bytes, sha256, error, final_url) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_id, source, url, fetched_at, http_status, size, sha256, error, final_url],
     )
 
 
@@ -138,6 +142,7 @@ def archive_payload(
                 len(payload.content),
                 payload.sha256,
                 None,
+                final_url=payload.final_url,
             )
     return payload.sha256
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import requests
 
 from extractors.base import Payload, json_body
+from extractors.deadlines import time_left
 from extractors.errors import FetchError, ParseError
 from extractors.http import fetch
 
@@ -83,7 +84,8 @@ def fetch_pages(
     max_pages: int | None = None,
     max_wait: float = 120.0,
 ) -> Iterator[Payload]:
-    """GET url, then follow Link rel="next" on the same origin; one Payload per page, at most max_pages."""
+    """GET url, then follow Link rel="next" on the same origin; one Payload per page, at most max_pages. A page is
+    taken only from the host asked: a redirect to another host fails the fetch."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
     start = origin(url)
     seen: set[str] = set()
@@ -95,9 +97,12 @@ def fetch_pages(
             # never send the token, or follow a listing, to another host
             raise FetchError(NAME, page_url, f"the next link leaves {start}")
         seen.add(page_url)
-        payload = fetch(session, NAME, page_url, timeout=timeout, headers=headers)
+        payload = fetch(session, NAME, page_url, timeout=timeout, headers=headers, other_hosts=False)
         yield payload
-        time.sleep(rate_limit_pause(payload.headers, max_wait=max_wait))
+        # a pause for the rate limit never outlasts the session's deadline
+        time.sleep(
+            min(rate_limit_pause(payload.headers, max_wait=max_wait), time_left(getattr(session, "until", None)))
+        )
         page_url = urljoin(page_url, payload.links["next"]) if payload.links.get("next") else None
 
 
@@ -115,8 +120,9 @@ def rate_limit_pause(headers: dict[str, str], *, max_wait: float = 120.0) -> flo
 
 
 def origin(url: str) -> str:
+    """scheme://host[:port], without a user or password: what a listing may not leave."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def parse(payload: Payload) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
