@@ -79,14 +79,14 @@ def _parse_offer(repo: str, entry: Any, result: ParseResult) -> None:
         result.rejects.append((repo, f"provider entry without a provider name: {entry!r}"[:200]))
         return
     for field_name in sorted(set(entry) - DESCRIPTIVE):
-        result.skipped[f"unknown provider field {field_name} (ignored)"] += 1
+        result.skipped[f"unknown provider field {field_name}"] += 1
     status = entry.get("status")
     if status != SERVED:
-        result.skipped[f"status {status} (not served)" if isinstance(status, str) else "no status"] += 1
+        result.skipped[f"status {status}: not served" if isinstance(status, str) else "no status"] += 1
         return
     pricing = entry.get("pricing")
     if pricing is None:
-        result.skipped["no pricing (price not stated)"] += 1
+        result.skipped["no pricing stated"] += 1
         return
     if not isinstance(pricing, dict):
         result.rejects.append((f"{repo} on {name}", f"pricing is not an object: {pricing!r}"[:200]))
@@ -111,10 +111,10 @@ def _parse_offer(repo: str, entry: Any, result: ParseResult) -> None:
         # a zero on an offer not marked free states no price: the offer is neither free nor priced
         zeros = [metric for metric, amount in amounts.items() if amount == 0]
         if zeros and len(zeros) == len(amounts):
-            result.skipped["priced at zero but not marked free (no price)"] += 1
+            result.skipped["zero prices, not marked free: no price"] += 1
             return
         for metric in zeros:
-            result.skipped[f"zero {metric} beside a price, not marked free (no price)"] += 1
+            result.skipped[f"zero {metric} beside a price, not marked free: no price"] += 1
             del amounts[metric]
     for metric, amount in amounts.items():
         result.add(provider=provider, provider_model_id=repo, model_key=key, metric=metric, amount=amount)
