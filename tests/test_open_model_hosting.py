@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from flows import hub
+from flows.pipeline import run_prices
 from flows.settings import Settings
 from tests.helpers import openrouter_body, payload, real, real_glob, ts
 from tests.ledger_helpers import query, run_once
@@ -181,3 +184,27 @@ def test_hosts_join_by_a_stated_repo_or_a_model_key_and_only_paid_current_standa
     ]
     other = got["Acme/Other-1B"]
     assert (other["hosts"], other["downloads_30d"], other["downloads_date"]) == (["together"], None, None)
+
+
+def test_a_run_fetches_the_router_at_its_overridden_url(settings: Settings, httpserver: HTTPServer) -> None:
+    environ = {"LLMFLATION_HF_PROVIDERS_URL": "http://127.0.0.1:9/v1/models"}
+    assert Settings.from_env(settings.db, environ).url_for("hf_providers") == "http://127.0.0.1:9/v1/models"
+    assert Settings.from_env(settings.db, {}).url_for("hf_providers") == "https://router.huggingface.co/v1/models"
+    httpserver.expect_request("/v1/models").respond_with_data(
+        real(ROUTER).read_bytes(), content_type="application/json"
+    )
+    urls = {"hf_providers": httpserver.url_for("/v1/models")}
+    summary = run_prices(replace(settings, source_urls=urls), ["hf_providers"], ts("2026-07-30T00:00"))
+    assert summary.status == "ok", summary.outcomes
+    assert query(settings, "SELECT status, items, parsed, loaded, notes FROM source_runs") == [
+        ("ok", 4, 10, 10, "skipped 1 (no pricing stated); skipped 1 (zero prices, not marked free: no price)")
+    ]
+    assert query(
+        settings, "SELECT DISTINCT provider, provider_model_id, hf_repo FROM model_identities ORDER BY ALL"
+    ) == [
+        ("fireworks", "moonshotai/Kimi-K3", "moonshotai/Kimi-K3"),
+        ("fireworks", "zai-org/GLM-5.2", "zai-org/GLM-5.2"),
+        ("together", "moonshotai/Kimi-K3", "moonshotai/Kimi-K3"),
+        ("together", "thinkingmachines/Inkling", "thinkingmachines/Inkling"),
+        ("together", "zai-org/GLM-5.2", "zai-org/GLM-5.2"),
+    ]
