@@ -32,6 +32,14 @@ LITELLM_PROVIDERS = {
     "text-completion-inception": "inception",
     "meta_llama": "meta",
 }
+# Hugging Face Inference Providers ids whose company llmflation already names otherwise (as LiteLLM's map and the
+# official sources do); every other id (together, groq, novita, cerebras, sambanova, nebius, hyperbolic, nscale,
+# featherless-ai, fal-ai ...) is already that slug.
+HF_ROUTER_PROVIDERS = {
+    "fireworks-ai": "fireworks",
+    "zai-org": "zai",
+    "hf-inference": "huggingface",
+}
 AWS_REGION = re.compile(r"^(us|eu|ap|ca|sa|me|af|il|mx|cn)(-gov)?-[a-z]+-\d$")
 # Bedrock ids: optional cross-region prefix, vendor, name, optional version: "us.meta.llama3-8b-instruct-v1:0".
 BEDROCK_ID = re.compile(
@@ -110,6 +118,12 @@ def litellm_provider_slug(litellm_provider: str) -> str:
     if litellm_provider.startswith("fireworks_ai"):
         return "fireworks"
     return LITELLM_PROVIDERS.get(litellm_provider, litellm_provider.replace("_", "-").lower())
+
+
+def hf_router_provider_slug(router_provider: str) -> str:
+    """Map a Hugging Face Inference Providers id (the router's `provider`) to llmflation's provider slug."""
+    name = router_provider.strip().lower()
+    return HF_ROUTER_PROVIDERS.get(name, name.replace("_", "-"))
 
 
 # Families whose weights are published; None where a family mixes open and closed models (the catalogue decides).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from extractors.identity import identify, model_key
+from extractors.identity import hf_router_provider_slug, identify, litellm_provider_slug, model_key
 
 
 @pytest.mark.parametrize(
@@ -32,6 +32,12 @@ from extractors.identity import identify, model_key
         ("deepseek", "deepseek-v4-flash", "deepseek/deepseek-v4-flash"),
         ("openrouter", "x-ai/grok-4", "x-ai/grok-4"),
         ("openrouter", "openrouter/auto", "openrouter/auto"),
+        # Hub repo ids, as the Hugging Face router names models: the same keys as OpenRouter's ids
+        ("together", "moonshotai/Kimi-K3", "moonshotai/kimi-k3"),
+        ("openrouter", "moonshotai/kimi-k3", "moonshotai/kimi-k3"),
+        ("fireworks", "zai-org/GLM-5.2", "z-ai/glm-5.2"),
+        ("openrouter", "z-ai/glm-5.2", "z-ai/glm-5.2"),
+        ("together", "thinkingmachines/Inkling", "thinkingmachines/inkling"),
     ],
 )
 def test_model_key(provider: str, model_id: str, key: str) -> None:
@@ -48,3 +54,36 @@ def test_identify_family_openness_and_unmapped() -> None:
     assert (gpt.family, gpt.open_weights, gpt.mapped) == ("gpt", False, True)
     unknown = identify("openrouter", "bytedance-seed/seed-1.6-flash")
     assert (unknown.key, unknown.family, unknown.mapped) == ("bytedance-seed/seed-1.6-flash", None, False)
+
+
+@pytest.mark.parametrize(
+    ("router_provider", "litellm_provider"),
+    [
+        ("together", "together_ai"),
+        ("fireworks-ai", "fireworks_ai"),
+        ("groq", "groq"),
+        ("cerebras", "cerebras"),
+        ("sambanova", "sambanova"),
+        ("nebius", "nebius"),
+        ("novita", "novita"),
+        ("hyperbolic", "hyperbolic"),
+        ("featherless-ai", "featherless_ai"),
+        ("nscale", "nscale"),
+        ("ovhcloud", "ovhcloud"),
+        ("scaleway", "scaleway"),
+        ("publicai", "publicai"),
+        ("fal-ai", "fal_ai"),
+        ("replicate", "replicate"),
+        ("cohere", "cohere"),
+        ("zai-org", "zai"),
+    ],
+)
+def test_hugging_face_router_providers_get_the_slugs_litellm_gives_the_same_companies(
+    router_provider: str, litellm_provider: str
+) -> None:
+    assert hf_router_provider_slug(router_provider) == litellm_provider_slug(litellm_provider)
+
+
+def test_hugging_face_own_inference_and_unknown_router_providers() -> None:
+    assert hf_router_provider_slug("hf-inference") == "huggingface"
+    assert hf_router_provider_slug("Some_New_Host") == "some-new-host"  # keeps its own name

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from decimal import Decimal
 
 import pytest
 
-from extractors.sources import litellm, openrouter
+from extractors.sources import hf_providers, litellm, openrouter
 from tests.helpers import openrouter_body, payload, real, real_glob
 from warehouse.models import validate_rows
 
+HF_ROUTER_FILE = "hf/hf_router_v1_models_fixture_genai-prices_2026-07-30.json"
+# Router provider id -> llmflation slug, written out here independently of the parser, for the ids this file holds.
+HF_ROUTER_SLUGS = {"together": "together", "fireworks-ai": "fireworks"}
 OPENROUTER_FILES = [
     "openrouter/openrouter_models_2025-12-29.json",
     "openrouter/openrouter_models_2026-04-20.json",
@@ -144,3 +148,62 @@ def test_litellm_regions_tiers_and_units() -> None:
     # per-image and per-second prices keep their unit and never land among token prices
     assert {r["unit"] for r in rows} >= {"mtok", "image", "second"}
     assert not [r for r in rows if r["unit"] == "mtok" and r["metric"] in ("image_input",) and r["amount"] > 10_000]
+
+
+def test_hf_router_every_provider_and_model_pair_is_loaded_or_skipped_with_a_reason() -> None:
+    content = real(HF_ROUTER_FILE).read_bytes()
+    models = json.loads(content)["data"]
+    result = hf_providers.parse(payload("hf_providers", content))
+    rows, rejects = validate_rows(result.rows)
+    assert result.rejects == [] and rejects == []
+    assert result.items == len(models)
+    # Independent route: every (provider, model) pair of the file, and what should become of it.
+    expected_rows: dict[tuple[str, str, str], Decimal] = {}
+    expected_skips: Counter[str] = Counter()
+    pairs = 0
+    for model in models:
+        for entry in model["providers"]:
+            pairs += 1
+            assert set(entry.get("pricing", {})) <= {"input", "output"}  # the only fields this file has
+            slug = HF_ROUTER_SLUGS[entry["provider"]]  # a provider this test does not know fails here
+            if entry["status"] != "live":
+                expected_skips[f"status {entry['status']}: not served"] += 1
+            elif "pricing" not in entry:
+                expected_skips["no pricing stated"] += 1
+            elif all(v == 0 for v in entry["pricing"].values()) and not entry["is_free"]:
+                expected_skips["zero prices, not marked free: no price"] += 1
+            else:
+                for metric, value in entry["pricing"].items():
+                    expected_rows[(slug, model["id"], metric)] = Decimal(str(value))
+    got = {(r.provider, r.provider_model_id, r.metric): r.amount for r in rows}
+    assert got == expected_rows
+    assert result.skipped == expected_skips
+    loaded_pairs = {(provider, model_id) for provider, model_id, _ in got}
+    assert len(loaded_pairs) + sum(expected_skips.values()) == pairs
+    assert (pairs, len(loaded_pairs), dict(expected_skips)) == (
+        7,
+        5,
+        {"no pricing stated": 1, "zero prices, not marked free: no price": 1},
+    )
+    # every model is kept as the Hub repo its offers carry
+    assert result.hf_repos == {m["id"]: m["id"] for m in models}
+
+
+def test_hf_router_pinned_prices_slugs_and_keys() -> None:
+    rows = hf_providers.parse(payload("hf_providers", real(HF_ROUTER_FILE).read_bytes())).rows
+    got = {(r["provider"], r["provider_model_id"], r["metric"]): r["amount"] for r in rows}
+    assert got[("together", "moonshotai/Kimi-K3", "input")] == Decimal("3")
+    assert got[("fireworks", "moonshotai/Kimi-K3", "output")] == Decimal("15")
+    assert got[("fireworks", "zai-org/GLM-5.2", "input")] == Decimal("1.4")
+    assert got[("together", "thinkingmachines/Inkling", "output")] == Decimal("4.05")
+    assert ("fireworks", "thinkingmachines/Inkling", "input") not in got  # that host states no price
+    assert not [r for r in rows if r["provider_model_id"].startswith("prism-ml/")]  # 0/0, not marked free
+    keys = {r["provider_model_id"]: r["model_key"] for r in rows}
+    assert keys == {
+        "moonshotai/Kimi-K3": "moonshotai/kimi-k3",
+        "zai-org/GLM-5.2": "z-ai/glm-5.2",
+        "thinkingmachines/Inkling": "thinkingmachines/inkling",
+    }
+    assert {(r["tier"], r["region"], r["unit"], r["currency"]) for r in rows} == {
+        ("standard", "default", "mtok", "USD")
+    }
