@@ -8,7 +8,7 @@ import json
 import pkgutil
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from types import ModuleType
@@ -65,6 +65,14 @@ def token_count_label(count: int) -> str:
     return str(count)
 
 
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a source states about a model besides its prices; None where it states nothing."""
+
+    open_weights: bool | None = None
+    release_date: date | None = None
+
+
 @dataclass
 class ParseResult:
     """What a parser read: price rows, the number of items (models), deliberate skips, and rejects."""
@@ -75,6 +83,8 @@ class ParseResult:
     rejects: list[tuple[str, str]] = field(default_factory=list)
     # provider_model_id -> Hugging Face repo id, where the payload states one (open-weights models)
     hf_repos: dict[str, str] = field(default_factory=dict)
+    # (provider, provider_model_id) -> facts the payload states about that listing (the catalogue's fallback)
+    facts: dict[tuple[str, str], ModelFacts] = field(default_factory=dict)
 
     def amount(self, item: str, label: str, value: object, *, zero_reason: str, unit: str = "mtok") -> Decimal | None:
         """A stated token price as Decimal per 1M tokens, or None after recording why not: a value that is not a

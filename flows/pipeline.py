@@ -16,7 +16,7 @@ import duckdb
 import requests
 
 from extractors import http
-from extractors.base import Payload, source_module, source_names
+from extractors.base import ModelFacts, Payload, source_module, source_names
 from extractors.deadlines import Deadline
 from extractors.errors import FetchError, LlmflationError, ParseError
 from flows import alerts, ledger
@@ -118,6 +118,7 @@ def _ingest(
     rejects: list[tuple[str, str]] = []
     skipped: Counter[str] = Counter()
     hf_repos: dict[str, str] = {}
+    facts: dict[tuple[str, str], ModelFacts] = {}
     items = 0
     for payload, sha in zip(fetched, shas, strict=True):
         try:
@@ -131,6 +132,7 @@ def _ingest(
         rejects += result.rejects + invalid
         skipped.update(result.skipped)
         hf_repos.update(result.hf_repos)
+        facts.update(result.facts)
         items += result.items
     pairs, conflicts = unique_offers(pairs)
     rejects += conflicts
@@ -182,6 +184,7 @@ def _ingest(
         error=outcome.error,
         notes=outcome.notes,
         hf_repos=hf_repos,
+        facts=facts,
     )
     return outcome
 

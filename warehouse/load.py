@@ -8,12 +8,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from extractors.base import Payload
+from extractors.base import ModelFacts, Payload
 from extractors.identity import identify
 from warehouse import archive, events, history
 from warehouse.db import transaction
 from warehouse.models import PriceObservation
 
+NO_FACTS = ModelFacts()
 OBSERVATION_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
@@ -45,6 +46,8 @@ IDENTITY_SCHEMA = pa.schema(
         ("mapped", pa.bool_()),
         ("hf_repo", pa.string()),
         ("first_seen_at", pa.timestamp("us", tz="UTC")),
+        ("stated_open_weights", pa.bool_()),
+        ("release_date", pa.date32()),
     ]
 )
 
@@ -210,6 +213,7 @@ def load_observations(
     error: str | None,
     notes: str | None,
     hf_repos: dict[str, str] | None = None,
+    facts: dict[tuple[str, str], ModelFacts] | None = None,
 ) -> None:
     """Insert observations (each with the sha256 of its raw document) and rejects, close the source run;
     if apply, fold them into the source's history.
@@ -234,9 +238,12 @@ def load_observations(
                 "mapped": ident.mapped,
                 "hf_repo": (hf_repos or {}).get(pid),
                 "first_seen_at": observed_at,
+                "stated_open_weights": stated.open_weights,
+                "release_date": stated.release_date,
             }
             for (provider, pid, key) in sorted({(o.provider, o.provider_model_id, o.model_key) for o, _ in rows})
             for ident in [identify(provider, pid)]
+            for stated in [(facts or {}).get((provider, pid), NO_FACTS)]
         ],
         schema=IDENTITY_SCHEMA,
     )
@@ -251,7 +258,9 @@ def load_observations(
             con.execute(
                 "INSERT INTO model_identities BY NAME SELECT * FROM incoming_identities "
                 "ON CONFLICT (provider, provider_model_id) DO UPDATE SET "
-                "hf_repo = coalesce(EXCLUDED.hf_repo, model_identities.hf_repo)"
+                "hf_repo = coalesce(EXCLUDED.hf_repo, model_identities.hf_repo), "
+                "stated_open_weights = coalesce(EXCLUDED.stated_open_weights, model_identities.stated_open_weights), "
+                "release_date = coalesce(EXCLUDED.release_date, model_identities.release_date)"
             )
             finish_source_run(
                 con,
