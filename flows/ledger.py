@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -220,6 +220,28 @@ def close_unloaded(
         loaded=0,
     )
     return outcome
+
+
+def collapsed(parsed: int, previous: int | None, ratio: float, what: str) -> str | None:
+    """Why a parse is a broken source's (below `ratio` of the rows of the source's last healthy run), or None."""
+    if previous and parsed < previous * ratio:
+        return (
+            f"parsed {parsed} {what}, fewer than {ratio:.0%} of the {previous} of its last healthy run; "
+            "quarantined, not applied"
+        )
+    return None
+
+
+def source_notes(
+    skipped: Mapping[str, int], rejects: list[tuple[str, str]], elsewhere: list[str], *more: str
+) -> str | None:
+    """A source run's notes: what its parser skipped and why, a rejected example, redirects to another host."""
+    parts = [f"skipped {count} ({reason})" for reason, count in sorted(skipped.items(), key=lambda kv: -kv[1])]
+    if rejects:
+        parts.append(f"rejected {len(rejects)}, e.g. {rejects[0][0]}: {rejects[0][1]}")
+    if elsewhere:
+        parts.append(f"served by another host after a redirect: {', '.join(elsewhere)}")
+    return "; ".join([*parts, *more]) or None
 
 
 def _aware(value: datetime | None) -> datetime | None:

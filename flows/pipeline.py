@@ -114,6 +114,7 @@ def _ingest(
     size = sum(len(p.content) for p in fetched)
     shas = [load.archive_payload(con, settings.data_dir, run_id, payload) for payload in fetched]
     module = source_module(name)
+    elsewhere = [p.final_url for p in fetched if p.final_url and http.origin(p.final_url) != http.origin(p.url)]
     pairs: list[tuple[PriceObservation, str]] = []
     rejects: list[tuple[str, str]] = []
     skipped: Counter[str] = Counter()
@@ -136,7 +137,6 @@ def _ingest(
         items += result.items
     pairs, conflicts = unique_offers(pairs)
     rejects += conflicts
-    elsewhere = [p.final_url for p in fetched if p.final_url and http.origin(p.final_url) != http.origin(p.url)]
     outcome = SourceOutcome(
         name,
         "ok",
@@ -144,18 +144,15 @@ def _ingest(
         parsed=len(pairs),
         rejected=len(rejects),
         bytes=size,
-        notes=_notes(skipped, rejects, elsewhere),
+        notes=ledger.source_notes(skipped, rejects, elsewhere),
     )
     previous = load.previous_healthy_rows(con, name, observed_at, run_id)
     moved, compared = load.unit_shift(con, name, pairs, observed_at) if pairs else (0, 0)
+    collapse = ledger.collapsed(len(pairs), previous, settings.suspect_ratio, "rows")
     if not pairs:
         outcome.status, outcome.error = "suspect", "no valid price rows"
-    elif previous and len(pairs) < previous * settings.suspect_ratio:
-        outcome.status = "suspect"
-        outcome.error = (
-            f"parsed {len(pairs)} rows, fewer than {settings.suspect_ratio:.0%} of the "
-            f"{previous} of its last healthy run; quarantined, not applied"
-        )
+    elif collapse:
+        outcome.status, outcome.error = "suspect", collapse
     elif compared >= UNIT_SHIFT_MIN_PRICES and moved > compared / 2:
         outcome.status = "suspect"
         outcome.error = (
@@ -297,12 +294,3 @@ def fetch_or_error(
         return fetch_source(settings, name, session, until)
     except FetchError as exc:
         return exc
-
-
-def _notes(skipped: dict[str, int], rejects: list[tuple[str, str]], elsewhere: list[str]) -> str | None:
-    parts = [f"skipped {count} ({reason})" for reason, count in sorted(skipped.items(), key=lambda kv: -kv[1])]
-    if rejects:
-        parts.append(f"rejected {len(rejects)}, e.g. {rejects[0][0]}: {rejects[0][1]}")
-    if elsewhere:
-        parts.append(f"served by another host after a redirect: {', '.join(elsewhere)}")
-    return "; ".join(parts) or None

@@ -35,6 +35,9 @@ OBSERVATION_SCHEMA = pa.schema(
     ]
 )
 
+REJECT_SCHEMA = pa.schema(
+    [("run_id", pa.string()), ("source", pa.string()), ("item", pa.string()), ("reason", pa.string())]
+)
 
 IDENTITY_SCHEMA = pa.schema(
     [
@@ -175,6 +178,14 @@ def observation_table(
     )
 
 
+def rejects_table(rejects: list[tuple[str, str]], run_id: str, source: str) -> pa.Table:
+    """A source run's rejects (item, reason) as the rows of `rejects`."""
+    return pa.Table.from_pylist(
+        [{"run_id": run_id, "source": source, "item": item[:300], "reason": reason[:500]} for item, reason in rejects],
+        schema=REJECT_SCHEMA,
+    )
+
+
 def unit_shift(
     con: duckdb.DuckDBPyConnection, source: str, rows: list[tuple[PriceObservation, str]], observed_at: datetime
 ) -> tuple[int, int]:
@@ -221,12 +232,7 @@ def load_observations(
     All in one transaction: a process killed here leaves the ledger as it was before.
     """
     table = observation_table(rows, run_id, source, observed_at)
-    reject_table = pa.Table.from_pylist(
-        [{"run_id": run_id, "source": source, "item": item[:300], "reason": reason[:500]} for item, reason in rejects],
-        schema=pa.schema(
-            [("run_id", pa.string()), ("source", pa.string()), ("item", pa.string()), ("reason", pa.string())]
-        ),
-    )
+    reject_table = rejects_table(rejects, run_id, source)
     identities = pa.Table.from_pylist(
         [
             {
