@@ -15,15 +15,22 @@ COLUMNS = (
 
 
 def detect(
-    con: duckdb.DuckDBPyConnection, run_id: str, detected_at: datetime, models: Iterable[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    detected_at: datetime,
+    models: Iterable[str] | None = None,
+    *,
+    quiet_prices: bool = False,
 ) -> int:
     """Record the events this run brought to light; returns how many (caller holds a transaction).
 
     models: the model keys whose price history the run changed (an incremental fold); their events are recomputed
     and the rest is not looked at, except source runs, which always are. None recomputes every event (after a full
     fold), and withdraws those the history no longer shows. A rerun finds the same candidates, all known already,
-    so it records nothing. What an import or a rebuild finds is never news. On a warehouse that had history before
-    events existed, the first detection records that history's events as a baseline (no run, never alerted)."""
+    so it records nothing. What an import or a rebuild finds is never news; quiet_prices: no price event found is
+    news (a load of exchange rates changes what prices are worth in dollars, not the prices), while a source broken
+    is. On a warehouse that had history before events existed, the first detection records that history's events
+    as a baseline (no run, never alerted)."""
     pending = con.execute("SELECT baseline_pending FROM event_detection").fetchall()
     baseline = bool(pending and pending[0][0])
     scoped = models is not None and not baseline
@@ -51,9 +58,9 @@ def detect(
         f"INSERT INTO events ({COLUMNS}) "
         "SELECT c.event_id, c.event_type, ?, ?, c.effective_at, c.provider, c.model_key, c.provider_model_id,"
         " c.metric, c.tier, c.region, c.old_usd_per_mtok, c.new_usd_per_mtok, c.pct_change, c.source,"
-        " c.evidence, c.news AND NOT ?, c.changes_30d, c.plausible "
+        " c.evidence, c.news AND NOT ? AND NOT (? AND c.event_type <> 'source_broken'), c.changes_30d, c.plausible "
         "FROM found_events c ANTI JOIN events e USING (event_id)",
-        [detected_at, None if baseline else run_id, quiet],
+        [detected_at, None if baseline else run_id, quiet, quiet_prices],
     )
     # an event found again takes what the history now says of it (a replay filled in an earlier first price of a
     # new offer; another source confirmed a price judged implausible)

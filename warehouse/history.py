@@ -331,5 +331,10 @@ def judge(con: duckdb.DuckDBPyConnection, models: list[str] | None) -> None:
 
 
 def sources_with_history(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every source with at least one applied run."""
-    return [r[0] for r in con.execute("SELECT DISTINCT source FROM source_runs WHERE applied ORDER BY 1").fetchall()]
+    """Every source with at least one applied run, but sources of exchange rates (they have no price history)."""
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT source FROM source_runs WHERE applied AND kind IS DISTINCT FROM 'reference' ORDER BY 1"
+        ).fetchall()
+    ]

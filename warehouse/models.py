@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -146,3 +147,32 @@ def validate_snapshots(
             continue
         valid.setdefault(snapshot.repo_id, snapshot)
     return list(valid.values()), rejects
+
+
+def _not_the_euro(value: str) -> str:
+    if value == "EUR":
+        raise ValueError("a rate of the euro against itself")
+    return value
+
+
+class ExchangeRate(BaseModel):
+    """One dated exchange rate: units of a currency (not the euro itself) per 1 EUR on a day."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    date: date
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_not_the_euro)]
+    units_per_eur: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6)]
+
+
+def validate_rates(rates: Iterable[tuple[Any, ...]]) -> tuple[list[ExchangeRate], list[tuple[str, str]]]:
+    """Validate (date, currency, units_per_eur) rows; return the valid ones and rejects (item, reason)."""
+    valid: list[ExchangeRate] = []
+    rejects: list[tuple[str, str]] = []
+    for day, currency, units in rates:
+        try:
+            valid.append(ExchangeRate(date=day, currency=currency, units_per_eur=units))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            rejects.append((f"{day} {currency}", f"{'.'.join(map(str, first['loc']))}: {first['msg']}"))
+    return valid, rejects
