@@ -7,18 +7,21 @@ import importlib
 import json
 import pkgutil
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from extractors.errors import ParseError, UnknownSourceError
 from extractors.units import PriceValueError, per_mtok
 
-# Kinds of source, in the order they are listed and loaded.
-KINDS = ("official", "feed", "aggregator")
+# Kinds of source, in the order they are listed and loaded: reference data (exchange rates) first, so that the prices
+# a run loads after them are converted with the rates of the same run.
+REFERENCE = "reference"
+KINDS = (REFERENCE, "official", "feed", "aggregator")
 # Sources of adoption data (not prices); they run in their own flow, track_adoption.
 ADOPTION_SOURCES = ("huggingface",)
 
@@ -138,6 +141,26 @@ class ParseResult:
         )
 
 
+class Rate(NamedTuple):
+    """One dated exchange rate as a reference source states it: units of a currency per 1 EUR on a day."""
+
+    date: date
+    currency: str
+    units_per_eur: Decimal
+
+
+@dataclass
+class RateResult:
+    """What a parser of exchange rates reads, as it is read: `rates` yields the rates one at a time (a history of
+    decades never sits in memory whole); items (days), skipped and rejects are complete once `rates` is exhausted.
+    Reading `rates` raises ParseError when the payload stops looking as expected, or when it held not one rate."""
+
+    rates: Iterator[Rate] = field(default_factory=lambda: iter(()))
+    items: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    rejects: list[tuple[str, str]] = field(default_factory=list)
+
+
 def source_names() -> list[str]:
     """Every source: one module per source in extractors/sources, named by its slug (found without importing)."""
     import extractors.sources
@@ -155,14 +178,20 @@ def source_module(name: str) -> ModuleType:
 
 
 def listed_sources() -> list[ModuleType]:
-    """All source modules, official pages first, then dated feeds, then aggregators; by name within a kind."""
+    """All source modules, reference data first, then official pages, dated feeds and aggregators; by name within a
+    kind."""
     modules = [source_module(name) for name in source_names()]
     return sorted(modules, key=lambda m: (KINDS.index(m.KIND), m.NAME))
 
 
+def is_reference(name: str) -> bool:
+    """Whether a source gives reference data (exchange rates) rather than prices."""
+    return name in source_names() and getattr(source_module(name), "KIND", None) == REFERENCE
+
+
 def parse_source_list(text: str | None) -> list[str]:
-    """Turn 'a,b' into a validated list of source names; None or '' means every stable (non-experimental) price
-    source. Adoption sources (huggingface) are accepted by name."""
+    """Turn 'a,b' into a validated list of source names; None or '' means every stable (non-experimental) source of
+    prices or reference data. Adoption sources (huggingface) are accepted by name."""
     if not text:
         return [m.NAME for m in listed_sources() if not getattr(m, "EXPERIMENTAL", False)]
     names = [part.strip() for part in text.split(",") if part.strip()]

@@ -16,10 +16,10 @@ import duckdb
 import requests
 
 from extractors import http
-from extractors.base import ModelFacts, Payload, source_module, source_names
+from extractors.base import REFERENCE, ModelFacts, Payload, is_reference, source_module, source_names
 from extractors.deadlines import Deadline
 from extractors.errors import FetchError, LlmflationError, ParseError
-from flows import alerts, ledger
+from flows import alerts, ledger, rates
 from flows.ledger import RunSummary, SourceOutcome, close_unloaded
 from flows.settings import Settings
 from warehouse import db, events, evidence, history, load
@@ -115,6 +115,8 @@ def _ingest(
     shas = [load.archive_payload(con, settings.data_dir, run_id, payload) for payload in fetched]
     module = source_module(name)
     elsewhere = [p.final_url for p in fetched if p.final_url and http.origin(p.final_url) != http.origin(p.url)]
+    if getattr(module, "KIND", None) == REFERENCE:
+        return rates.ingest_rates(settings, con, run_id, name, observed_at, fetched, shas, clock, elsewhere)
     pairs: list[tuple[PriceObservation, str]] = []
     rejects: list[tuple[str, str]] = []
     skipped: Counter[str] = Counter()
@@ -197,11 +199,12 @@ def run_prices(
 ) -> RunSummary:
     """The price run, with or without an orchestrator: every source fetched concurrently (by `fetch`, which
     starts each source's fetch and gives a callable that waits for it; threads by default), then archived,
-    parsed, validated and loaded one at a time; then the run's alerts, all under the run lock. Every fetch is over
+    parsed, validated and loaded one at a time, sources of exchange rates first (so that the prices loaded after
+    them convert with the rates of the same run); then the run's alerts, all under the run lock. Every fetch is over
     by its deadline, and by the run's (a source past either fails with it)."""
     with ledger.recorded(settings, sources, as_of, wait_s=wait_s) as run:
         waiting = (fetch or _fetch_in_threads)(settings, sources, run_deadline(settings))
-        for name in sources:
+        for name in sorted(sources, key=lambda name: not is_reference(name)):
             outcome = ingest(settings, run.run_id, name, run.as_of, waiting[name]())
             if on_outcome:
                 on_outcome(outcome)
