@@ -7,11 +7,7 @@ SELECT
     s.metric,
     s.tier,
     s.region,
-    CASE
-        WHEN s.currency = 'USD' THEN s.amount
-        WHEN fx.date >= CAST(s.valid_from AS DATE) - INTERVAL 31 DAY
-            THEN CAST(s.amount / fx.units_per_usd AS DECIMAL(38, 18))
-    END AS usd_per_mtok,
+    usd_amount(s.currency, s.amount, s.valid_from, fx.date, fx.usd_per_base, fx.units_per_base) AS usd_per_mtok,
     s.currency,
     s.amount AS price_per_mtok,
     s.source,
@@ -24,5 +20,5 @@ SELECT
     s.last_raw_sha256,
     s.plausible
 FROM price_segments s
-ASOF LEFT JOIN fx_rates fx ON fx.currency = s.currency AND CAST(s.valid_from AS DATE) >= fx.date
+ASOF LEFT JOIN fx_conversion fx ON fx.currency = s.currency AND utc_day(s.valid_from) >= fx.date
 WHERE s.unit = 'mtok';

@@ -34,13 +34,9 @@ WITH offers AS (
 seg AS (
     SELECT
         s.*,
-        CASE
-            WHEN s.currency = 'USD' THEN s.amount
-            WHEN fx.date >= CAST(s.valid_from AS DATE) - INTERVAL 31 DAY
-                THEN CAST(s.amount / fx.units_per_usd AS DECIMAL(38, 18))
-        END AS usd
+        usd_amount(s.currency, s.amount, s.valid_from, fx.date, fx.usd_per_base, fx.units_per_base) AS usd
     FROM (SELECT * FROM price_segments SEMI JOIN offers USING (source, provider, provider_model_id)) s
-    ASOF LEFT JOIN fx_rates fx ON fx.currency = s.currency AND CAST(s.valid_from AS DATE) >= fx.date
+    ASOF LEFT JOIN fx_conversion fx ON fx.currency = s.currency AND utc_day(s.valid_from) >= fx.date
     WHERE s.unit = 'mtok'
 ),
 baseline AS (  -- a source's first applied run: what it lists then is its starting point, not news
