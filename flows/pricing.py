@@ -11,7 +11,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from extractors.base import Payload, parse_source_list
+from extractors.base import Payload, is_reference, parse_source_list
 from extractors.deadlines import Deadline
 from extractors.errors import FetchError
 from extractors.redact import redact
@@ -90,19 +90,23 @@ def track_prices(
     as_of: datetime | None = None,
     db: str | None = None,
 ) -> dict:
-    """Track LLM API prices: one run of every enabled source into the warehouse."""
+    """Track LLM API prices: one run of every enabled source (prices, and the exchange rates that convert them)
+    into the warehouse."""
     logger = get_run_logger()
     settings = Settings.from_env(db=db)
     names = parse_source_list(",".join(sources) if sources else None)
     logger.info("sources %s, warehouse %s", ", ".join(names), settings.db)
 
     def done(outcome: SourceOutcome) -> None:
+        items, rows = ("days", "rates") if is_reference(outcome.source) else ("models", "rows")
         (logger.info if outcome.status == "ok" else logger.warning)(
-            "%s: %s, %s models, %s rows parsed, %s rejected, %s loaded%s",
+            "%s: %s, %s %s, %s %s parsed, %s rejected, %s loaded%s",
             outcome.source,
             outcome.status,
             outcome.items,
+            items,
             outcome.parsed,
+            rows,
             outcome.rejected,
             outcome.loaded,
             f" ({outcome.error})" if outcome.error else "",
