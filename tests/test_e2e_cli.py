@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
 import pytest
@@ -319,3 +320,51 @@ def test_a_listing_served_after_a_redirect_to_another_host_is_recorded(httpserve
     ]
     ((notes,),) = query(settings, "SELECT notes FROM source_runs")
     assert notes.endswith(f"served by another host after a redirect: {moved}"), notes
+
+
+def test_a_price_in_yuan_gets_its_dollar_value_from_the_ecb_rates_of_its_day(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """The ECB's real history and DeepSeek's real Chinese page (CNY), served locally, through `llmflation run`: the
+    deepseek-v4-flash input price of 2026-07-17 in dollars at that day's cross rate through the euro."""
+    zipped = real("fx/eurofxref-hist_2026-10-30.zip").read_bytes()
+    httpserver.expect_request("/stats/eurofxref/eurofxref-hist.zip").respond_with_data(
+        zipped, content_type="application/zip"
+    )
+    httpserver.expect_request("/zh-cn/quick_start/pricing").respond_with_data(
+        real("html/deepseek_pricing_zh-cn_2026-07-17.html").read_bytes(), content_type="text/html; charset=utf-8"
+    )
+    env = {
+        "HOME": str(tmp_path),
+        "LLMFLATION_ECB_URL": httpserver.url_for("/stats/eurofxref/eurofxref-hist.zip"),
+        "LLMFLATION_DEEPSEEK_URL": httpserver.url_for("/zh-cn/quick_start/pricing"),
+    }
+    done = cli(
+        "run", "--sources", "ecb,deepseek", "--as-of", "2026-07-17T12:00:00Z", env=env, cwd=tmp_path, timeout=300,
+        embedded=True,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert not [word for word in NOISE if word in output], output
+    assert "ecb: ok, 7126 days, 221702 rates parsed, 0 rejected, 221702 loaded" in output, output
+    assert "deepseek: ok, 2 models, 6 rows parsed" in output, output
+    settings = Settings(db=tmp_path / "data" / "llmflation.duckdb")
+    assert query(settings, "SELECT source, kind, status, applied FROM source_runs ORDER BY source") == [
+        ("deepseek", "official", "ok", True),
+        ("ecb", "reference", "ok", True),
+    ]
+    assert query(settings, "SELECT url, http_status, bytes FROM fetches WHERE source = 'ecb'") == [
+        (env["LLMFLATION_ECB_URL"], 200, len(zipped))
+    ]
+    rates = "SELECT currency, units_per_eur FROM fx_rates_observed WHERE date = '2026-07-17' ORDER BY currency"
+    assert ("CNY", Decimal("7.7501")) in query(settings, rates) and ("USD", Decimal("1.1435")) in query(settings, rates)
+    ((cny, usd),) = query(
+        settings,
+        "SELECT price_per_mtok, usd_per_mtok FROM price_history WHERE provider_model_id = 'deepseek-v4-flash' "
+        "AND metric = 'input' AND currency = 'CNY'",
+    )
+    with localcontext() as exact:
+        exact.prec = 60
+        expected = (cny * Decimal("1.1435") / Decimal("7.7501")).quantize(Decimal("1e-18"), rounding=ROUND_HALF_UP)
+    assert cny == Decimal("1")
+    assert usd == expected == Decimal("0.147546483271183598")
