@@ -118,3 +118,29 @@ def test_history_from_before_events_is_a_baseline_that_is_never_alerted(
         assert con.execute("SELECT baseline_pending FROM event_detection").fetchall() == [(False,)]
     finally:
         con.close()
+
+
+def test_fx_rates_from_the_hand_kept_file_become_a_view_over_observed_rates(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = db.migrations()
+    views = db.view_sql()
+    monkeypatch.setattr(db, "migrations", lambda: [m for m in shipped if m[0] <= 8])  # a warehouse of the 0008 layout
+    monkeypatch.setattr(db, "view_sql", lambda: [])
+    con = db.connect(settings.db)
+    con.execute(  # as that release's views made it, from the hand-kept file
+        "CREATE TABLE fx_rates AS SELECT DATE '2024-07-01' AS date, 'CNY' AS currency, 7.1265::DECIMAL(18, 6) AS "
+        "units_per_usd, 'https://zh.helm.news/' AS source_url"
+    )
+    con.close()
+    monkeypatch.setattr(db, "migrations", lambda: shipped)
+    monkeypatch.setattr(db, "view_sql", lambda: views)
+    con = db.connect(settings.db)
+    try:
+        kinds = con.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_name LIKE 'fx_rates%' ORDER BY 1"
+        ).fetchall()
+        assert kinds == [("fx_rates", "VIEW"), ("fx_rates_curated", "BASE TABLE"), ("fx_rates_observed", "BASE TABLE")]
+        assert con.execute("SELECT count(*) FROM fx_rates").fetchall() == [(0,)]  # the ECB gives what the file held
+    finally:
+        con.close()
