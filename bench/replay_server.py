@@ -27,6 +27,7 @@ FILES = {
     "aws_bedrock": "bedrock/aws_price_list_bedrock_subset.json",
     "genai_prices": "llm-prices/genai-prices_v2_data_2026-08-21.json",
     "litellm": "litellm/model_prices_2026-07-24.json",
+    "ecb": "fx/eurofxref-hist_2026-10-30.zip",
     "hf_providers": "hf/hf_router_v1_models_fixture_genai-prices_2026-07-30.json",
 }
 
