@@ -74,6 +74,7 @@ def settle_stage(con: duckdb.DuckDBPyConnection, source: str) -> tuple[int, list
 
 
 def drop_stage(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove the staging table (after the load, or when the parse failed half way)."""
     con.execute(f"DROP TABLE IF EXISTS {STAGE}")
 
 
