@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractors.base import Payload
+from extractors.base import Payload, parse_source_list
 from extractors.sources import deepseek, ecb
 from flows.settings import Settings
 from tests.helpers import payload, real, ts
@@ -128,6 +128,23 @@ def test_a_new_day_is_loaded_and_a_restated_rate_keeps_the_stored_one(with_rates
     ) == [("2026-10-30", Decimal("7.4326")), ("2026-11-02", Decimal("7.4326"))]
 
 
+def test_a_day_stated_twice_with_two_values_is_rejected_and_a_repeat_is_one_rate(settings: Settings) -> None:
+    text = (
+        "Date,USD,CNY,\n2026-07-17,1.1435,7.7501,\n2026-07-17,1.1435,7.7502,\n"
+        "2026-07-16,1.1467,7.7596,\n2026-07-16,1.1467,7.7596,\n"
+    )
+    ((outcome,),) = [run_once(settings, "ecb", ecb_payload(_zipped(text)), ts("2026-07-17T18:00")).outcomes]
+    assert (outcome.status, outcome.items, outcome.parsed, outcome.rejected, outcome.loaded) == ("ok", 4, 3, 1, 3)
+    assert query(settings, "SELECT item, reason FROM rejects") == [
+        ("2026-07-17 CNY", "conflicting rates in one payload (7.750100, 7.750200)")
+    ]
+    assert query(settings, "SELECT date::VARCHAR, currency FROM fx_rates_observed ORDER BY ALL") == [
+        ("2026-07-16", "CNY"),
+        ("2026-07-16", "USD"),
+        ("2026-07-17", "USD"),
+    ]
+
+
 # (as-of of the DeepSeek page, the ECB day whose rates convert it: USD and CNY per EUR), or None: no USD value
 @pytest.mark.parametrize(
     ("as_of", "rates"),
@@ -198,6 +215,7 @@ def test_sources_of_rates_load_first_in_a_run(settings: Settings) -> None:
         urls = {"ecb": server.url_for("/ecb.zip"), "deepseek": server.url_for("/pricing")}
         summary = run_prices(replace(settings, source_urls=urls), ["deepseek", "ecb"], ts("2026-07-17T12:00"))
     assert [(o.source, o.status) for o in summary.outcomes] == [("ecb", "ok"), ("deepseek", "ok")]
+    assert parse_source_list(None)[0] == "ecb"  # `llmflation run` without --sources includes it, first
     assert query(
         settings, "SELECT usd_per_mtok FROM price_history WHERE provider_model_id = 'deepseek-v4-flash' "
         "AND metric = 'input'"
