@@ -223,10 +223,12 @@ def nightly(db: Path, work: Path, repeat: int) -> None:
     try:
         urls = []
         assert server.stdout is not None
-        while len(urls) < 9:
+        while True:
             line = server.stdout.readline()
             if not line:
                 sys.exit("the replay server stopped")
+            if line.startswith("#"):
+                break
             name, url = line.removeprefix("export LLMFLATION_").strip().split("_URL=")
             urls.append(f"{name.lower()}={url}")
         env = {k: v for k, v in os.environ.items() if not k.startswith("LLMFLATION_")}

@@ -68,6 +68,7 @@ def main() -> None:
     urls["models_dev"] = f"{base}/models_dev"
     for source, url in urls.items():
         print(f"export LLMFLATION_{source.upper()}_URL={url}")
+    print("# serving these until Ctrl-C")  # the end of the exports, for a program reading them
     sys.stdout.flush()
     server.serve_forever()
 
