@@ -13,18 +13,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
 from extractors.base import Payload, source_module
 from flows import ledger, pipeline
 from flows.settings import Settings
-from warehouse import queries
 
 IMPORT_FLOW = "import"
 DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?:[T_](\d{2})[:-]?(\d{2}))?(?!\d)")
@@ -124,50 +120,26 @@ def import_documents(
         on_total(len(chosen))
     imported = _imported(settings, source)
     done: list[tuple[Document, str]] = []
-    # The import holds the run lock and one connection from its first document to its last (a scheduled run waits
-    # for it as for any run); a query that wants the file in between gets it: the connection is closed for it, and
-    # opened again once the query has ended.
-    con: duckdb.DuckDBPyConnection | None = None
-    try:
-        with ledger.run_lock(settings, wait_s=settings.lock_wait_s):
-            for document in chosen:
-                payloads = document.read()
-                shas = sorted(p.sha256 for p in payloads)
-                if shas in imported.get(document.as_of, []):
-                    what = "already imported"
-                else:
-                    if con is not None and queries.open_queries(settings.db):
-                        con.close()
-                        con = None
-                        _wait_for_queries(settings)
-                    con = con or ledger.connect(settings)
-                    with ledger.recorded(settings, [source], document.as_of, IMPORT_FLOW, con=con) as run:
-                        outcome = pipeline.ingest(settings, run.run_id, source, run.as_of, payloads, run.con)
-                        run.outcomes.append(outcome)
-                    if outcome.status == "ok":
-                        imported.setdefault(document.as_of, []).append(shas)
-                    what = f"{outcome.status}: {outcome.parsed} prices, {outcome.loaded} loaded, "
-                    what += f"{outcome.rejected} rejected" + (f" ({outcome.error})" if outcome.error else "")
-                del payloads
-                done.append((document, what))
-                if on_document:
-                    on_document(document, what)
-    finally:
-        if con is not None:
-            con.close()
+    for document in chosen:
+        payloads = document.read()
+        shas = sorted(p.sha256 for p in payloads)
+        if shas in imported.get(document.as_of, []):
+            what = "already imported"
+        else:
+            with ledger.recorded(
+                settings, [source], document.as_of, IMPORT_FLOW, settings.lock_wait_s, hold=True
+            ) as run:
+                outcome = pipeline.ingest(settings, run.run_id, source, run.as_of, payloads, run.con)
+                run.outcomes.append(outcome)
+            if outcome.status == "ok":
+                imported.setdefault(document.as_of, []).append(shas)
+            what = f"{outcome.status}: {outcome.parsed} prices, {outcome.loaded} loaded, {outcome.rejected} rejected"
+            what += f" ({outcome.error})" if outcome.error else ""
+        del payloads
+        done.append((document, what))
+        if on_document:
+            on_document(document, what)
     return done
-
-
-def _wait_for_queries(settings: Settings) -> None:
-    """Let the open queries have the warehouse until they end (up to settings.lock_wait_s), as a run waits for them."""
-    deadline = time.monotonic() + settings.lock_wait_s
-    announced: set[int] = set()
-    while (waiting := queries.open_queries(settings.db)) and time.monotonic() < deadline:
-        for query in waiting:
-            if query.pid not in announced:
-                ledger.log.warning("waiting for a query to end before writing to %s %s", settings.db, query.describe())
-                announced.add(query.pid)
-        time.sleep(0.1)
 
 
 def _imported(settings: Settings, source: str) -> dict[datetime, list[list[str]]]:

@@ -149,16 +149,13 @@ def recorded(
     wait_s: float = 0,
     *,
     hold: bool = False,
-    con: duckdb.DuckDBPyConnection | None = None,
 ) -> Iterator[Run]:
     """Hold the run lock (waiting up to wait_s for another run), record the run, and close it with the outcomes
     its body appended, unless the body closed it; the summary is on the Run afterwards.
 
     hold: keep one connection open for the whole run (run.con), for runs that do not wait on the network; a run
-    that fetches connects for each step, so that queries get in while it waits. con: the connection to hold (one
-    a series of runs shares), instead of a new one."""
-    held = using(settings, con) if hold or con is not None else nullcontext()
-    with run_lock(settings, wait_s=wait_s), held as con:
+    that fetches connects for each step, so that queries get in while it waits."""
+    with run_lock(settings, wait_s=wait_s), using(settings) if hold else nullcontext() as con:
         try:
             run_id, observed_at = start(settings, sources, as_of, flow, con)
             run = Run(settings, run_id, observed_at, con=con)

@@ -521,29 +521,3 @@ def test_an_interrupted_import_resumes_where_it_stopped(tmp_path: Path, litellm_
     resumed = Settings(db=db_path)
     assert query(resumed, SEGMENTS) == query(whole, SEGMENTS)
     assert query(resumed, "SELECT count(*) FROM source_runs WHERE status = 'ok'") == [(8,)]
-
-
-def test_a_query_during_an_import_gets_the_warehouse_between_two_versions(
-    tmp_path: Path, litellm_history: Path
-) -> None:
-    import os
-    import sys
-
-    from tests.helpers import ROOT, cli
-
-    window = ["--since", "2025-02-06T00:00", "--until", "2025-02-12T00:00"]
-    db_path = tmp_path / "w.duckdb"
-    args = [sys.executable, "-m", "flows.cli", "import", "prices", "litellm", "--git", str(litellm_history)]
-    args += ["--file", FILE, *window, "--db", str(db_path)]
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LLMFLATION_")}
-    child = subprocess.Popen(args, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    first = child.stdout.readline()  # the import holds the file from here to its last version
-    answered = cli("sql", "SELECT count(*) AS runs FROM runs", "--format", "csv", "--db", str(db_path))
-    rest, errors = child.communicate(timeout=300)
-    assert " (commit): ok: " in first, (first, errors)
-    assert answered.returncode == 0 and answered.stderr == "", answered.stderr
-    during = int(answered.stdout.splitlines()[1])
-    lines = [first, *rest.splitlines()]
-    assert child.returncode == 0 and all(" (commit): ok: " in line for line in lines), errors
-    assert 1 <= during < len(lines), (during, len(lines))  # answered while the import was still going
