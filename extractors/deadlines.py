@@ -115,26 +115,24 @@ def _enlist(connection: HTTPConnection) -> None:
         watch.enlist(connection)
 
 
-class _HTTPConnection(HTTPConnection):
-    """urllib3's connection, watched by the fetch using it (a kept-alive one is enlisted again by each request)."""
+class _Watched:
+    """A urllib3 connection watched by the fetch using it (a kept-alive one is enlisted again by each request)."""
 
     def connect(self) -> None:
-        super().connect()
-        _enlist(self)
+        super().connect()  # type: ignore[misc]
+        _enlist(self)  # type: ignore[arg-type]
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        _enlist(self)
-        super().request(*args, **kwargs)
+        _enlist(self)  # type: ignore[arg-type]
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _HTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _enlist(self)
+class _HTTPConnection(_Watched, HTTPConnection):
+    pass
 
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _enlist(self)
-        super().request(*args, **kwargs)
+
+class _HTTPSConnection(_Watched, HTTPSConnection):
+    pass
 
 
 class _HTTPPool(HTTPConnectionPool):

@@ -12,8 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from extractors.base import ParseResult, Payload, json_body
-from extractors.errors import ParseError
+from extractors.base import ParseResult, Payload, data_list, json_body
 from extractors.identity import hf_router_provider_slug, model_key
 from extractors.units import PriceValueError, per_mtok
 
@@ -46,11 +45,7 @@ HUB_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 def parse(payload: Payload) -> ParseResult:
     """Parse the body of GET /v1/models."""
     body = json_body(NAME, payload)
-    models = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(models, list):
-        raise ParseError(NAME, payload.url, 'no "data" list of models', payload.content)
-    if not models:
-        raise ParseError(NAME, payload.url, 'the "data" list is empty', payload.content)
+    models = data_list(NAME, payload, body)
     result = ParseResult(items=len(models))
     for model in models:
         _parse_model(model, result)

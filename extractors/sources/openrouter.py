@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from extractors.base import ParseResult, Payload, json_body, tier_name, token_count_label
-from extractors.errors import ParseError
+from extractors.base import ParseResult, Payload, data_list, json_body, tier_name, token_count_label
 from extractors.identity import model_key, strip_variant
 from extractors.units import PriceValueError, per_mtok, to_decimal
 
@@ -41,11 +40,7 @@ def parse(payload: Payload) -> ParseResult:
     body = json_body(NAME, payload)
     if isinstance(body, dict) and "data" not in body and isinstance(body.get("body"), dict):
         body = body["body"]  # a saved response wrapped as {fetched_at, url, body: {...}} by a collector
-    models = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(models, list):
-        raise ParseError(NAME, payload.url, 'no "data" list of models', payload.content)
-    if not models:
-        raise ParseError(NAME, payload.url, 'the "data" list is empty', payload.content)
+    models = data_list(NAME, payload, body)
     result = ParseResult(items=len(models))
     for model in models:
         _parse_model(model, result)
