@@ -19,9 +19,11 @@ from extractors.errors import ParseError, UnknownSourceError
 from extractors.units import PriceValueError, per_mtok
 
 # Kinds of source, in the order they are listed and loaded: reference data (exchange rates) first, so that the prices
-# a run loads after them are converted with the rates of the same run.
+# a run loads after them are converted with the rates of the same run. An official source is a seller's own page or
+# API; a reseller's API states what the reseller itself charges (OpenRouter, the Hugging Face router); a feed is a
+# third party's table of sellers' prices (a claim about them, e.g. LiteLLM's map, models.dev).
 REFERENCE = "reference"
-KINDS = (REFERENCE, "official", "feed", "aggregator")
+KINDS = (REFERENCE, "official", "reseller", "feed")
 # Sources of adoption data (not prices); they run in their own flow, track_adoption.
 ADOPTION_SOURCES = ("huggingface",)
 
@@ -178,8 +180,7 @@ def source_module(name: str) -> ModuleType:
 
 
 def listed_sources() -> list[ModuleType]:
-    """All source modules, reference data first, then official pages, dated feeds and aggregators; by name within a
-    kind."""
+    """All source modules, reference data first, then official pages, resellers and feeds; by name within a kind."""
     modules = [source_module(name) for name in source_names()]
     return sorted(modules, key=lambda m: (KINDS.index(m.KIND), m.NAME))
 

@@ -100,8 +100,8 @@ def test_status_and_sources(warehouse: Settings) -> None:
     done = cli("sources", "--format", "csv", env={"LLMFLATION_LITELLM_URL": "http://127.0.0.1:9/map.json"})
     rows = {line.split(",")[0]: line for line in done.stdout.splitlines()}
     assert rows["source"] == "source,kind,status,url,description"
-    assert rows["openrouter"].startswith("openrouter,aggregator,stable,https://openrouter.ai/api/v1/models,")
-    assert rows["litellm"].startswith("litellm,aggregator,stable,http://127.0.0.1:9/map.json (overridden),")
+    assert rows["openrouter"].startswith("openrouter,reseller,stable,https://openrouter.ai/api/v1/models,")
+    assert rows["litellm"].startswith("litellm,feed,stable,http://127.0.0.1:9/map.json (overridden),")
     assert rows["ecb"].startswith("ecb,reference,stable,https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip,")
     assert done.stdout.splitlines()[1].startswith("ecb,")  # reference data first
 

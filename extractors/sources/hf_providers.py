@@ -19,7 +19,7 @@ from extractors.units import PriceValueError, per_mtok
 NAME = "hf_providers"
 URL = "https://router.huggingface.co/v1/models"
 DESCRIPTION = "Hugging Face Inference Providers router: each provider's price for each Hub model, through Hugging Face"
-KIND = "aggregator"
+KIND = "reseller"
 EXPERIMENTAL = False
 
 # pricing field -> metric; USD per 1M tokens.

@@ -13,7 +13,7 @@ from extractors.units import PriceValueError, per_mtok, quantize, to_decimal
 NAME = "litellm"
 URL = "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json"
 DESCRIPTION = "LiteLLM's price map: claims about 100+ providers, observed through LiteLLM"
-KIND = "aggregator"
+KIND = "feed"
 EXPERIMENTAL = False
 
 # Base field name -> (metric, unit). Token units are normalised to per 1M tokens; the rest keep their unit.

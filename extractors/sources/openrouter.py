@@ -12,7 +12,7 @@ NAME = "openrouter"
 URL = "https://openrouter.ai/api/v1/models"
 DESCRIPTION = "OpenRouter API: every model it routes, priced as OpenRouter charges"
 PROVIDER = "openrouter"
-KIND = "aggregator"
+KIND = "reseller"
 EXPERIMENTAL = False
 
 # pricing field -> (metric, unit); token prices are USD per token, the rest per their own unit.

@@ -4,21 +4,18 @@
 -- (openrouter's anthropic/claude-opus-4.1 with anthropic's). Prices compare in USD when both convert, else in
 -- the shared native currency.
 CREATE OR REPLACE VIEW priced_offers AS
-WITH kinds AS (
-    SELECT source, arg_max(kind, started_at) AS kind FROM source_runs WHERE kind IS NOT NULL GROUP BY source
-)
 SELECT h.*,
-       coalesce(k.kind, 'aggregator') AS source_kind,
+       coalesce(k.kind, 'feed') AS source_kind,
        CASE WHEN h.provider = 'openrouter' THEN split_part(h.model_key, '/', 1) ELSE h.provider END
            AS comparable_provider
 FROM price_history h
-LEFT JOIN kinds k USING (source);
+LEFT JOIN source_kinds k USING (source);
 
 -- Like with like: a free offer (a zero price, or a `:free` variant) is compared only with free ones.
 -- price_disagreements_in(true): only for the models listed in event_scope (event detection after a run).
 CREATE OR REPLACE MACRO price_disagreements_in(scoped) AS TABLE
 WITH po AS (
-    SELECT *, coalesce(usd_per_mtok, price_per_mtok) = 0 OR provider_model_id LIKE '%:free' AS free
+    SELECT *, is_free(price_per_mtok, provider_model_id) AS free
     FROM priced_offers
     WHERE NOT scoped OR model_key IN (SELECT model_key FROM event_scope)
 )

@@ -2,7 +2,7 @@
 -- their blended prices, and the repo's latest 30-day downloads. Public contract.
 -- An offer is a repo's when a source states that repo for it (model_identities.hf_repo: the Hugging Face router,
 -- OpenRouter's hugging_face_id) or when its model_key is the key of such an offer or of the catalogue's row for the
--- repo. Only plausible, current, paid (non-zero) standard-tier token prices with both input and output count;
+-- repo. Only current standard-tier offers (warehouse/views/15_offers.sql) with both input and output count;
 -- blended = (3 x input + output) / 4 USD per 1M tokens (Epoch AI's 3:1, as in open_vs_closed). A host's price is its
 -- cheapest such offer (any source, region or id), so each host counts once in the median.
 CREATE OR REPLACE VIEW open_model_hosting AS
@@ -18,13 +18,14 @@ WITH repo_keys AS (
 open_repo_keys AS (  -- a repo of a model the catalogue marks closed is no open model
     SELECT r.* FROM repo_keys r LEFT JOIN models m USING (model_key) WHERE m.open_weights IS DISTINCT FROM false
 ),
-offers AS (
+current AS (
     SELECT source, provider, provider_model_id, region, model_key,
            max(usd_per_mtok) FILTER (WHERE metric = 'input') AS input,
            max(usd_per_mtok) FILTER (WHERE metric = 'output') AS output,
            CAST((3 * input + output) * 0.25 AS DECIMAL(38, 18)) AS blended
-    FROM current_prices
-    WHERE tier = 'standard' AND plausible AND metric IN ('input', 'output') AND usd_per_mtok > 0
+    FROM offers
+    WHERE tier = 'standard' AND metric IN ('input', 'output') AND price_from <> 'landmark'  -- stated in a run
+      AND valid_from <= current_timestamp AND (valid_to IS NULL OR valid_to > current_timestamp)
     GROUP BY source, provider, provider_model_id, region, model_key
     HAVING input IS NOT NULL AND output IS NOT NULL
 ),
@@ -35,7 +36,7 @@ hosts AS (  -- one row per repo and host: the host's cheapest offer of it
                    (o.blended, o.source, o.provider_model_id, o.region)) AS pick,
            min(r.stated_repo) AS stated_repo
     FROM open_repo_keys r
-    JOIN offers o USING (model_key)
+    JOIN current o USING (model_key)
     GROUP BY r.repo, o.provider
 ),
 downloads AS (  -- the latest snapshot that carries the repo's 30-day count

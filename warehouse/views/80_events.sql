@@ -27,7 +27,7 @@ WHERE status <> 'ok' AND coalesce(prev_status, 'ok') = 'ok';
 -- lows and disagreements are emitted only for the listed models, whose segments are all there.
 -- Internal; the public contract is price_events below.
 CREATE OR REPLACE MACRO event_candidates_in(scoped) AS TABLE
-WITH offers AS (
+WITH listed AS (
     SELECT DISTINCT source, provider, provider_model_id FROM price_segments
     WHERE NOT scoped OR model_key IN (SELECT model_key FROM event_scope)
 ),
@@ -35,7 +35,7 @@ seg AS (
     SELECT
         s.*,
         usd_amount(s.currency, s.amount, s.valid_from, fx.date, fx.usd_per_base, fx.units_per_base) AS usd
-    FROM (SELECT * FROM price_segments SEMI JOIN offers USING (source, provider, provider_model_id)) s
+    FROM (SELECT * FROM price_segments SEMI JOIN listed USING (source, provider, provider_model_id)) s
     ASOF LEFT JOIN fx_conversion fx ON fx.currency = s.currency AND utc_day(s.valid_from) >= fx.date
     WHERE s.unit = 'mtok'
 ),
@@ -79,15 +79,21 @@ changes AS (
     WHERE nth > 1 AND prev_end IN ('changed', 'stated') AND prev_valid_to = valid_from AND amount <> prev_amount
 ),
 lows AS (
-    -- the cheapest paid standard price of a model and metric, across providers and sources: a segment is a low when
-    -- it is cheaper than every earlier one (an equal price is not a new low) and than none of those starting with it
+    -- the cheapest paid standard price of a model and metric, across the offers (warehouse/views/15_offers.sql): a
+    -- segment is a low when it is cheaper than every earlier one (an equal price is not a new low) and than none of
+    -- those starting with it; a claim stated after the seller's own word priced the model is no offer
     SELECT
         o.*,
         min(usd) OVER earlier AS prev_low,
         arg_min(last_raw_sha256, usd) OVER earlier AS prev_low_sha,
         min(usd) OVER (PARTITION BY model_key, metric, valid_from) AS peer_low
     FROM ordered o
-    WHERE tier = 'standard' AND usd > 0 AND provider_model_id NOT LIKE '%:free' AND plausible
+    LEFT JOIN source_kinds k USING (source)
+    LEFT JOIN offer_cover_in(scoped) c USING (provider, model_key)
+    WHERE tier = 'standard' AND usd > 0 AND NOT is_free(amount, provider_model_id) AND plausible
+      AND coalesce(k.kind, 'feed') IN ('official', 'reseller', 'feed')
+      AND o.valid_from < coalesce(offer_until(coalesce(k.kind, 'feed'), NULL, c.own_since, NULL),
+                                  TIMESTAMPTZ 'infinity')
       AND (NOT scoped OR model_key IN (SELECT model_key FROM event_scope))
       -- a value on either side of a jump of 100x or more is suspect: never a low, nor the low others must beat
       AND NOT coalesce(prev_amount > 0 AND amount > 0 AND greatest(prev_amount / amount, amount / prev_amount) >= 100,

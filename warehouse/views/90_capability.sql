@@ -1,42 +1,24 @@
--- Standard-tier input and output prices in force at the end of every month, from the landmark prices (each in force
--- from its date until the next landmark of the same provider and model) and from every source's price history.
--- One row per month and offer: month, model_key, provider, offered_by, input, output (USD per 1M tokens), evidence.
+-- Standard-tier input and output prices counting as offers at the end of every month (warehouse/views/
+-- 15_offers.sql: sellers' own prices, claims only until the seller's own word prices the model, landmarks only
+-- before nightly data of their provider; no free offer). One row per month and offer: month, model_key, provider, model,
+-- offered_by (the source, or 'landmark'), input, output (USD per 1M tokens), price_from (official, reseller, feed
+-- or landmark), evidence (the raw document's sha256, or the landmark's public source).
 CREATE OR REPLACE VIEW monthly_prices AS
 WITH months AS (
     SELECT CAST(unnest(generate_series(DATE '2020-01-01', date_trunc('month', current_date), INTERVAL 1 MONTH))
                 AS DATE) AS month
-),
-landmarks AS (
-    SELECT provider, model, model_key, input_usd_per_mtok AS input, output_usd_per_mtok AS output, valid_from,
-           valid_to, 'landmark: ' || source_url AS evidence, 'landmark' AS source
-    FROM landmark_offers
-),
-history AS (
-    SELECT source, provider, provider_model_id, region, model_key, metric, usd_per_mtok, valid_from, valid_to,
-           last_raw_sha256
-    FROM price_history
-    WHERE tier = 'standard' AND metric IN ('input', 'output') AND usd_per_mtok IS NOT NULL AND plausible
-),
-at_month_end AS (
-    SELECT m.month, h.source, h.provider, h.provider_model_id AS model, h.model_key,
-           max(h.usd_per_mtok) FILTER (WHERE h.metric = 'input') AS input,
-           max(h.usd_per_mtok) FILTER (WHERE h.metric = 'output') AS output,
-           'raw sha256 ' || max(h.last_raw_sha256) AS evidence
-    FROM months m
-    JOIN history h
-      ON h.valid_from < m.month + INTERVAL 1 MONTH
-     AND (h.valid_to IS NULL OR h.valid_to >= m.month + INTERVAL 1 MONTH)
-    GROUP BY m.month, h.source, h.provider, h.provider_model_id, h.region, h.model_key
 )
-SELECT month, model_key, provider, model, source AS offered_by, input, output, evidence
-FROM at_month_end
-WHERE input IS NOT NULL AND output IS NOT NULL
-UNION ALL
-SELECT m.month, l.model_key, l.provider, l.model, l.source, l.input, l.output, l.evidence
+SELECT m.month, o.model_key, o.provider, o.provider_model_id AS model, o.source AS offered_by,
+       max(o.usd_per_mtok) FILTER (WHERE o.metric = 'input') AS input,
+       max(o.usd_per_mtok) FILTER (WHERE o.metric = 'output') AS output,
+       o.price_from, max(o.evidence) AS evidence
 FROM months m
-JOIN landmarks l
-  ON l.valid_from < m.month + INTERVAL 1 MONTH
- AND (l.valid_to IS NULL OR l.valid_to >= m.month + INTERVAL 1 MONTH);
+JOIN offers o
+  ON o.valid_from < m.month + INTERVAL 1 MONTH
+ AND (o.valid_to IS NULL OR o.valid_to >= m.month + INTERVAL 1 MONTH)
+WHERE o.tier = 'standard' AND o.metric IN ('input', 'output')
+GROUP BY m.month, o.source, o.price_from, o.provider, o.provider_model_id, o.region, o.model_key
+HAVING input IS NOT NULL AND output IS NOT NULL;
 
 -- Per month, the cheapest offer of any model scoring at least `threshold` on `bench` (capabilities), by a blend of
 -- w_in parts input to w_out parts output (a16z: 1:1; Epoch AI: 3:1; input only: 1:0).
@@ -53,12 +35,12 @@ blended AS (
     WHERE p.input > 0 AND p.output > 0
 )
 SELECT month, pick.model_key, pick.provider, pick.offered_by, pick.score, pick.input AS input_usd_per_mtok,
-       pick.output AS output_usd_per_mtok, pick.blended_usd_per_mtok, pick.evidence
+       pick.output AS output_usd_per_mtok, pick.blended_usd_per_mtok, pick.price_from, pick.evidence
 FROM (  -- one offer's row; of equal prices, the first by model, provider and offer
     SELECT month,
            arg_min({'model_key': model_key, 'provider': provider, 'offered_by': offered_by, 'score': score,
                     'input': input, 'output': output, 'blended_usd_per_mtok': blended_usd_per_mtok,
-                    'evidence': evidence},
+                    'price_from': price_from, 'evidence': evidence},
                    (blended_usd_per_mtok, model_key, provider, offered_by)) AS pick
     FROM blended
     GROUP BY month
