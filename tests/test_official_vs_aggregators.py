@@ -39,11 +39,11 @@ def test_disagreements_are_exactly_the_differing_offers_and_traceable(loaded: Se
     rows = query(
         loaded,
         "SELECT source, source_kind, comparable_provider, model_key, metric, tier, region, "
-        "coalesce(usd_per_mtok, price_per_mtok), currency, usd_per_mtok IS NOT NULL, valid_from, "
+        "price_per_mtok, currency, usd_per_mtok IS NOT NULL, valid_from, "
         "valid_to, provider_model_id FROM priced_offers",
     )
-    # An independent nested-loop comparison of every pair of sources' prices; a free offer (zero, or a :free
-    # variant) only with free ones.
+    # An independent nested-loop comparison of every pair of sources' prices in the same currency; a free offer
+    # (zero, or a :free variant) only with free ones.
     expected = set()
     by_key = defaultdict(list)
     for row in rows:
@@ -52,7 +52,7 @@ def test_disagreements_are_exactly_the_differing_offers_and_traceable(loaded: Se
         for a in group:
             for b in group:
                 same_region = a[6] == b[6] or "default" in (a[6], b[6])
-                comparable = (a[9] and b[9]) or a[8] == b[8]
+                comparable = a[8] == b[8]
                 overlap = (b[11] is None or a[10] < b[11]) and (a[11] is None or b[10] < a[11])
                 alike = (a[7] == 0 or a[12].endswith(":free")) == (b[7] == 0 or b[12].endswith(":free"))
                 if a[0] < b[0] and same_region and comparable and overlap and alike and a[7] != b[7]:

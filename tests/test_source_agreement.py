@@ -11,9 +11,8 @@ import pytest
 from extractors.base import ParseResult
 from extractors.sources import aws_bedrock, litellm, models_dev
 from flows.settings import Settings
-from tests.helpers import openrouter_body, payload, real, real_glob, ts
+from tests.helpers import payload, ts
 from tests.ledger_helpers import query, run_once
-from tests.test_official_vs_aggregators import LITELLM, OFFICIAL, OPENROUTER
 
 COLUMNS = "source, provider, official_prices_compared, matching, share_matching, rounded, regional, stale, other"
 CLASSES = ("rounded", "regional", "stale", "other")
@@ -195,35 +194,9 @@ def test_stale_is_an_earlier_price_of_the_same_offer_and_regional_one_in_force_a
 
 # --- the real pages and feeds ----------------------------------------------------------------------------------------
 
-FEED = "models-dev/models_dev_api_2026-05.json.gz"
-GENAI_PRICES = "llm-prices/genai-prices_v2_data_2026-08-21.json"
 
-
-@pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The official fixtures with every feed and aggregator saved beside them, loaded as the pipeline loads them."""
-    settings = Settings(db=tmp_path_factory.mktemp("agreement") / "data" / "llmflation.duckdb")
-    for source, name, as_of in OFFICIAL:
-        summary = run_once(settings, source, payload(source, real(name).read_bytes(), url=f"file:{name}"), ts(as_of))
-        assert summary.status == "ok", summary.outcomes
-    others = [
-        ("openrouter", payload("openrouter", openrouter_body(real(OPENROUTER))), "2026-07-17T18:48"),
-        ("litellm", payload("litellm", real(LITELLM).read_bytes()), "2026-07-24T00:00"),
-        ("models_dev", payload("models_dev", real(FEED).read_bytes()), "2026-05-21T00:00"),
-        ("genai_prices", payload("genai_prices", real(GENAI_PRICES).read_bytes()), "2026-08-21T00:00"),
-    ]
-    for source, fetched, as_of in others:
-        assert run_once(settings, source, fetched, ts(as_of)).status == "ok", source
-    vendors = [
-        payload("llm_prices", path.read_bytes(), url=f"file:llm-prices/data/{path.name}")
-        for path in real_glob("llm-prices/data/*.json")
-    ]
-    assert run_once(settings, "llm_prices", vendors, ts("2026-08-21T00:00")).status == "ok"
-    return settings
-
-
-def test_the_real_sources_misses_by_kind_of_error(loaded: Settings) -> None:
-    rows = _agreement(loaded)
+def test_the_real_sources_misses_by_kind_of_error(market: Settings) -> None:
+    rows = _agreement(market)
     _print(rows)
     assert {r["source"] for r in rows} == {"genai_prices", "litellm", "llm_prices", "models_dev", "openrouter"}
     _assert_each_miss_in_one_class(rows)

@@ -1,8 +1,9 @@
 -- Two sources pricing the same offer differently at overlapping times. Public contract.
 -- "The same offer": same comparable provider, model_key, metric and tier, and the same region (or one side not
 -- region-specific). A reseller that passes a model maker's price through (OpenRouter) is compared with the maker
--- (openrouter's anthropic/claude-opus-4.1 with anthropic's). Prices compare in USD when both convert, else in
--- the shared native currency.
+-- (openrouter's anthropic/claude-opus-4.1 with anthropic's). Prices compare exactly, in their own currency: a
+-- price list in another currency is another offer (DeepSeek's CNY list beside its USD one), and a converted price
+-- never equals a stated one.
 CREATE OR REPLACE VIEW priced_offers AS
 SELECT h.*,
        coalesce(k.kind, 'feed') AS source_kind,
@@ -28,14 +29,13 @@ SELECT
     a.source AS source_a,
     a.source_kind AS kind_a,
     a.provider_model_id AS provider_model_id_a,
-    coalesce(a.usd_per_mtok, a.price_per_mtok) AS price_a,
+    a.price_per_mtok AS price_a,
     b.source AS source_b,
     b.source_kind AS kind_b,
     b.provider_model_id AS provider_model_id_b,
-    coalesce(b.usd_per_mtok, b.price_per_mtok) AS price_b,
-    CASE WHEN a.usd_per_mtok IS NOT NULL AND b.usd_per_mtok IS NOT NULL THEN 'USD' ELSE a.currency END AS currency,
-    round(coalesce(b.usd_per_mtok, b.price_per_mtok) / nullif(coalesce(a.usd_per_mtok, a.price_per_mtok), 0), 4)
-        AS ratio_b_to_a,
+    b.price_per_mtok AS price_b,
+    a.currency,
+    round(b.price_per_mtok / nullif(a.price_per_mtok, 0), 4) AS ratio_b_to_a,
     greatest(a.valid_from, b.valid_from) AS overlap_from,
     CASE WHEN a.valid_to IS NULL THEN b.valid_to WHEN b.valid_to IS NULL THEN a.valid_to
          ELSE least(a.valid_to, b.valid_to) END AS overlap_to,
@@ -51,9 +51,9 @@ JOIN po b
  AND a.source < b.source
  AND a.valid_from < coalesce(b.valid_to, TIMESTAMPTZ 'infinity')
  AND b.valid_from < coalesce(a.valid_to, TIMESTAMPTZ 'infinity')
- AND (a.usd_per_mtok IS NOT NULL AND b.usd_per_mtok IS NOT NULL OR a.currency = b.currency)
+ AND a.currency = b.currency
  AND a.free = b.free
-WHERE coalesce(a.usd_per_mtok, a.price_per_mtok) <> coalesce(b.usd_per_mtok, b.price_per_mtok);
+WHERE a.price_per_mtok <> b.price_per_mtok;
 
 CREATE OR REPLACE VIEW price_disagreements AS
 SELECT * FROM price_disagreements_in(false);

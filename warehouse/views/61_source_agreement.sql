@@ -3,16 +3,18 @@
 -- offer at an overlapping time); matching: those where every such price of the source is equal;
 -- share_matching = matching / compared.
 -- Each compared price that does not match counts in exactly one of these, by the error the source made:
---   rounded:  its price is the official one rounded to 0, 1, 2 or 3 decimals (0.075 stated as 0.08);
+--   rounded:  its price is the official one rounded to 1, 2 or 3 decimals (0.075 stated as 0.08; a whole number
+--             near a small price is a guess, not a rounding);
 --   regional: its price is the provider's official price for another tier or region, in force at the same time
 --             (models.dev gives Bedrock's regional endpoints the global price);
 --   stale:    its price is an earlier official price of the very same offer, one that ended before this one began;
 --   other:    none of these.
 -- Where several of the source's prices miss the same official price, one unexplained makes it `other`; otherwise
--- stale wins over regional, and regional over rounded. Prices compare exactly, as in price_disagreements.
+-- stale wins over regional, and regional over rounded. Prices compare exactly, in their own currency, as in
+-- price_disagreements.
 CREATE OR REPLACE VIEW source_agreement AS
 WITH official AS (
-    SELECT *, coalesce(usd_per_mtok, price_per_mtok) AS price
+    SELECT *, price_per_mtok AS price
     FROM priced_offers
     WHERE source_kind = 'official' AND plausible
 ),
@@ -20,7 +22,7 @@ pairs AS (  -- each official price with each overlapping price of another source
     SELECT o.comparable_provider AS provider, s.source, o.source AS official_source,
            o.model_key, o.metric, o.tier, o.region, o.valid_from,
            o.price AS official_price,
-           coalesce(s.usd_per_mtok, s.price_per_mtok) AS price,
+           s.price_per_mtok AS price,
            greatest(o.valid_from, s.valid_from) AS overlap_from,
            least(coalesce(o.valid_to, TIMESTAMPTZ 'infinity'), coalesce(s.valid_to, TIMESTAMPTZ 'infinity'))
                AS overlap_to
@@ -31,7 +33,7 @@ pairs AS (  -- each official price with each overlapping price of another source
      AND (s.region = o.region OR s.region = 'default' OR o.region = 'default')
      AND s.valid_from < coalesce(o.valid_to, TIMESTAMPTZ 'infinity')
      AND o.valid_from < coalesce(s.valid_to, TIMESTAMPTZ 'infinity')
-     AND (s.usd_per_mtok IS NOT NULL AND o.usd_per_mtok IS NOT NULL OR s.currency = o.currency)
+     AND s.currency = o.currency
     WHERE s.source_kind <> 'official' AND s.plausible
 ),
 judged AS (  -- each of those prices: equal, or the errors that would explain the difference
@@ -51,8 +53,8 @@ judged AS (  -- each of those prices: equal, or the errors that would explain th
                  AND r.price = p.price
            ) AS regional,
            p.price <> p.official_price
-               AND p.price IN (round(p.official_price, 0), round(p.official_price, 1), round(p.official_price, 2),
-                               round(p.official_price, 3)) AS rounded
+               AND p.price IN (round(p.official_price, 1), round(p.official_price, 2), round(p.official_price, 3))
+               AS rounded
     FROM pairs p
 ),
 compared AS (  -- one row per compared official price: matching, or the one class of its miss
