@@ -169,3 +169,30 @@ def test_every_comparison_row_says_where_its_price_came_from(loaded: Settings) -
     )
     assert {k for (k,) in kinds} == {"official", "reseller", "feed", "landmark"}
     assert unsourced == [(0,)]
+
+
+def test_todays_comparison_names_hosts_only_the_new_feeds_bring_and_compares_offers_only(market: Settings) -> None:
+    rows = query(
+        market,
+        "SELECT class, open_model, open_offered_by, open_price_from, closed_model, closed_offered_by, "
+        "closed_price_from FROM open_vs_closed WHERE day = current_date ORDER BY class",
+    )
+    print("\n".join(map(str, rows)))
+    assert {row[0] for row in rows} == {"frontier", "mid", "small"}
+    sources = dict(query(market, "SELECT provider, list(DISTINCT source) FROM price_history GROUP BY provider"))
+    only_new = {provider for provider, listed in sources.items() if set(listed) <= {"models_dev", "hf_providers"}}
+    named = {offered_by.split(" via ")[0] for row in rows for offered_by in (row[2], row[5])}
+    assert named & only_new, (named, only_new)
+    own = set(
+        query(
+            market,
+            "SELECT DISTINCT h.provider, h.model_key FROM price_history h JOIN source_runs r USING (source) "
+            "WHERE r.kind IN ('official', 'reseller') AND h.valid_from <= current_timestamp",
+        )
+    )
+    for _class, *sides in rows:
+        for model, offered_by, price_from in (sides[:3], sides[3:]):
+            provider, source = offered_by.split(" via ")
+            assert ":free" not in model and price_from != "landmark"
+            if price_from == "feed":  # a claim only where the seller's own word does not price the model
+                assert (provider, model) not in own, (provider, model, source)
