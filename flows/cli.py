@@ -183,7 +183,7 @@ def status(fmt: str, db: Path | None) -> None:
 @app.command()
 @format_option
 def sources(fmt: str) -> None:
-    """List the sources: kind, status (stable or experimental) and the URL each fetches (after overrides)."""
+    """List the sources: kind, status (stable or experimental, and why) and the URL each fetches (after overrides)."""
     from extractors.base import listed_sources
     from extractors.redact import redact
 
@@ -191,10 +191,11 @@ def sources(fmt: str) -> None:
     rows = []
     for module in listed_sources():
         url = settings.url_for(module.NAME)
-        maturity = "experimental" if getattr(module, "EXPERIMENTAL", False) else "stable"
+        why = module.EXPERIMENTAL or ""
         overridden = " (overridden)" if url != module.URL else ""
-        rows.append((module.NAME, module.KIND, maturity, redact(url) + overridden, module.DESCRIPTION))
-    _write(["source", "kind", "status", "url", "description"], rows, fmt)
+        status = "experimental" if why else "stable"
+        rows.append((module.NAME, module.KIND, status, redact(url) + overridden, module.DESCRIPTION, why))
+    _write(["source", "kind", "status", "url", "description", "why_experimental"], rows, fmt)
 
 
 @app.command()

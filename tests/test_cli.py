@@ -99,7 +99,14 @@ def test_status_and_sources(warehouse: Settings) -> None:
     assert (row["source"], row["status"], row["rows"], row["reason"]) == ("openrouter", "ok", 2, None)
     done = cli("sources", "--format", "csv", env={"LLMFLATION_LITELLM_URL": "http://127.0.0.1:9/map.json"})
     rows = {line.split(",")[0]: line for line in done.stdout.splitlines()}
-    assert rows["source"] == "source,kind,status,url,description"
+    assert rows["source"] == "source,kind,status,url,description,why_experimental"
+    assert rows["groq"].startswith("groq,official,experimental,https://groq.com/pricing,")
+    listed = {row["source"]: row for row in json.loads(cli("sources", "--format", "json").stdout)}
+    assert listed["openrouter"]["why_experimental"] == ""  # a stable source gives no reason
+    assert listed["groq"]["why_experimental"] == (
+        "no real capture of groq.com/pricing exists to test it against; kept because it gives Groq's own prices, "
+        "which take the place of the feeds' claims about Groq (genai-prices, models.dev and LiteLLM price it)"
+    )
     assert rows["openrouter"].startswith("openrouter,reseller,stable,https://openrouter.ai/api/v1/models,")
     assert rows["litellm"].startswith("litellm,feed,stable,http://127.0.0.1:9/map.json (overridden),")
     assert rows["ecb"].startswith("ecb,reference,stable,https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip,")

@@ -68,7 +68,7 @@ def _parse(module: ModuleType) -> dict[tuple[str, str, str], Decimal]:
 
 @pytest.mark.parametrize("module", HOSTS, ids=lambda m: m.NAME)
 def test_module_is_an_experimental_official_source(module: ModuleType) -> None:
-    assert module.EXPERIMENTAL is True
+    assert module.EXPERIMENTAL.startswith("no real capture of ")  # the reason `llmflation sources` gives
     assert module.KIND == "official"
     assert module.__name__.rsplit(".", 1)[1] == module.NAME
     assert module.URL.startswith("https://")

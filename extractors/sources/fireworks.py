@@ -23,7 +23,12 @@ URL = "https://docs.fireworks.ai/serverless/pricing.md"
 DESCRIPTION = "Fireworks serverless pricing docs: per-model and per-size USD per 1M tokens, standard and priority"
 PROVIDER = "fireworks"
 KIND = "official"
-EXPERIMENTAL = True
+# Why the source is experimental (a stable one says False), as `llmflation sources` shows it.
+EXPERIMENTAL = (
+    "no real capture of the pricing page exists to test it against; kept because it gives Fireworks' own"
+    " prices, which take the place of the feeds' claims about Fireworks (LiteLLM, genai-prices and "
+    "models.dev price its models, none its per-size prices)"
+)
 
 UNIT = re.compile(r"per\s+1\s*(million|M)\s+tokens|\$\s*/\s*1M\s+(input\s+)?tokens", re.I)
 LINK = re.compile(r"^\[([^\]]+)\]\(([^)\s]+)\)")

@@ -24,7 +24,12 @@ URL = "https://groq.com/pricing"
 DESCRIPTION = "Groq's pricing page: input, output (and cached input) USD per 1M tokens per model"
 PROVIDER = "groq"
 KIND = "official"
-EXPERIMENTAL = True
+# Why the source is experimental (a stable one says False), as `llmflation sources` shows it.
+EXPERIMENTAL = (
+    "no real capture of groq.com/pricing exists to test it against; kept because it gives Groq's own "
+    "prices, which take the place of the feeds' claims about Groq (genai-prices, models.dev and LiteLLM "
+    "price it)"
+)
 
 MONEY = re.compile(r"\$\s*([0-9][0-9,]*(?:\.[0-9]+)?)")
 OTHER_UNIT = re.compile(r"\b(hour|minute|character|image|second)s?\b", re.I)

@@ -25,7 +25,12 @@ URL = "https://docs.mistral.ai/inference/pricing"
 DESCRIPTION = "Mistral's pricing docs: input, cached input and output USD per 1M tokens per model"
 PROVIDER = "mistral"
 KIND = "official"
-EXPERIMENTAL = True
+# Why the source is experimental (a stable one says False), as `llmflation sources` shows it.
+EXPERIMENTAL = (
+    "no real capture of docs.mistral.ai/inference/pricing exists to test it against; kept because it "
+    "gives Mistral's own prices, which take the place of the feeds' claims about Mistral (LiteLLM, genai-"
+    "prices, models.dev and llm-prices price it)"
+)
 
 UNIT_LINE = re.compile(r"Prices\s+(/\s*M\s+Tokens|as\s+marked)", re.I)
 PER_MTOK_HEADER = re.compile(r"/\s*M\s+tokens|per\s+1?\s*M(illion)?\s+tokens", re.I)

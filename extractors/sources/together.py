@@ -25,7 +25,12 @@ URL = "https://api.together.xyz/v1/models"
 DESCRIPTION = "Together AI model list API: serverless input/output USD per 1M tokens per model (needs a key)"
 PROVIDER = "together"
 KIND = "official"
-EXPERIMENTAL = True
+# Why the source is experimental (a stable one says False), as `llmflation sources` shows it.
+EXPERIMENTAL = (
+    "no real capture of the API (which needs an API key) exists to test it against; kept because it gives"
+    " Together's own prices, which take the place of the feeds' claims about Together (genai-prices, "
+    "LiteLLM and models.dev price it)"
+)
 
 # pricing field -> metric; values are USD per 1M tokens.
 FIELDS = {"input": "input", "output": "output"}
