@@ -192,10 +192,10 @@ def census_worker(db_path: str, *bases: str) -> dict:
     import certifi  # noqa: F401
     import pycurl  # noqa: F401
 
-    from extractors import http
-    from flows import hub
-    from flows.settings import Settings
-    from warehouse import census, census_staging, db  # noqa: F401
+    from llmflation.extractors import http
+    from llmflation.flows import hub
+    from llmflation.flows.settings import Settings
+    from llmflation.warehouse import census, census_staging, db  # noqa: F401
 
     db.connect(db_path).close()
 
@@ -241,9 +241,9 @@ def timed(func, name: str, spent: Counter):
 
 def walk_worker(base: str) -> dict:
     """The cursor walk alone through the census's own client: every page fetched, nothing decoded or stored."""
-    from extractors.http import CurlClient
-    from flows import hub
-    from flows.settings import Settings
+    from llmflation.extractors.http import CurlClient
+    from llmflation.flows import hub
+    from llmflation.flows.settings import Settings
 
     client, clock, models = CurlClient(), time.perf_counter(), 0
     url = hub.census_url(Settings(source_urls={"huggingface": base}))
@@ -264,7 +264,7 @@ def baseline_worker(db_path: str, folder: str) -> dict:
 
 def storage_worker(db_path: str, n: str, days: str, step: str) -> dict:
     """`days` daily censuses through census.Staging/finish, rows generated in-process (no HTTP)."""
-    from warehouse import census, db
+    from llmflation.warehouse import census, db
 
     synth, spent, wall = Synth(int(n)), Counter(), time.perf_counter()
     db.connect(db_path).close()
@@ -325,8 +325,8 @@ def run(worker: str, *args: str) -> dict:
 def cold_pass(base: str, folder: Path) -> tuple[int, int, float]:
     """Every page of the census listing once from the generating server, kept as files (the read_json baseline
     reads them) with an index the replay server answers from."""
-    from flows import hub
-    from flows.settings import Settings
+    from llmflation.flows import hub
+    from llmflation.flows.settings import Settings
 
     folder.mkdir(parents=True)
     url = hub.census_url(Settings(source_urls={"huggingface": base}))

@@ -39,9 +39,9 @@ NIGHTLY = """
 import sys, time
 from datetime import UTC, datetime
 from pathlib import Path
-from flows.pipeline import run_prices
-from flows.settings import Settings
-from extractors.base import parse_source_list
+from llmflation.flows.pipeline import run_prices
+from llmflation.flows.settings import Settings
+from llmflation.extractors.base import parse_source_list
 urls = dict(arg.split("=", 1) for arg in sys.argv[2:])
 settings = Settings(db=Path(sys.argv[1]), source_urls=urls)
 clock = time.perf_counter()
@@ -73,7 +73,7 @@ def import_history(work: Path, until: str | None) -> Path:
     subprocess.run(["git", "clone", "-q", str(BUNDLE), str(clone)], check=True)
     db = work / "history.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMFLATION_")}
-    args = [sys.executable, "-m", "flows.cli", "import", "prices", "litellm", "--git", str(clone), "--file", FILE]
+    args = [sys.executable, "-m", "llmflation", "import", "prices", "litellm", "--git", str(clone), "--file", FILE]
     args += ["--db", str(db)] + (["--until", until] if until else [])
     wall, rss, text = run_measured(args, env)
     con = duckdb.connect(str(db), read_only=True)
@@ -149,7 +149,7 @@ def import_history(work: Path, until: str | None) -> Path:
 REBUILD = """
 import sys, time
 from pathlib import Path
-from warehouse import db, history
+from llmflation.warehouse import db, history
 con = db.connect(Path(sys.argv[1]))
 con.execute("CREATE TEMP TABLE incremental AS SELECT * FROM price_segments")
 clock = time.perf_counter()

@@ -35,8 +35,8 @@ PLAIN = """
 import json, sys
 from datetime import datetime
 from pathlib import Path
-from flows.pipeline import run_prices
-from flows.settings import Settings
+from llmflation.flows.pipeline import run_prices
+from llmflation.flows.settings import Settings
 db, runs = sys.argv[1], json.loads(sys.argv[2])
 loaded = 0
 for as_of, urls in runs:
@@ -101,7 +101,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="llmflation-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMFLATION_", "PREFECT_"))}
     env["HOME"] = str(work)
-    llmflation = [sys.executable, "-m", "flows.cli"]
+    llmflation = [sys.executable, "-m", "llmflation"]
 
     # Plain functions, no Prefect: one process for all runs.
     plain_db = work / "plain" / "llmflation.duckdb"

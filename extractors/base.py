@@ -15,8 +15,8 @@ from functools import cached_property
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from extractors.errors import ParseError, UnknownSourceError
-from extractors.units import PriceValueError, per_mtok
+from llmflation.extractors.errors import ParseError, UnknownSourceError
+from llmflation.extractors.units import PriceValueError, per_mtok
 
 # Kinds of source, in the order they are listed and loaded: reference data (exchange rates) first, so that the prices
 # a run loads after them are converted with the rates of the same run. An official source is a seller's own page or
@@ -165,9 +165,11 @@ class RateResult:
 
 def source_names() -> list[str]:
     """Every source: one module per source in extractors/sources, named by its slug (found without importing)."""
-    import extractors.sources
+    import llmflation.extractors.sources
 
-    return sorted(m.name for m in pkgutil.iter_modules(extractors.sources.__path__) if not m.name.startswith("_"))
+    return sorted(
+        m.name for m in pkgutil.iter_modules(llmflation.extractors.sources.__path__) if not m.name.startswith("_")
+    )
 
 
 def source_module(name: str) -> ModuleType:
@@ -176,7 +178,7 @@ def source_module(name: str) -> ModuleType:
     if name not in names:
         known = ", ".join([*names, *ADOPTION_SOURCES])
         raise UnknownSourceError(f"unknown source {name!r}; known sources: {known}")
-    return importlib.import_module(f"extractors.sources.{name}")
+    return importlib.import_module(f"llmflation.extractors.sources.{name}")
 
 
 def listed_sources() -> list[ModuleType]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from extractors.redact import redact
+from llmflation.extractors.redact import redact
 
 
 class LlmflationError(Exception):

@@ -12,8 +12,8 @@ import urllib3
 from requests.utils import parse_header_links
 from urllib3.util.retry import Retry
 
-from extractors.base import Payload
-from extractors.deadlines import (
+from llmflation.extractors.base import Payload
+from llmflation.extractors.deadlines import (
     Deadline,
     DeadlinePassed,
     DeadlineRetry,
@@ -22,8 +22,8 @@ from extractors.deadlines import (
     bounded,
     earliest,
 )
-from extractors.errors import FetchError
-from extractors.redact import redact
+from llmflation.extractors.errors import FetchError
+from llmflation.extractors.redact import redact
 
 USER_AGENT = "llmflation/0.1 (+https://github.com/llmflation/llmflation; price and adoption tracker)"
 RETRY_STATUSES = (429, 500, 502, 503, 504)

@@ -8,12 +8,12 @@ from datetime import datetime
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from extractors.base import Payload
-from extractors.deadlines import Deadline
-from extractors.errors import FetchError
-from flows import alerts, hub, ledger, pipeline
-from flows.progress import progress_bar
-from flows.settings import Settings
+from llmflation.extractors.base import Payload
+from llmflation.extractors.deadlines import Deadline
+from llmflation.extractors.errors import FetchError
+from llmflation.flows import alerts, hub, ledger, pipeline
+from llmflation.flows.progress import progress_bar
+from llmflation.flows.settings import Settings
 
 
 @task(name="fetch-hub", cache_policy=NO_CACHE)

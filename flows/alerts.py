@@ -17,9 +17,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import duckdb
 
-from flows.alert_config import CONSOLE, AlertConfig, Channel
-from flows.settings import Settings
-from warehouse.db import transaction
+from llmflation.flows.alert_config import CONSOLE, AlertConfig, Channel
+from llmflation.flows.settings import Settings
+from llmflation.warehouse.db import transaction
 
 log = logging.getLogger("llmflation.alerts")
 MAX_BACKOFF = timedelta(hours=6)
@@ -42,7 +42,7 @@ class Delivery:
 
 def after_run(settings: Settings, run_id: str, config: AlertConfig | None = None) -> list[Delivery]:
     """Queue the run's new events for their channels, then send whatever is due (earlier failures included)."""
-    from flows import ledger
+    from llmflation.flows import ledger
 
     config = config or settings.alert_config()
     now = datetime.now(UTC)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from extractors.base import Payload, source_module
-from flows import ledger, pipeline
-from flows.settings import Settings
+from llmflation.extractors.base import Payload, source_module
+from llmflation.flows import ledger, pipeline
+from llmflation.flows.settings import Settings
 
 IMPORT_FLOW = "import"
 DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?:[T_](\d{2})[:-]?(\d{2}))?(?!\d)")

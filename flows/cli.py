@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from extractors.errors import LlmflationError
-from flows.settings import ConfigError, Settings, prefect_environment
+from llmflation.extractors.errors import LlmflationError
+from llmflation.flows.settings import ConfigError, Settings, prefect_environment
 
 FORMATS = click.Choice(["table", "csv", "json"])
 DEBUG = {"on": False}
@@ -59,9 +59,9 @@ def app(debug: bool) -> None:
 def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -> None:
     """Run the flows once, on the embedded defaults (a local DuckDB file and Prefect's ephemeral API): prices for
     the price sources, adoption for huggingface."""
-    from extractors.base import ADOPTION_SOURCES, parse_source_list
-    from flows import ledger
-    from warehouse import db as warehouse_db
+    from llmflation.extractors.base import ADOPTION_SOURCES, parse_source_list
+    from llmflation.flows import ledger
+    from llmflation.warehouse import db as warehouse_db
 
     settings = Settings.from_env(db=db)
     names = parse_source_list(sources)
@@ -77,7 +77,7 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
             settings.db, wait_s=5, query_wait_s=settings.lock_wait_s, on_wait=lambda line: click.echo(line, err=True)
         ).close()
         os.environ.update(prefect_environment(settings))
-        from flows import prefect_runs
+        from llmflation.flows import prefect_runs
 
         prefect_runs.start_server()
         for flow_run, pid in prefect_runs.crash_runs_of_stopped_processes():
@@ -90,14 +90,14 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
         statuses = []
         with prefect_runs.tagged():
             if price_names:
-                from flows.pricing import track_prices
+                from llmflation.flows.pricing import track_prices
 
                 since = datetime.now(UTC)
                 state = track_prices(sources=price_names, as_of=observed_at, db=str(settings.db), return_state=True)
                 _raise_warehouse_failure(state)
                 statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
             if any(name in ADOPTION_SOURCES for name in names):
-                from flows.adoption import census_adoption, track_adoption
+                from llmflation.flows.adoption import census_adoption, track_adoption
 
                 adoption_flow = census_adoption if census else track_adoption
                 since = datetime.now(UTC)
@@ -115,7 +115,7 @@ def serve(cron: str | None, db: Path | None) -> None:
     server unless one is configured."""
     from contextlib import nullcontext
 
-    from flows.local_server import local_prefect_server
+    from llmflation.flows.local_server import local_prefect_server
 
     settings = Settings.from_env(db=db)
     own_prefect = prefect_environment(settings)
@@ -131,9 +131,9 @@ def serve(cron: str | None, db: Path | None) -> None:
         from prefect import serve as prefect_serve
         from prefect.schedules import Cron
 
-        from flows.adoption import track_adoption
-        from flows.pricing import track_prices
-        from flows.verify import WEEKLY_CRON, verify_archive
+        from llmflation.flows.adoption import track_adoption
+        from llmflation.flows.pricing import track_prices
+        from llmflation.flows.verify import WEEKLY_CRON, verify_archive
 
         schedule = [Cron(cron or settings.cron, timezone="UTC")]
         parameters = {"db": str(settings.db.resolve())}
@@ -184,8 +184,8 @@ def status(fmt: str, db: Path | None) -> None:
 @format_option
 def sources(fmt: str) -> None:
     """List the sources: kind, status (stable or experimental, and why) and the URL each fetches (after overrides)."""
-    from extractors.base import listed_sources
-    from extractors.redact import redact
+    from llmflation.extractors.base import listed_sources
+    from llmflation.extractors.redact import redact
 
     settings = Settings.from_env()
     rows = []
@@ -224,7 +224,7 @@ def import_() -> None:
 @db_option
 def import_hf_snapshots(paths: tuple[Path, ...], db: Path | None) -> None:
     """Hugging Face snapshots: reduced daily model lists (*.json) and monthly download CSVs (*.csv), or folders."""
-    from flows.hub import import_files
+    from llmflation.flows.hub import import_files
 
     settings = Settings.from_env(db=db)
     summary = import_files(settings, paths)
@@ -264,8 +264,8 @@ def import_prices(
     """Saved price documents of SOURCE as past runs: files or folders (llm_prices: a folder of vendor files), or a
     file's whole git history. Dated by the time they carry (fetched_at, last_updated), their name (YYYY-MM-DD),
     their commit, or --as-of; never guessed. Idempotent."""
-    from extractors.errors import UnknownSourceError
-    from flows import backfill
+    from llmflation.extractors.errors import UnknownSourceError
+    from llmflation.flows import backfill
 
     settings = Settings.from_env(db=db)
     try:
@@ -279,7 +279,7 @@ def import_prices(
             raise UserError("name the files or folders to import, or --git REPO --file PATH")
     except (backfill.BackfillError, UnknownSourceError) as exc:
         raise UserError(str(exc)) from exc
-    from flows.progress import progress_bar
+    from llmflation.flows.progress import progress_bar
 
     start, end = (parse_timestamp(t) if t else None for t in (since, until))
     with progress_bar(f"importing {source}") as advance:
@@ -302,7 +302,7 @@ def import_prices(
 @db_option
 def rebuild(sources: str | None, db: Path | None) -> None:
     """Recompute price history from the stored observations (a repair), then every event; nothing is fetched."""
-    from flows import pipeline
+    from llmflation.flows import pipeline
 
     settings = Settings.from_env(db=db)
     names = [part.strip() for part in sources.split(",") if part.strip()] if sources else None
@@ -318,9 +318,9 @@ def rebuild(sources: str | None, db: Path | None) -> None:
 def verify(repair: bool, db: Path | None) -> None:
     """Re-hash every archived raw document against raw_documents; report the missing, truncated and mismatched ones
     (exit 1 if any), and with --repair restore those a new fetch of their source brings back unchanged."""
-    from flows import pipeline
-    from flows.progress import progress_bar
-    from warehouse import evidence
+    from llmflation.flows import pipeline
+    from llmflation.flows.progress import progress_bar
+    from llmflation.warehouse import evidence
 
     settings = Settings.from_env(db=db)
     with progress_bar("verifying the raw archive", unit="documents", total=evidence.count(settings.db)) as advance:
@@ -350,7 +350,7 @@ def verify(repair: bool, db: Path | None) -> None:
 def report(out: Path, db: Path | None) -> None:
     """Write one self-contained HTML report (charts work offline): price at constant capability, open versus
     closed, the last 30 days of price events, open-family adoption, and each source's freshness."""
-    from flows import report as reporting
+    from llmflation.flows import report as reporting
 
     written = reporting.write(Settings.from_env(db=db).db, out)
     click.echo(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
@@ -385,8 +385,8 @@ def alerts_list(limit: int, fmt: str, db: Path | None) -> None:
 @db_option
 def alerts_test(channel: str, db: Path | None) -> None:
     """Send a test message to CHANNEL (a name from llmflation.toml); exit 1 if it does not go out."""
-    from flows import alerts as alerting
-    from flows.alert_config import CONSOLE
+    from llmflation.flows import alerts as alerting
+    from llmflation.flows.alert_config import CONSOLE
 
     settings = Settings.from_env(db=db)
     config = settings.alert_config()
@@ -408,8 +408,8 @@ def alerts_test(channel: str, db: Path | None) -> None:
 @db_option
 def alerts_retry(db: Path | None) -> None:
     """Send every pending delivery now, without waiting for its backoff."""
-    from flows import alerts as alerting
-    from flows import ledger
+    from llmflation.flows import alerts as alerting
+    from llmflation.flows import ledger
 
     settings = Settings.from_env(db=db)
     config = settings.alert_config()
@@ -437,13 +437,13 @@ def parse_timestamp(text: str) -> datetime:
 
 
 def _query(path: Path, query: str, fmt: str, empty: str | None = None, timeout: float | None = None) -> None:
-    from flows import query as querying
+    from llmflation.flows import query as querying
 
     querying.run(path, query, fmt, timeout=timeout, empty=empty)
 
 
 def _write(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
-    from flows.query import write
+    from llmflation.flows.query import write
 
     write(columns, rows, fmt)
 
@@ -452,7 +452,7 @@ def _raise_warehouse_failure(state: Any) -> None:
     """A flow stopped by the warehouse itself (damaged, unreadable) ends the command with that error."""
     if not state.is_failed():
         return
-    from warehouse.db import WarehouseError, is_damage
+    from llmflation.warehouse.db import WarehouseError, is_damage
 
     failure = state.result(raise_on_failure=False)
     if isinstance(failure, WarehouseError) or is_damage(failure):
@@ -461,7 +461,7 @@ def _raise_warehouse_failure(state: Any) -> None:
 
 def _print_runs(settings: Settings, since: datetime) -> list[str]:
     """Print the runs started since `since` (the caller holds the run lock, so they are its own); their statuses."""
-    from warehouse.db import connect
+    from llmflation.warehouse.db import connect
 
     con = connect(settings.db, read_only=True, wait_s=10)
     try:
@@ -490,7 +490,7 @@ def _print_runs(settings: Settings, since: datetime) -> list[str]:
         click.echo(f"run {run_id} as of {as_of:%Y-%m-%d %H:%M:%S} UTC: {status}")
         _write(columns, rows, "table")
         if alert_rows:
-            from flows.alerts import describe
+            from llmflation.flows.alerts import describe
 
             click.echo(f"alerts ({len(alert_rows)}):")
             for row in alert_rows:
@@ -528,7 +528,7 @@ def _damaged_warehouse(exc: Exception) -> LlmflationError | None:
     """DuckDB's error for a damaged warehouse met outside a query (in a run, an import, a report), explained."""
     if "duckdb" not in sys.modules:
         return None
-    from warehouse.db import explain, is_damage
+    from llmflation.warehouse.db import explain, is_damage
 
     return explain(Settings.from_env(db=WAREHOUSE["db"]).db, exc) if is_damage(exc) else None
 

@@ -21,17 +21,17 @@ from urllib.parse import urljoin
 import duckdb
 import requests
 
-from extractors import http
-from extractors.base import Payload
-from extractors.deadlines import Deadline, earliest, time_left
-from extractors.errors import FetchError, ParseError
-from extractors.hub import huggingface
-from extractors.redact import redact, restore
-from flows import ledger, pipeline, stagers
-from flows.ledger import RunSummary, SourceOutcome, close_unloaded
-from flows.settings import Settings
-from warehouse import adoption, load
-from warehouse.models import ModelSnapshot, validate_snapshots
+from llmflation.extractors import http
+from llmflation.extractors.base import Payload
+from llmflation.extractors.deadlines import Deadline, earliest, time_left
+from llmflation.extractors.errors import FetchError, ParseError
+from llmflation.extractors.hub import huggingface
+from llmflation.extractors.redact import redact, restore
+from llmflation.flows import ledger, pipeline, stagers
+from llmflation.flows.ledger import RunSummary, SourceOutcome, close_unloaded
+from llmflation.flows.settings import Settings
+from llmflation.warehouse import adoption, load
+from llmflation.warehouse.models import ModelSnapshot, validate_snapshots
 
 FLOW_NAME = "track-adoption"
 SOURCE = huggingface.NAME
@@ -264,7 +264,7 @@ def run_census(
     only once its raw pages and page records are on disk, so a staged row always has its raw page, and a resumed
     census decodes its staged batches again from them. The cursor is kept without the URL's credentials; a resumed
     census takes them from the configured URL again."""
-    from warehouse import census
+    from llmflation.warehouse import census
 
     con = ledger.connect(settings)
     try:
@@ -374,7 +374,7 @@ def _record_failed_page(settings: Settings, run_id: str, exc: FetchError | Parse
 def census(settings: Settings, as_of: datetime | None = None, on_page: Callable[[], None] | None = None) -> RunSummary:
     """One census run, recorded like every run: ok with its counts, or failed with the reason and the page it
     stopped at (the next run of the same day resumes there)."""
-    from warehouse import census as census_store
+    from llmflation.warehouse import census as census_store
 
     with ledger.recorded(settings, [CENSUS], as_of, flow="census-adoption") as run:
         run_id, observed_at = run.run_id, run.as_of

@@ -24,9 +24,9 @@ from typing import Any
 import duckdb
 import filelock
 
-from extractors.errors import LlmflationError
-from flows.settings import Settings
-from warehouse import db, events, load
+from llmflation.extractors.errors import LlmflationError
+from llmflation.flows.settings import Settings
+from llmflation.warehouse import db, events, load
 
 FLOW_NAME = "track-prices"
 

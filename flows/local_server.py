@@ -19,8 +19,8 @@ from pathlib import Path
 
 import requests
 
-from extractors.errors import LlmflationError
-from flows import watchdog
+from llmflation.extractors.errors import LlmflationError
+from llmflation.flows import watchdog
 
 
 class ServerError(LlmflationError):

@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 import duckdb
 import requests
 
-from extractors import http
-from extractors.base import REFERENCE, ModelFacts, Payload, is_reference, source_module, source_names
-from extractors.deadlines import Deadline
-from extractors.errors import FetchError, LlmflationError, ParseError
-from flows import alerts, ledger, rates
-from flows.ledger import RunSummary, SourceOutcome, close_unloaded
-from flows.settings import Settings
-from warehouse import db, events, evidence, history, load
-from warehouse.models import PriceObservation, unique_offers, validate_rows
+from llmflation.extractors import http
+from llmflation.extractors.base import REFERENCE, ModelFacts, Payload, is_reference, source_module, source_names
+from llmflation.extractors.deadlines import Deadline
+from llmflation.extractors.errors import FetchError, LlmflationError, ParseError
+from llmflation.flows import alerts, ledger, rates
+from llmflation.flows.ledger import RunSummary, SourceOutcome, close_unloaded
+from llmflation.flows.settings import Settings
+from llmflation.warehouse import db, events, evidence, history, load
+from llmflation.warehouse.models import PriceObservation, unique_offers, validate_rows
 
 Fetched = list[Payload] | FetchError
 

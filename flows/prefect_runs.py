@@ -29,7 +29,7 @@ from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Crashed
 
-from flows import watchdog
+from llmflation.flows import watchdog
 
 TAG = "llmflation-run"  # then :HOST:PID of the process that runs the flow run
 UNFINISHED = [StateType.PENDING, StateType.RUNNING]

@@ -11,14 +11,14 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from extractors.base import Payload, is_reference, parse_source_list
-from extractors.deadlines import Deadline
-from extractors.errors import FetchError
-from extractors.redact import redact
-from flows import alerts, ledger, pipeline
-from flows.ledger import SourceOutcome
-from flows.progress import progress_bar
-from flows.settings import Settings
+from llmflation.extractors.base import Payload, is_reference, parse_source_list
+from llmflation.extractors.deadlines import Deadline
+from llmflation.extractors.errors import FetchError
+from llmflation.extractors.redact import redact
+from llmflation.flows import alerts, ledger, pipeline
+from llmflation.flows.ledger import SourceOutcome
+from llmflation.flows.progress import progress_bar
+from llmflation.flows.settings import Settings
 
 
 def _retry_if_cut_short(task: object, task_run: object, state: object) -> bool:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from extractors.errors import LlmflationError
+from llmflation.extractors.errors import LlmflationError
 
 if TYPE_CHECKING:
     import duckdb
@@ -125,8 +125,8 @@ def run(path: Path, query: str, fmt: str, *, timeout: float | None = None, empty
     runs it leaves a record beside the warehouse, so a run held off by it can name it."""
     import duckdb
 
-    from warehouse import queries
-    from warehouse.db import connect, explain, is_damage
+    from llmflation.warehouse import queries
+    from llmflation.warehouse.db import connect, explain, is_damage
 
     stop = Stop(timeout)
     with stop.signals(), queries.recorded(path, query):

@@ -11,13 +11,13 @@ from itertools import islice
 
 import duckdb
 
-from extractors.base import Payload, source_module
-from extractors.errors import ParseError
-from flows import ledger
-from flows.ledger import SourceOutcome, close_unloaded
-from flows.settings import Settings
-from warehouse import fx, load
-from warehouse.models import validate_rates
+from llmflation.extractors.base import Payload, source_module
+from llmflation.extractors.errors import ParseError
+from llmflation.flows import ledger
+from llmflation.flows.ledger import SourceOutcome, close_unloaded
+from llmflation.flows.settings import Settings
+from llmflation.warehouse import fx, load
+from llmflation.warehouse.models import validate_rates
 
 BATCH = 20_000  # rates validated and staged at a time: memory stays bounded however long the history
 

@@ -54,7 +54,7 @@ def build(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> str:
 def write(db_path: Path, out: Path) -> Path:
     """Build the report from the warehouse at db_path into out (a writer's connection, so a warehouse from an
     earlier release gets this release's views first; nothing else is written)."""
-    from warehouse.db import WarehouseError, connect
+    from llmflation.warehouse.db import WarehouseError, connect
 
     if not db_path.exists():
         raise WarehouseError(f"no warehouse at {db_path}; run `llmflation run` first")

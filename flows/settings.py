@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from extractors.base import ADOPTION_SOURCES, source_names
+from llmflation.extractors.base import ADOPTION_SOURCES, source_names
 
 if TYPE_CHECKING:
-    from flows.alert_config import AlertConfig
+    from llmflation.flows.alert_config import AlertConfig
 
 DEFAULT_DB = Path("data") / "llmflation.duckdb"
 DEFAULT_CRON = "0 3 * * *"
@@ -70,10 +70,10 @@ class Settings:
     def url_for(self, source: str) -> str:
         """The URL a source fetches: its LLMFLATION_<SOURCE>_URL override or its default."""
         if source in ADOPTION_SOURCES:
-            from extractors.hub import huggingface
+            from llmflation.extractors.hub import huggingface
 
             return self.source_urls.get(source) or huggingface.URL
-        from extractors.base import source_module
+        from llmflation.extractors.base import source_module
 
         return self.source_urls.get(source) or source_module(source).URL
 
@@ -116,7 +116,7 @@ class Settings:
     def alert_config(self, environ: Mapping[str, str] | None = None) -> AlertConfig:
         """The [alerts] of llmflation.toml, with channel URLs resolved from the environment (env:NAME) or left for
         a Prefect Secret block (prefect-secret:NAME); the built-in default rule when there is no file."""
-        from flows.alert_config import AlertConfig
+        from llmflation.flows.alert_config import AlertConfig
 
         if self.config_path is None:
             return AlertConfig()

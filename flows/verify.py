@@ -6,8 +6,8 @@ It only reports: a nightly run restores a damaged document whenever its source s
 
 from prefect import flow, get_run_logger
 
-from flows.settings import Settings
-from warehouse import evidence
+from llmflation.flows.settings import Settings
+from llmflation.warehouse import evidence
 
 WEEKLY_CRON = "0 5 * * 0"  # Sundays 05:00 UTC, after the night's runs
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import Settings
+from llmflation.flows.settings import Settings
 from tests.helpers import openrouter_body, payload, real, real_glob, ts
 from tests.ledger_helpers import run_once
 

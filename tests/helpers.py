@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from extractors.base import Payload
+from llmflation.extractors.base import Payload
 
 ROOT = Path(__file__).resolve().parent.parent
 OWN_FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -83,7 +83,7 @@ def cli(
     pseudo-terminal, and `stderr` is what that terminal showed. unprivileged: as user nobody when the tests run as
     root, whom file modes do not stop."""
     environ = _cli_environment(env, embedded)
-    command = [sys.executable, "-m", "flows.cli", *args]
+    command = [sys.executable, "-m", "llmflation", *args]
     if unprivileged and os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
@@ -118,7 +118,7 @@ def cli_process(
     """`python -m flows.cli ARGS` started in the background as cli() runs it; stdout and stderr go to output."""
     with open(output, "wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", *args],
+            [sys.executable, "-m", "llmflation", *args],
             cwd=cwd,
             env=_cli_environment(env, embedded),
             stdout=log,

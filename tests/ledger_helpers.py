@@ -6,10 +6,10 @@ from datetime import datetime
 
 import duckdb
 
-from extractors.base import Payload
-from extractors.errors import FetchError
-from flows import ledger, pipeline
-from flows.settings import Settings
+from llmflation.extractors.base import Payload
+from llmflation.extractors.errors import FetchError
+from llmflation.flows import ledger, pipeline
+from llmflation.flows.settings import Settings
 from tests.helpers import payload
 
 

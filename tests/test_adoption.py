@@ -13,8 +13,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from flows import hub
-from flows.settings import Settings
+from llmflation.flows import hub
+from llmflation.flows.settings import Settings
 from tests.helpers import ROOT, real_glob
 from tests.ledger_helpers import query
 
@@ -59,7 +59,7 @@ def hub_settings(settings: Settings, httpserver: HTTPServer) -> Settings:
 
 
 def _run_day(settings: Settings, as_of: datetime) -> hub.SourceOutcome:
-    from flows import ledger
+    from llmflation.flows import ledger
 
     with ledger.recorded(settings, ["huggingface"], as_of, flow=hub.FLOW_NAME) as run:
         outcome = hub.ingest_hub(settings, run.run_id, run.as_of, *hub.fetch_hub(settings))
@@ -231,7 +231,7 @@ def test_import_command(settings: Settings) -> None:
     import sys
 
     daily = real_glob("hf/daily_snapshots_namhyeokwoo/*.json")[:2]
-    args = [sys.executable, "-m", "flows.cli", "import", "hf-snapshots", *map(str, daily), "--db", str(settings.db)]
+    args = [sys.executable, "-m", "llmflation", "import", "hf-snapshots", *map(str, daily), "--db", str(settings.db)]
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
     rows = sum(len(json.loads(p.read_bytes())["models"]) for p in daily)
     assert (done.returncode, done.stdout) == (
@@ -258,7 +258,7 @@ def test_run_sources_huggingface_through_prefect(httpserver: HTTPServer, tmp_pat
         LLMFLATION_HF_AUTHORS="Qwen,meta-llama",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--sources", "huggingface", "--as-of", "2026-08-10T06:00:00Z"],
+        [sys.executable, "-m", "llmflation", "run", "--sources", "huggingface", "--as-of", "2026-08-10T06:00:00Z"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -19,10 +19,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from pytest_httpserver import HTTPServer
 
-from flows import alerts
-from flows.alert_config import EVENT_TYPES
-from flows.pipeline import run_prices
-from flows.settings import Settings
+from llmflation.flows import alerts
+from llmflation.flows.alert_config import EVENT_TYPES
+from llmflation.flows.pipeline import run_prices
+from llmflation.flows.settings import Settings
 from tests.helpers import openrouter_body, real, ts
 from tests.ledger_helpers import query
 from tests.test_broken_official_pages import CASES as BROKEN_PAGES
@@ -312,7 +312,7 @@ def test_apprise_debug_logs_and_errors_carry_no_secret(
     settings: Settings, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Apprise logs the URL it posts to at debug level; while llmflation sends, every such line is redacted."""
-    from flows.alert_config import Channel
+    from llmflation.flows.alert_config import Channel
 
     port = _free_port()  # nothing listens: the failure path, where URLs usually leak
     url = f"json://127.0.0.1:{port}/hook/{HOOK_TOKEN}?token=Q-{HOOK_TOKEN}"
@@ -361,7 +361,7 @@ def test_with_no_configuration_cuts_and_increases_of_5_percent_go_to_the_console
     ],
 )
 def test_rules_filter_by_threshold_dollar_floor_globs_and_open_weights(rule: dict, matched: set[str]) -> None:
-    from flows.alert_config import Rule
+    from llmflation.flows.alert_config import Rule
 
     events = {
         "cut": {
@@ -396,8 +396,8 @@ def test_a_delivery_cut_off_while_sending_is_sent_again_with_the_same_message_id
 ) -> None:
     """A run killed between sending and marking leaves rows in 'sending': the next delivery resends them (never
     lost) under the message id they had, so a receiver can tell the repeat."""
-    from flows.alert_config import AlertConfig
-    from warehouse import db
+    from llmflation.flows.alert_config import AlertConfig
+    from llmflation.warehouse import db
 
     settings = configure(_cuts_rule("hook"), hook_digest=True)
     _two_openrouter_runs(settings, httpserver)

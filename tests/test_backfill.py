@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flows import backfill
-from flows.settings import Settings
+from llmflation.flows import backfill
+from llmflation.flows.settings import Settings
 from tests.helpers import real
 from tests.ledger_helpers import query
 from tests.test_cli import cli

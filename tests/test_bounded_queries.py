@@ -15,10 +15,10 @@ from typing import IO
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows.settings import Settings
+from llmflation.flows.settings import Settings
+from llmflation.warehouse import queries
 from tests.helpers import ROOT, cli, openrouter_body, real, ts
 from tests.ledger_helpers import openrouter_payload, query, run_once
-from warehouse import queries
 
 ENDLESS = "SELECT count(*) FROM range(1000000000000000)"
 
@@ -40,7 +40,7 @@ def _environ(extra: dict[str, str] | None = None, embedded: bool = False) -> dic
 
 
 def _start(args: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "flows.cli", *args]
+    command = [sys.executable, "-m", "llmflation", *args]
     return subprocess.Popen(
         command, cwd=cwd, env=env or _environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -212,7 +212,7 @@ def test_every_run_step_waits_for_a_query_up_to_lock_wait_and_names_it(
 ) -> None:
     from dataclasses import replace
 
-    from warehouse.db import WarehouseError
+    from llmflation.warehouse.db import WarehouseError
 
     payload = openrouter_payload({"x/a": {"prompt": "0.000001", "completion": "0.000003"}})
     child = _start(["sql", ENDLESS, "--timeout", "2", "--db", str(warehouse.db)])  # ends by itself

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from flows.settings import Settings
+from llmflation.flows.settings import Settings
 from tests.helpers import payload, real, ts
 from tests.ledger_helpers import history, query, run_once
 

@@ -19,8 +19,8 @@ import zstandard
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from flows import hub
-from flows.settings import Settings
+from llmflation.flows import hub
+from llmflation.flows.settings import Settings
 from tests.helpers import ROOT, TricklingServer, cli
 from tests.ledger_helpers import query
 
@@ -188,8 +188,8 @@ def test_sigkill_halfway_then_rerun_resumes_with_one_row_per_model(
         from dataclasses import replace
         from datetime import datetime, UTC
         from pathlib import Path
-        from flows import hub
-        from flows.settings import Settings
+        from llmflation.flows import hub
+        from llmflation.flows.settings import Settings
         settings = Settings(db=Path({str(census_settings.db)!r}), source_urls={census_settings.source_urls!r},
                             hf_census_pages_per_commit=1)
         hub.census(settings, datetime(2026, 8, 1, tzinfo=UTC))
@@ -282,7 +282,7 @@ def test_a_spent_rate_limit_window_pauses_the_census_until_it_resets(
 
 
 def test_every_staged_row_traces_to_an_archived_raw_page(census_settings: Settings, httpserver: HTTPServer) -> None:
-    from warehouse import archive
+    from llmflation.warehouse import archive
 
     httpserver.expect_request("/api/models").respond_with_handler(CensusHub(_models(2100)))
     summary = hub.census(census_settings, datetime(2026, 8, 1, tzinfo=UTC))
@@ -369,7 +369,7 @@ def test_a_census_keeps_its_cursor_without_credentials_and_resumes_with_them(
 
 
 def test_a_pack_member_reads_back_alone_and_a_cut_pack_says_so(tmp_path) -> None:
-    from warehouse import archive
+    from llmflation.warehouse import archive
 
     pack = archive.Pack(tmp_path, "raw/census/2026-08-01/000000-test.zst")
     members = [pack.add(body) for body in (b'[{"id": "a/b"}]', b"[]", b'[{"id": "c/d"}]')]
@@ -384,7 +384,7 @@ def test_a_pack_member_reads_back_alone_and_a_cut_pack_says_so(tmp_path) -> None
 
 
 def test_a_batch_the_cursor_never_moved_past_is_never_read(tmp_path) -> None:
-    from warehouse import census
+    from llmflation.warehouse import census
 
     folder = tmp_path / "census" / "2026-08-01"
     stage = census.Staging(folder)
@@ -402,7 +402,7 @@ def test_a_batch_the_cursor_never_moved_past_is_never_read(tmp_path) -> None:
 
 
 def test_a_census_staged_by_an_older_release_starts_over(tmp_path) -> None:
-    from warehouse import census
+    from llmflation.warehouse import census
 
     folder = tmp_path / "census" / "2026-08-01"  # progress names a batch staged as Parquet, which this release drops
     folder.mkdir(parents=True)
@@ -413,7 +413,7 @@ def test_a_census_staged_by_an_older_release_starts_over(tmp_path) -> None:
 
 
 def test_a_resumed_census_decodes_its_staged_batches_again_from_their_raw_pages(tmp_path) -> None:
-    from warehouse import census
+    from llmflation.warehouse import census
 
     folder = tmp_path / "census" / "2026-08-01"
     stage = census.Staging(folder)
@@ -447,7 +447,7 @@ def test_stager_processes_do_not_import_the_parents_main_module(tmp_path) -> Non
         textwrap.dedent(
             """
             import duckdb  # the parent's main holds DuckDB, as the CLI does
-            from flows import stagers
+            from llmflation.flows import stagers
 
             # in a stager: the file its __main__ was run from, if any, and whether it holds DuckDB
             PROBE = "getattr(sys.modules['__main__'], '__file__', None), 'duckdb' in sys.modules"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from extractors.base import source_names
-from flows.cli import app
-from flows.settings import Settings, prefect_environment
+from llmflation.extractors.base import source_names
+from llmflation.flows.cli import app
+from llmflation.flows.settings import Settings, prefect_environment
 from tests.helpers import ROOT, cli, ts
 from tests.ledger_helpers import openrouter_payload, run_once
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows import ledger
-from flows.pipeline import run_prices
-from flows.settings import Settings
+from llmflation.flows import ledger
+from llmflation.flows.pipeline import run_prices
+from llmflation.flows.settings import Settings
 from tests.helpers import ROOT, cli, cli_process, real, ts, wait_until_stopped
 from tests.ledger_helpers import query
 
@@ -40,7 +40,7 @@ def test_sigkill_in_the_middle_of_a_load(settings: Settings, httpserver: HTTPSer
         import time
         from pathlib import Path
         from datetime import datetime, UTC
-        from warehouse import history
+        from llmflation.warehouse import history
         real_fold = history.fold_run
         def fold_then_hang(*args, **kwargs):
             touched = real_fold(*args, **kwargs)
@@ -48,8 +48,8 @@ def test_sigkill_in_the_middle_of_a_load(settings: Settings, httpserver: HTTPSer
             time.sleep(120)
             return touched
         history.fold_run = fold_then_hang
-        from flows.settings import Settings
-        from flows.pipeline import run_prices
+        from llmflation.flows.settings import Settings
+        from llmflation.flows.pipeline import run_prices
         settings = Settings(db=Path({str(settings.db)!r}), source_urls={{"litellm": {url!r}}})
         run_prices(settings, ["litellm"], datetime(2025, 3, 14, tzinfo=UTC))
     """)
@@ -84,7 +84,7 @@ def test_sigkill_in_the_middle_of_a_load(settings: Settings, httpserver: HTTPSer
 def test_a_second_cli_run_fails_at_once_with_a_clear_message(settings: Settings) -> None:
     with ledger.run_lock(settings):
         done = subprocess.run(
-            [sys.executable, "-m", "flows.cli", "run", "--db", str(settings.db), "--sources", "openrouter"],
+            [sys.executable, "-m", "llmflation", "run", "--db", str(settings.db), "--sources", "openrouter"],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -112,9 +112,9 @@ def test_two_runs_at_once_one_writes_the_other_refuses(settings: Settings, https
     script = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from flows.settings import Settings
-        from flows.pipeline import run_prices
-        from flows.ledger import RunInProgress
+        from llmflation.flows.settings import Settings
+        from llmflation.flows.pipeline import run_prices
+        from llmflation.flows.ledger import RunInProgress
         settings = Settings(db=Path({str(settings.db)!r}), source_urls={{"litellm": {url!r}}})
         try:
             print(run_prices(settings, ["litellm"]).status)

@@ -17,11 +17,11 @@ import duckdb
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows.pipeline import run_prices
-from flows.settings import Settings
+from llmflation.flows.pipeline import run_prices
+from llmflation.flows.settings import Settings
+from llmflation.warehouse.db import DamagedWarehouse, WarehouseError, connect, is_damage, is_lock_conflict
 from tests.helpers import cli, openrouter_body, payload, real, ts
 from tests.ledger_helpers import run_once
-from warehouse.db import DamagedWarehouse, WarehouseError, connect, is_damage, is_lock_conflict
 
 BODY = "openrouter/openrouter_models_2025-12-29.json"
 ADVICE = "restore it from a backup (`llmflation verify` checks the raw archive, not this file)"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows.pipeline import run_prices
-from flows.settings import Settings
+from llmflation.flows.pipeline import run_prices
+from llmflation.flows.settings import Settings
 from tests.helpers import ROOT, TricklingServer, cli, openrouter_body, real, ts
 from tests.ledger_helpers import query
 

@@ -13,11 +13,11 @@ from types import ModuleType
 import pytest
 from pytest_httpserver import HTTPServer
 
-from extractors import http
-from extractors.errors import ParseError
-from extractors.sources import deepinfra, fireworks, groq, mistral, together
+from llmflation.extractors import http
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.sources import deepinfra, fireworks, groq, mistral, together
+from llmflation.warehouse.models import validate_rows
 from tests.helpers import OWN_FIXTURES, payload
-from warehouse.models import validate_rows
 
 HOSTS = [groq, together, mistral, fireworks, deepinfra]
 FIXTURES = {

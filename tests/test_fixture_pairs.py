@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from extractors.base import source_module
-from extractors.errors import ParseError
+from llmflation.extractors.base import source_module
+from llmflation.extractors.errors import ParseError
+from llmflation.warehouse.models import validate_rows
 from tests.helpers import OWN_FIXTURES, payload
-from warehouse.models import validate_rows
 
 CASES = sorted(p for p in OWN_FIXTURES.glob("*/*") if p.is_file() and not p.name.endswith(".expected.json"))
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractors.base import Payload, parse_source_list
-from extractors.sources import deepseek, ecb
-from flows.settings import Settings
+from llmflation.extractors.base import Payload, parse_source_list
+from llmflation.extractors.sources import deepseek, ecb
+from llmflation.flows.settings import Settings
+from llmflation.warehouse import db, history
 from tests.helpers import payload, real, ts
 from tests.ledger_helpers import query, run_once
-from warehouse import db, history
 
 HISTORY = "fx/eurofxref-hist_2026-10-30.zip"
 PAGE = "html/deepseek_pricing_zh-cn_2026-07-17.html"
@@ -210,7 +210,7 @@ def test_sources_of_rates_load_first_in_a_run(settings: Settings) -> None:
         server.expect_request("/pricing").respond_with_data(real(PAGE).read_bytes())
         from dataclasses import replace
 
-        from flows.pipeline import run_prices
+        from llmflation.flows.pipeline import run_prices
 
         urls = {"ecb": server.url_for("/ecb.zip"), "deepseek": server.url_for("/pricing")}
         summary = run_prices(replace(settings, source_urls=urls), ["deepseek", "ecb"], ts("2026-07-17T12:00"))

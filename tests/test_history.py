@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows import backfill
-from flows.settings import Settings
+from llmflation.flows import backfill
+from llmflation.flows.settings import Settings
+from llmflation.warehouse import db, history
 from tests.helpers import openrouter_body, payload, real, ts
 from tests.ledger_helpers import openrouter_payload, query, run_once
-from warehouse import db, history
 
 FILE = "model_prices_and_context_window.json"
 # the four token metrics, as LiteLLM's field names state them, written out here independently of the parser
@@ -205,7 +205,7 @@ def test_a_free_variant_is_never_compared_with_a_paid_offer(settings: Settings) 
 
 def test_an_import_changes_neither_the_live_status_nor_the_news(settings: Settings, tmp_path: Path) -> None:
     live = replace(settings, source_urls={"litellm": "http://127.0.0.1:9/nothing-listens-here"})
-    from flows.pipeline import run_prices
+    from llmflation.flows.pipeline import run_prices
 
     first = run_prices(live, ["litellm"], ts("2026-07-20T00:00"))  # a first run that fails: a baseline
     assert first.status == "failed"
@@ -274,8 +274,8 @@ def test_the_rebuild_command_repairs_a_damaged_history(settings: Settings) -> No
 
 
 def test_a_rule_with_min_runs_alerts_only_prices_that_held_and_never_a_flap(settings: Settings) -> None:
-    from flows import alerts
-    from flows.alert_config import AlertConfig
+    from llmflation.flows import alerts
+    from llmflation.flows.alert_config import AlertConfig
 
     changes = ["price_cut", "price_increase"]
     config = AlertConfig.model_validate(
@@ -323,7 +323,7 @@ def _scaled(body: bytes, factor: int) -> bytes:
 def test_a_whole_page_in_another_unit_is_a_broken_source_not_939_unit_errors(
     settings: Settings, httpserver: HTTPServer
 ) -> None:
-    from flows.pipeline import run_prices
+    from llmflation.flows.pipeline import run_prices
 
     body = openrouter_body(real("openrouter/openrouter_models_2026-04-20.json"))
     live = replace(settings, source_urls={"openrouter": httpserver.url_for("/api/v1/models")})
@@ -501,7 +501,7 @@ def test_an_interrupted_import_resumes_where_it_stopped(tmp_path: Path, litellm_
 
     window = ["--since", "2025-02-06T00:00", "--until", "2025-02-07T06:00"]  # eight versions
     db_path = tmp_path / "w.duckdb"
-    args = [sys.executable, "-m", "flows.cli", "import", "prices", "litellm", "--git", str(litellm_history)]
+    args = [sys.executable, "-m", "llmflation", "import", "prices", "litellm", "--git", str(litellm_history)]
     args += ["--file", FILE, *window, "--db", str(db_path)]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("LLMFLATION_")}
     child = subprocess.Popen(args, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

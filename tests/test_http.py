@@ -11,8 +11,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from extractors import http
-from extractors.errors import FetchError
+from llmflation.extractors import http
+from llmflation.extractors.errors import FetchError
 from tests.helpers import TricklingServer
 
 

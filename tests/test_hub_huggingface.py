@@ -15,9 +15,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from extractors import http
-from extractors.errors import FetchError, ParseError
-from extractors.hub import huggingface as hf
+from llmflation.extractors import http
+from llmflation.extractors.errors import FetchError, ParseError
+from llmflation.extractors.hub import huggingface as hf
 from tests.helpers import payload, real
 
 OWN = Path(__file__).resolve().parent / "fixtures_hub" / "huggingface"

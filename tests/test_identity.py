@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from extractors.identity import hf_router_provider_slug, identify, litellm_provider_slug, model_key
+from llmflation.extractors.identity import hf_router_provider_slug, identify, litellm_provider_slug, model_key
 
 
 @pytest.mark.parametrize(

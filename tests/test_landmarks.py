@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from llmflation.warehouse import db
 from tests.helpers import ROOT
-from warehouse import db
 
 DATA = ROOT / "warehouse" / "data"
 BENCHMARKS = {"mmlu": (0, 100), "gpqa_diamond": (0, 100), "arena_elo": (500, 2500)}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from extractors.errors import FetchError
-from flows.settings import Settings
+from llmflation.extractors.errors import FetchError
+from llmflation.flows.settings import Settings
 from tests.helpers import payload, ts
 from tests.ledger_helpers import history, openrouter_payload, query, run_once
 
@@ -115,7 +115,7 @@ def test_broken_payloads_and_failed_fetches_leave_history_untouched(settings: Se
 
 
 def test_every_observation_traces_to_an_archived_raw_document(settings: Settings) -> None:
-    from warehouse import archive
+    from llmflation.warehouse import archive
 
     fetched = openrouter_payload({"x/a": A})
     run_once(settings, "openrouter", fetched, ts("2026-01-01T00:00"))
@@ -130,8 +130,8 @@ def test_every_observation_traces_to_an_archived_raw_document(settings: Settings
 
 def _dated_source(monkeypatch, rows: list[dict]) -> None:
     """Make the openrouter parser return these rows (dated prices come from sources that state periods)."""
-    from extractors.base import ParseResult
-    from extractors.sources import openrouter
+    from llmflation.extractors.base import ParseResult
+    from llmflation.extractors.sources import openrouter
 
     def parse(payload):
         result = ParseResult(items=1)

@@ -20,9 +20,9 @@ def test_ruff_is_clean() -> None:
 def test_schema_matches_the_row_contract() -> None:
     import duckdb
 
-    from warehouse.db import migrate
-    from warehouse.load import OBSERVATION_SCHEMA
-    from warehouse.models import PriceObservation
+    from llmflation.warehouse.db import migrate
+    from llmflation.warehouse.load import OBSERVATION_SCHEMA
+    from llmflation.warehouse.models import PriceObservation
 
     con = duckdb.connect(":memory:")
     migrate(con)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from flows.settings import Settings
+from llmflation.flows.settings import Settings
+from llmflation.warehouse import db
 from tests.helpers import ts
 from tests.ledger_helpers import history, openrouter_payload, run_once
-from warehouse import db
 
 
 def test_a_new_migration_is_applied_to_an_existing_file_and_keeps_its_data(
@@ -95,7 +95,7 @@ def test_census_values_become_differences_with_the_same_counters_on_every_day(
 def test_history_from_before_events_is_a_baseline_that_is_never_alerted(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from warehouse import events
+    from llmflation.warehouse import events
 
     detect = events.detect
     monkeypatch.setattr(events, "detect", lambda *args, **kwargs: 0)  # a warehouse from a release without events

@@ -12,7 +12,7 @@ from datetime import date
 
 import pytest
 
-from flows.settings import Settings
+from llmflation.flows.settings import Settings
 from tests.helpers import payload, real, ts
 from tests.ledger_helpers import openrouter_payload, query, run_once
 

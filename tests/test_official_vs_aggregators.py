@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from flows.settings import Settings
+from llmflation.flows.settings import Settings
 from tests.helpers import openrouter_body, payload, real, ts
 from tests.ledger_helpers import query, run_once
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows import hub
-from flows.pipeline import run_prices
-from flows.settings import Settings
+from llmflation.flows import hub
+from llmflation.flows.pipeline import run_prices
+from llmflation.flows.settings import Settings
 from tests.helpers import openrouter_body, payload, real, real_glob, ts
 from tests.ledger_helpers import query, run_once
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from extractors.sources import hf_providers, litellm, openrouter
+from llmflation.extractors.sources import hf_providers, litellm, openrouter
+from llmflation.warehouse.models import validate_rows
 from tests.helpers import openrouter_body, payload, real, real_glob
-from warehouse.models import validate_rows
 
 HF_ROUTER_FILE = "hf/hf_router_v1_models_fixture_genai-prices_2026-07-30.json"
 # Router provider id -> llmflation slug, written out here independently of the parser, for the ids this file holds.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from extractors.errors import FetchError, ParseError
-from extractors.redact import redact, restore
+from llmflation.extractors.errors import FetchError, ParseError
+from llmflation.extractors.redact import redact, restore
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 from pytest_httpserver import HTTPServer
 
-from extractors.sources import litellm
-from flows.pipeline import run_prices
-from flows.settings import Settings
+from llmflation.extractors.sources import litellm
+from llmflation.flows.pipeline import run_prices
+from llmflation.flows.settings import Settings
 from tests.helpers import openrouter_body, payload, real, ts
 from tests.ledger_helpers import query
 
@@ -135,7 +135,7 @@ def test_litellm_replay_in_date_order(settings: Settings, httpserver: HTTPServer
         body = real(f"litellm/{name}").read_bytes()
         _run(settings, "litellm", _serve(httpserver, "/model_prices_and_context_window.json", body), ts(when))
         times.append(ts(when))
-        from warehouse.models import validate_rows
+        from llmflation.warehouse.models import validate_rows
 
         rows, _ = validate_rows(litellm.parse(payload("litellm", body)).rows)
         versions.append({(r.provider, r.provider_model_id, r.metric, r.unit, r.tier): r.amount for r in rows})

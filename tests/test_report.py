@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows import report
-from flows.hub import import_files
-from flows.pipeline import run_prices
-from flows.settings import Settings
+from llmflation.flows import report
+from llmflation.flows.hub import import_files
+from llmflation.flows.pipeline import run_prices
+from llmflation.flows.settings import Settings
 from tests.helpers import ROOT, openrouter_body, real, ts
 
 SCREENSHOT = ROOT / "build" / "report.png"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from extractors.base import source_names
-from flows.settings import Settings
+from llmflation.extractors.base import source_names
+from llmflation.flows.settings import Settings
 from tests.helpers import openrouter_body, real
 from tests.ledger_helpers import query
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 def test_serve_runs_the_schedule_and_stops_cleanly(httpserver: HTTPServer, tmp_path: Path) -> None:
     import cloudpickle
 
-    from flows.pricing import track_prices
+    from llmflation.flows.pricing import track_prices
 
     # serve hands the flow to its run process by pickling it: parameters must still validate after that
     clone = cloudpickle.loads(cloudpickle.dumps(track_prices))
@@ -46,7 +46,7 @@ def test_serve_runs_the_schedule_and_stops_cleanly(httpserver: HTTPServer, tmp_p
     )
     with open(tmp_path / "serve.log", "w") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "serve", "--cron", "* * * * *"],
+            [sys.executable, "-m", "llmflation", "serve", "--cron", "* * * * *"],
             cwd=tmp_path,
             env=env,
             stdout=log,

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from extractors.base import ParseResult
-from extractors.sources import aws_bedrock, litellm, models_dev
-from flows.settings import Settings
+from llmflation.extractors.base import ParseResult
+from llmflation.extractors.sources import aws_bedrock, litellm, models_dev
+from llmflation.flows.settings import Settings
 from tests.helpers import payload, ts
 from tests.ledger_helpers import query, run_once
 

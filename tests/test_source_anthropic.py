@@ -8,11 +8,11 @@ from functools import cache
 
 import pytest
 
-from extractors.base import ParseResult
-from extractors.errors import ParseError
-from extractors.sources import anthropic
+from llmflation.extractors.base import ParseResult
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.sources import anthropic
+from llmflation.warehouse.models import validate_rows
 from tests.helpers import payload, real
-from warehouse.models import validate_rows
 
 REAL = "html/anthropic_pricing_2025-11-13.html"
 PLANS = "subscription plan, not an API price"

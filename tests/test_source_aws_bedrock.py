@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from extractors.base import ParseResult
-from extractors.errors import ParseError
-from extractors.http import make_session
-from extractors.identity import model_key
-from extractors.sources import aws_bedrock
+from llmflation.extractors.base import ParseResult
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.http import make_session
+from llmflation.extractors.identity import model_key
+from llmflation.extractors.sources import aws_bedrock
+from llmflation.warehouse.models import validate_rows
 from tests.helpers import payload, real
-from warehouse.models import validate_rows
 
 BUNDLE = "bedrock/aws_price_list_bedrock_subset.json"
 DUPLICATE = "same offer and price as another SKU (e.g. the Bedrock Mantle endpoint)"

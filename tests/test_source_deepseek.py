@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from extractors.base import ParseResult
-from extractors.errors import ParseError
-from extractors.identity import model_key
-from extractors.sources import deepseek
+from llmflation.extractors.base import ParseResult
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key
+from llmflation.extractors.sources import deepseek
+from llmflation.warehouse.models import validate_rows
 from tests.helpers import payload, real
-from warehouse.models import validate_rows
 
 PAGE = "html/deepseek_pricing_zh-cn_2026-07-17.html"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractors.base import Rate, RateResult
-from extractors.errors import ParseError
-from extractors.sources import ecb
+from llmflation.extractors.base import Rate, RateResult
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.sources import ecb
 from tests.helpers import payload, real
 
 HISTORY = "fx/eurofxref-hist_2026-10-30.zip"

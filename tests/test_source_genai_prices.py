@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from extractors.errors import ParseError
-from extractors.sources import genai_prices
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.sources import genai_prices
+from llmflation.warehouse.models import validate_rows
 from tests.helpers import payload, real, ts
-from warehouse.models import validate_rows
 
 FEED = "llm-prices/genai-prices_v2_data_2026-08-21.json"
 

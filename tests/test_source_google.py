@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from extractors.base import ParseResult
-from extractors.errors import ParseError
-from extractors.sources import google
+from llmflation.extractors.base import ParseResult
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.sources import google
+from llmflation.warehouse.models import validate_rows
 from tests.helpers import payload, real, ts
-from warehouse.models import validate_rows
 
 PAGE = "html/gemini_api_pricing_2026-09-04.html"
 # Units the page states that warehouse.models.UNITS does not list yet (validation rejects those rows).

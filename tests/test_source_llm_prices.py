@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from extractors import http
-from extractors.errors import FetchError, ParseError
-from extractors.sources import llm_prices
+from llmflation.extractors import http
+from llmflation.extractors.errors import FetchError, ParseError
+from llmflation.extractors.sources import llm_prices
+from llmflation.warehouse.models import validate_rows
 from tests.helpers import payload, real, real_glob, ts
-from warehouse.models import validate_rows
 
 VENDORS = ["amazon", "anthropic", "deepseek", "google", "meta-ai", "minimax", "mistral", "moonshot-ai", "openai"]
 VENDORS += ["qwen", "xai"]

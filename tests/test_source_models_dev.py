@@ -11,13 +11,13 @@ from decimal import Decimal
 
 import pytest
 
-from extractors.base import ModelFacts, ParseResult
-from extractors.errors import ParseError
-from extractors.sources import models_dev
-from flows.settings import Settings
+from llmflation.extractors.base import ModelFacts, ParseResult
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.sources import models_dev
+from llmflation.flows.settings import Settings
+from llmflation.warehouse.models import validate_rows
 from tests.helpers import payload, real, ts
 from tests.ledger_helpers import query, run_once
-from warehouse.models import validate_rows
 
 FEED = "models-dev/models_dev_api_2026-05.json.gz"
 ZERO = "zero (models.dev writes 0 for free, subscription, local and unknown prices)"

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from extractors.base import ParseResult
-from extractors.errors import ParseError
-from extractors.sources import openai
+from llmflation.extractors.base import ParseResult
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.sources import openai
+from llmflation.warehouse.models import validate_rows
 from tests.helpers import payload, real
-from warehouse.models import validate_rows
 
 REAL = "html/openai_api_pricing_developers.openai.com_2026-08-21.html"
 # What an OpenAI model id looks like on this page; used only by the independent counts below.

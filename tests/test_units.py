@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from extractors.units import PriceValueError, per_mtok, quantize, to_decimal
+from llmflation.extractors.units import PriceValueError, per_mtok, quantize, to_decimal
 
 
 @pytest.mark.parametrize(

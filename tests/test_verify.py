@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from extractors.base import Payload
-from flows.pipeline import run_prices
-from flows.settings import Settings
+from llmflation.extractors.base import Payload
+from llmflation.flows.pipeline import run_prices
+from llmflation.flows.settings import Settings
+from llmflation.warehouse import archive, evidence
 from tests.helpers import ROOT, cli, openrouter_body, real, ts
-from warehouse import archive, evidence
 
 SNAPSHOTS = [
     ("openrouter/openrouter_models_2025-12-29.json", "2025-12-29T18:00"),

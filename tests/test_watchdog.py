@@ -14,7 +14,7 @@ from tests.helpers import ROOT, process_running, wait_until_stopped
 
 PARENT = textwrap.dedent("""
     import subprocess, sys
-    from flows import watchdog
+    from llmflation.flows import watchdog
     servers = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]) for _ in range(2)]
     for server in servers:
         watchdog.watch(server.pid)

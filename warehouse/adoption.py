@@ -7,8 +7,8 @@ from collections.abc import Callable
 import duckdb
 import pyarrow as pa
 
-from warehouse.db import transaction
-from warehouse.models import ModelSnapshot
+from llmflation.warehouse.db import transaction
+from llmflation.warehouse.models import ModelSnapshot
 
 SNAPSHOT_SCHEMA = pa.schema(
     [

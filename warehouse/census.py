@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.census_staging import (
+from llmflation.warehouse.census_staging import (
     Page,
     Staged,
     Staging,
@@ -27,7 +27,7 @@ from warehouse.census_staging import (
     warm_up,
     write_pages,
 )
-from warehouse.db import connect, transaction
+from llmflation.warehouse.db import connect, transaction
 
 __all__ = [
     "Page",

@@ -28,10 +28,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from extractors.base import Payload
-from extractors.errors import ParseError
-from extractors.hub import census_decode
-from warehouse import archive
+from llmflation.extractors.base import Payload
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.hub import census_decode
+from llmflation.warehouse import archive
 
 PROGRESS = "progress.json"
 ROWS = pa.schema(

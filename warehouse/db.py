@@ -13,8 +13,8 @@ from typing import TypeGuard
 
 import duckdb
 
-from extractors.errors import LlmflationError
-from warehouse import queries
+from llmflation.extractors.errors import LlmflationError
+from llmflation.warehouse import queries
 
 # a migration that changes how price history is derived says so; the segments are then rebuilt after the migrations
 REBUILD_MARK = "-- after: rebuild price history"
@@ -41,7 +41,7 @@ PERMISSION_DENIED = re.compile(r'IO Error: Cannot open file "[^"]*": Permission 
 
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every migration shipped with this release, in order."""
-    folder = resources.files("warehouse") / "migrations"
+    folder = resources.files("llmflation.warehouse") / "migrations"
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
@@ -51,8 +51,8 @@ def migrations() -> list[tuple[int, str, str]]:
 
 def view_sql() -> list[str]:
     """The statements of the public SQL contract (views, macros, reference tables), in file order."""
-    folder = resources.files("warehouse") / "views"
-    data_dir = str(resources.files("warehouse") / "data").replace("'", "''")
+    folder = resources.files("llmflation.warehouse") / "views"
+    data_dir = str(resources.files("llmflation.warehouse") / "data").replace("'", "''")
     return [
         entry.read_text().replace("{data_dir}", data_dir)
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)
@@ -62,7 +62,7 @@ def view_sql() -> list[str]:
 
 def sql_file(name: str) -> str:
     """Text of warehouse/sql/<name>.sql."""
-    return (resources.files("warehouse") / "sql" / f"{name}.sql").read_text()
+    return (resources.files("llmflation.warehouse") / "sql" / f"{name}.sql").read_text()
 
 
 def connect(
@@ -164,12 +164,12 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
             if rebuild and version == pending[-1][0]:
-                from warehouse import history  # history reads its SQL through this module
+                from llmflation.warehouse import history  # history reads its SQL through this module
 
                 for source in history.sources_with_history(con):
                     history.rebuild(con, source, history.DEFAULT_REMOVAL_RUNS)
     statements = view_sql()
-    data = resources.files("warehouse") / "data"
+    data = resources.files("llmflation.warehouse") / "data"
     reference = b"".join(
         (data / name).read_bytes() for name in sorted(p.name for p in data.iterdir() if p.name.endswith(".csv"))
     )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from warehouse import archive, db
+from llmflation.warehouse import archive, db
 
 PAGE = 5000  # raw_documents rows read per short read-only connection
 KINDS = ("missing", "truncated", "mismatched")

@@ -7,9 +7,9 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from warehouse import events, load
-from warehouse.db import transaction
-from warehouse.models import ExchangeRate
+from llmflation.warehouse import events, load
+from llmflation.warehouse.db import transaction
+from llmflation.warehouse.models import ExchangeRate
 
 STAGE = "incoming_rates"
 RATE_SCHEMA = pa.schema(

@@ -16,7 +16,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from warehouse.db import sql_file
+from llmflation.warehouse.db import sql_file
 
 DEFAULT_REMOVAL_RUNS = 3  # a migration's rebuild uses it; `llmflation rebuild` uses the configured value
 SERIES = ("provider", "provider_model_id", "region", "tier", "metric", "unit")

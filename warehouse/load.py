@@ -8,11 +8,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from extractors.base import ModelFacts, Payload
-from extractors.identity import identify
-from warehouse import archive, events, history
-from warehouse.db import transaction
-from warehouse.models import PriceObservation
+from llmflation.extractors.base import ModelFacts, Payload
+from llmflation.extractors.identity import identify
+from llmflation.warehouse import archive, events, history
+from llmflation.warehouse.db import transaction
+from llmflation.warehouse.models import PriceObservation
 
 NO_FACTS = ModelFacts()
 OBSERVATION_SCHEMA = pa.schema(

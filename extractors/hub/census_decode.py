@@ -9,8 +9,8 @@ from typing import Annotated
 
 import msgspec
 
-from extractors.base import Payload, json_body
-from extractors.errors import ParseError
+from llmflation.extractors.base import Payload, json_body
+from llmflation.extractors.errors import ParseError
 
 NAME = "huggingface"
 

@@ -14,10 +14,10 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
 
-from extractors.base import Payload, json_body
-from extractors.deadlines import time_left
-from extractors.errors import FetchError, ParseError
-from extractors.http import fetch
+from llmflation.extractors.base import Payload, json_body
+from llmflation.extractors.deadlines import time_left
+from llmflation.extractors.errors import FetchError, ParseError
+from llmflation.extractors.http import fetch
 
 NAME = "huggingface"
 URL = "https://huggingface.co/api/models"

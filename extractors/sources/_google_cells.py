@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from extractors.base import token_count_label
-from extractors.units import PriceValueError, quantize, to_decimal
+from llmflation.extractors.base import token_count_label
+from llmflation.extractors.units import PriceValueError, quantize, to_decimal
 
 PRICE = re.compile(r"\$\s*(\d[\d,]*(?:\.\d+)?)")
 KIND_WORDS = {"text": "text", "image": "image", "images": "image", "video": "video", "audio": "audio"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from extractors.base import ParseResult, token_count_label
+from llmflation.extractors.base import ParseResult, token_count_label
 
 # cost field -> metric; all USD per 1M tokens.
 COSTS = {

@@ -8,8 +8,8 @@ import zlib
 from datetime import date
 from typing import Any
 
-from extractors.base import ModelFacts, ParseResult, Payload
-from extractors.errors import ParseError
+from llmflation.extractors.base import ModelFacts, ParseResult, Payload
+from llmflation.extractors.errors import ParseError
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_JSON_BYTES = 512 * 1024 * 1024  # api.json is about 2 MB; a gzip that inflates past this is not one

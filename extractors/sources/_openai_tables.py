@@ -14,7 +14,7 @@ from typing import Any
 
 from bs4 import BeautifulSoup, Tag
 
-from extractors.units import PriceValueError, per_mtok, quantize, to_decimal
+from llmflation.extractors.units import PriceValueError, per_mtok, quantize, to_decimal
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from decimal import Decimal, DecimalException, Inexact, localcontext
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-from extractors.base import ParseResult, Payload, tier_name, token_count_label
-from extractors.errors import ParseError
-from extractors.identity import model_key
-from extractors.units import per_mtok, quantize
+from llmflation.extractors.base import ParseResult, Payload, tier_name, token_count_label
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key
+from llmflation.extractors.units import per_mtok, quantize
 
 NAME = "anthropic"
 URL = "https://www.claude.com/pricing"

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from extractors.base import ParseResult, Payload, json_body, tier_name
-from extractors.errors import ParseError
-from extractors.identity import model_key
-from extractors.sources._aws_bedrock_regions import LOCATIONS
-from extractors.sources._aws_bedrock_usage import Reject, Skip, classify, token_scale
-from extractors.units import PriceValueError, per_mtok, to_decimal
+from llmflation.extractors.base import ParseResult, Payload, json_body, tier_name
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key
+from llmflation.extractors.sources._aws_bedrock_regions import LOCATIONS
+from llmflation.extractors.sources._aws_bedrock_usage import Reject, Skip, classify, token_scale
+from llmflation.extractors.units import PriceValueError, per_mtok, to_decimal
 
 if TYPE_CHECKING:
     import requests
@@ -43,7 +43,7 @@ OFFER_SEGMENT = ("/AmazonBedrock/", "/AmazonBedrockFoundationModels/")
 
 def fetch(session: requests.Session, url: str, *, timeout: float = 30.0) -> list[Payload]:
     """GET both Bedrock offer files (the second derived from url), each kept as its own payload."""
-    from extractors import http  # only the fetch path needs the HTTP client
+    from llmflation.extractors import http  # only the fetch path needs the HTTP client
 
     old, new = OFFER_SEGMENT
     urls = [url, url.replace(old, new, 1)] if old in url else [url]

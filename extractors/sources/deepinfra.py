@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from extractors.base import ParseResult, Payload, json_body
-from extractors.errors import ParseError
-from extractors.identity import model_key
+from llmflation.extractors.base import ParseResult, Payload, json_body
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key
 
 NAME = "deepinfra"
 URL = "https://api.deepinfra.com/v1/openai/models"

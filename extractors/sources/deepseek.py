@@ -16,10 +16,10 @@ from datetime import datetime
 
 from bs4 import BeautifulSoup, Tag
 
-from extractors.base import ParseResult, Payload
-from extractors.errors import ParseError
-from extractors.identity import model_key
-from extractors.sources._deepseek_html import grid, stated_period, struck, text
+from llmflation.extractors.base import ParseResult, Payload
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key
+from llmflation.extractors.sources._deepseek_html import grid, stated_period, struck, text
 
 NAME = "deepseek"
 URL = "https://api-docs.deepseek.com/quick_start/pricing"

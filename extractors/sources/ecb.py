@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
-from extractors.base import REFERENCE, Payload, Rate, RateResult
-from extractors.errors import ParseError
+from llmflation.extractors.base import REFERENCE, Payload, Rate, RateResult
+from llmflation.extractors.errors import ParseError
 
 NAME = "ecb"
 URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip"

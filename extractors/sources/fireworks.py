@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 
-from extractors.base import ParseResult, Payload, tier_name
-from extractors.errors import ParseError
-from extractors.identity import model_key
+from llmflation.extractors.base import ParseResult, Payload, tier_name
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key
 
 NAME = "fireworks"
 URL = "https://docs.fireworks.ai/serverless/pricing.md"

@@ -6,10 +6,10 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from extractors.base import ParseResult, Payload, json_body, tier_name, token_count_label
-from extractors.errors import ParseError
-from extractors.identity import model_key, strip_variant
-from extractors.units import PriceValueError, per_mtok, quantize, to_decimal
+from llmflation.extractors.base import ParseResult, Payload, json_body, tier_name, token_count_label
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key, strip_variant
+from llmflation.extractors.units import PriceValueError, per_mtok, quantize, to_decimal
 
 NAME = "genai_prices"
 URL = "https://raw.githubusercontent.com/pydantic/genai-prices/main/prices/new_data/v2/data.json"

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-from extractors.base import ParseResult, Payload, tier_name
-from extractors.errors import ParseError
-from extractors.identity import model_key
-from extractors.sources._google_cells import CellError, Price, label_kind, read_line
+from llmflation.extractors.base import ParseResult, Payload, tier_name
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key
+from llmflation.extractors.sources._google_cells import CellError, Price, label_kind, read_line
 
 NAME = "google"
 URL = "https://ai.google.dev/gemini-api/docs/pricing"

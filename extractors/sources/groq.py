@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, urlparse
 
 from bs4 import BeautifulSoup, Tag
 
-from extractors.base import ParseResult, Payload
-from extractors.errors import ParseError
-from extractors.identity import model_key
+from llmflation.extractors.base import ParseResult, Payload
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key
 
 NAME = "groq"
 URL = "https://groq.com/pricing"

@@ -12,9 +12,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from extractors.base import ParseResult, Payload, data_list, json_body
-from extractors.identity import hf_router_provider_slug, model_key
-from extractors.units import PriceValueError, per_mtok
+from llmflation.extractors.base import ParseResult, Payload, data_list, json_body
+from llmflation.extractors.identity import hf_router_provider_slug, model_key
+from llmflation.extractors.units import PriceValueError, per_mtok
 
 NAME = "hf_providers"
 URL = "https://router.huggingface.co/v1/models"

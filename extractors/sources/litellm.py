@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from extractors.base import DEFAULT_REGION, ParseResult, Payload, json_body, tier_name, token_count_label
-from extractors.errors import ParseError
-from extractors.identity import AWS_REGION, litellm_provider_slug, model_key
-from extractors.units import PriceValueError, per_mtok, quantize, to_decimal
+from llmflation.extractors.base import DEFAULT_REGION, ParseResult, Payload, json_body, tier_name, token_count_label
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import AWS_REGION, litellm_provider_slug, model_key
+from llmflation.extractors.units import PriceValueError, per_mtok, quantize, to_decimal
 
 NAME = "litellm"
 URL = "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json"

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from extractors.base import ParseResult, Payload, json_body, tier_name, token_count_label
-from extractors.errors import FetchError, ParseError
-from extractors.identity import model_key
-from extractors.units import PriceValueError, per_mtok
+from llmflation.extractors.base import ParseResult, Payload, json_body, tier_name, token_count_label
+from llmflation.extractors.errors import FetchError, ParseError
+from llmflation.extractors.identity import model_key
+from llmflation.extractors.units import PriceValueError, per_mtok
 
 if TYPE_CHECKING:
     import requests
@@ -37,7 +37,7 @@ def fetch(session: requests.Session, url: str, *, timeout: float) -> list[Payloa
 
     The listing itself is not kept: it holds no prices, and parse() reads one vendor file at a time.
     """
-    from extractors import http  # only fetch() does I/O; parse() stays importable without requests
+    from llmflation.extractors import http  # only fetch() does I/O; parse() stays importable without requests
 
     listing = http.fetch(session, NAME, url, timeout=timeout, headers={"Accept": "application/vnd.github+json"})
     try:

@@ -16,9 +16,9 @@ import re
 
 from bs4 import BeautifulSoup, Tag
 
-from extractors.base import ParseResult, Payload
-from extractors.errors import ParseError
-from extractors.identity import model_key
+from llmflation.extractors.base import ParseResult, Payload
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key
 
 NAME = "mistral"
 URL = "https://docs.mistral.ai/inference/pricing"

@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from extractors.base import ParseResult, Payload, json_body, tier_name
-from extractors.errors import ParseError
-from extractors.identity import model_key
-from extractors.sources._models_dev_costs import prices
-from extractors.sources._models_dev_facts import decompressed, facts_of
+from llmflation.extractors.base import ParseResult, Payload, json_body, tier_name
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key
+from llmflation.extractors.sources._models_dev_costs import prices
+from llmflation.extractors.sources._models_dev_facts import decompressed, facts_of
 
 NAME = "models_dev"
 URL = "https://models.dev/api.json"

@@ -9,11 +9,11 @@ from decimal import Decimal
 
 from bs4 import BeautifulSoup
 
-from extractors.base import ParseResult, Payload, tier_name, token_count_label
-from extractors.errors import ParseError
-from extractors.identity import model_key
-from extractors.sources._openai_tables import Cell, Column, Record, cell_prices, html_records, island_records
-from extractors.units import PriceValueError
+from llmflation.extractors.base import ParseResult, Payload, tier_name, token_count_label
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key
+from llmflation.extractors.sources._openai_tables import Cell, Column, Record, cell_prices, html_records, island_records
+from llmflation.extractors.units import PriceValueError
 
 NAME = "openai"
 URL = "https://developers.openai.com/api/docs/pricing"

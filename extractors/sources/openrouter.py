@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from extractors.base import ParseResult, Payload, data_list, json_body, tier_name, token_count_label
-from extractors.identity import model_key, strip_variant
-from extractors.units import PriceValueError, per_mtok, to_decimal
+from llmflation.extractors.base import ParseResult, Payload, data_list, json_body, tier_name, token_count_label
+from llmflation.extractors.identity import model_key, strip_variant
+from llmflation.extractors.units import PriceValueError, per_mtok, to_decimal
 
 NAME = "openrouter"
 URL = "https://openrouter.ai/api/v1/models"

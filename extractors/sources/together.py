@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from extractors.base import ParseResult, Payload, json_body
-from extractors.errors import ParseError
-from extractors.identity import model_key
+from llmflation.extractors.base import ParseResult, Payload, json_body
+from llmflation.extractors.errors import ParseError
+from llmflation.extractors.identity import model_key
 
 if TYPE_CHECKING:
     import requests
@@ -44,7 +44,7 @@ NOT_TOKEN = {
 
 def fetch(session: requests.Session, url: str, *, timeout: float, api_key: str | None = None) -> list[Payload]:
     """GET the model list; the key is the caller's to give (none: the API answers 401)."""
-    from extractors import http
+    from llmflation.extractors import http
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     return [http.fetch(session, NAME, url, timeout=timeout, headers=headers)]

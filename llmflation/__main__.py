@@ -1,0 +1,5 @@
+"""python -m llmflation: the command line."""
+
+from llmflation.flows.cli import main
+
+main()
