@@ -144,3 +144,37 @@ def test_fx_rates_from_the_hand_kept_file_become_a_view_over_observed_rates(
         assert con.execute("SELECT count(*) FROM fx_rates").fetchall() == [(0,)]  # the ECB gives what the file held
     finally:
         con.close()
+
+
+def test_source_kinds_are_renamed_and_every_event_is_recomputed_once_without_alerts(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = db.migrations()
+    monkeypatch.setattr(db, "migrations", lambda: [m for m in shipped if m[0] <= 10])  # the 0010 layout
+    run_once(settings, "openrouter", openrouter_payload({"x/a": {"prompt": "0.000001"}}), ts("2026-01-01T00:00"))
+    con = db.connect(settings.db)
+    try:  # what the 0010 release recorded
+        con.execute("UPDATE source_runs SET kind = 'aggregator'")
+        con.execute("INSERT INTO source_runs (run_id, source, kind, observed_at, started_at, status) VALUES "
+                    "('r', 'litellm', 'aggregator', now(), now(), 'ok')")  # fmt: skip
+        assert con.execute("SELECT baseline_pending FROM event_detection").fetchall() == [(False,)]
+    finally:
+        con.close()
+    monkeypatch.setattr(db, "migrations", lambda: shipped)
+    con = db.connect(settings.db)
+    try:
+        kinds = con.execute("SELECT source, kind FROM source_runs ORDER BY source").fetchall()
+        pending = con.execute("SELECT baseline_pending FROM event_detection").fetchall()
+    finally:
+        con.close()
+    assert kinds == [("litellm", "feed"), ("openrouter", "reseller")]
+    assert pending == [(True,)]
+    # the next run recomputes every event as a baseline: nothing it finds is news
+    run_once(settings, "openrouter", openrouter_payload({"x/a": {"prompt": "0.000002"}}), ts("2026-01-02T00:00"))
+    con = db.connect(settings.db)
+    try:
+        assert con.execute("SELECT baseline_pending FROM event_detection").fetchall() == [(False,)]
+        assert con.execute("SELECT count(*) FROM events WHERE news").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM events WHERE event_type = 'price_increase'").fetchall() == [(1,)]
+    finally:
+        con.close()
