@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
@@ -51,7 +50,9 @@ def test_first_runs_replay_cleanly_through_prefect(httpserver: HTTPServer, tmp_p
         httpserver.clear()
         httpserver.expect_request("/api/v1/models").respond_with_data(openrouter_body(real(name)))
         urls = {"openrouter": httpserver.url_for("/api/v1/models")}
-        assert run_prices(replace(direct, source_urls=urls), ["openrouter"], ts(as_of[:16])).status == "ok"
+        assert (
+            run_prices(direct.model_copy(update={"source_urls": urls}), ["openrouter"], ts(as_of[:16])).status == "ok"
+        )
     columns = (
         "provider, provider_model_id, metric, unit, tier, amount, valid_from, valid_to, last_seen_at, "
         "missing_runs, end_reason"
