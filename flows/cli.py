@@ -25,8 +25,8 @@ class UserError(LlmflationError):
 def db_option(function: Any) -> Any:
     return click.option(
         "--db",
-        # not click's check of readability: the warehouse explains an unreadable file, in one line
-        type=click.Path(path_type=Path, dir_okay=False, readable=False),
+        # not click's checks: the warehouse explains an unreadable file or a directory, in one line
+        type=click.Path(path_type=Path, readable=False),
         default=None,
         help="Warehouse file [default: $LLMFLATION_DB or ./data/llmflation.duckdb].",
         callback=_remember_db,

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from llmflation.extractors.base import source_names
@@ -31,6 +32,9 @@ def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -
     db = str(warehouse.db)
     garbage = tmp_path / "garbage.duckdb"
     garbage.write_text("not a database")
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).execute("CREATE TABLE t (x INT)").close()
+    not_ours = f"error: {other} is not an llmflation warehouse (no schema_migrations table)\n"
     cases = [
         (("sql", "selec 1", "--db", db), 'error: SQL error: Parser Error: syntax error at or near "selec"\n'),
         (
@@ -51,6 +55,11 @@ def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -
             f'error: {garbage} is not a DuckDB warehouse file (IO Error: The file "{garbage}" exists, but it is not '
             "a valid DuckDB database file!)\n",
         ),
+        (("status", "--db", str(other)), not_ours),
+        (("sql", "select 1", "--db", str(other)), not_ours),
+        (("models", "--db", str(other)), not_ours),
+        (("status", "--db", str(tmp_path)), f"error: {tmp_path} is a directory, not a warehouse file\n"),
+        (("sql", "select 1", "--db", str(tmp_path)), f"error: {tmp_path} is a directory, not a warehouse file\n"),
         (
             ("run", "--sources", "openrouter,nope", "--db", db),
             f"error: unknown source 'nope'; known sources: {', '.join([*source_names(), 'huggingface'])}\n",
