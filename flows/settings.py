@@ -284,6 +284,7 @@ def prefect_environment(settings: Settings, environ: Mapping[str, str] | None = 
     wanted = {
         "PREFECT_HOME": str((settings.data_dir / "prefect").resolve()),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",  # Prefect's client telemetry, and its notice on a terminal
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS": "4",
     }
