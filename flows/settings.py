@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AfterValidator, AliasChoices, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LLMFLATION_", env_ignore_empty=True, frozen=True, extra="forbid")
 
-    db: Path = DEFAULT_DB
+    db: Annotated[Path, AfterValidator(Path.expanduser)] = DEFAULT_DB
     source_urls: dict[str, str] = Field(default_factory=dict)  # LLMFLATION_<SOURCE>_URL, by source
     http_timeout: float = Field(30.0, ge=0)
     http_retries: int = Field(3, ge=0)
@@ -75,11 +75,6 @@ class Settings(BaseSettings):
     hf_token: str | None = Field(None, repr=False, validation_alias=AliasChoices("hf_token", "HF_TOKEN"))
     config_path: Path | None = None  # llmflation.toml; None: no file, the built-in alert rule
     alerts: dict[str, Any] = Field(default_factory=dict, repr=False)  # [alerts], validated by alert_config()
-
-    @field_validator("db")
-    @classmethod
-    def _home(cls, db: Path) -> Path:
-        return db.expanduser()
 
     @field_validator("hf_authors", mode="before")
     @classmethod
@@ -189,11 +184,6 @@ def _toml(settings_cls: type[Settings], path: Path | None) -> dict[str, Any]:
     return values
 
 
-def env_name(field: str) -> str:
-    """The variable that sets a field."""
-    return "HF_TOKEN" if field == "hf_token" else f"LLMFLATION_{field.upper()}"
-
-
 def _config_path(env: Mapping[str, str]) -> Path | None:
     """LLMFLATION_CONFIG (which must exist), else ./llmflation.toml when there is one."""
     named = env.get("LLMFLATION_CONFIG")
@@ -213,7 +203,7 @@ class ConfigError(ValueError):
 def _problem(error: Any, env: Mapping[str, str], config: Path | None) -> str:
     """One line on the first bad value: the variable and its value, or where in llmflation.toml it is."""
     field = str(error["loc"][0])
-    variable = env_name(field)
+    variable = "HF_TOKEN" if field == "hf_token" else f"LLMFLATION_{field.upper()}"
     if field not in NOT_FROM_ENV and env.get(variable):
         return f"{variable}={env[variable]!r} {_env_problem(error)}"
     return f"{config or CONFIG_FILE}: {'.'.join(str(part) for part in error['loc'])}: {_toml_problem(error)}"
