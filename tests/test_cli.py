@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from pydantic import ValidationError
 
 from llmflation.extractors.base import source_names
 from llmflation.flows.cli import app
@@ -110,6 +111,8 @@ def test_settings_take_the_environment_then_llmflation_toml_then_defaults(tmp_pa
     assert settings.url_for("openrouter") == "http://127.0.0.1:9/models" and settings.hf_token == "hf_NeverShown123"
     assert settings.alert_config().backoff_minutes == 1
     assert "hf_NeverShown123" not in repr(settings) and "hf_NeverShown123" not in str(settings)
+    with pytest.raises(ValidationError):  # frozen, as one process's configuration should be
+        settings.cron = "* * * * *"  # type: ignore[misc]
     assert Settings.from_env(db=tmp_path / "x.duckdb", environ=environ).db == tmp_path / "x.duckdb"  # --db wins
     assert Settings.from_env(environ={"LLMFLATION_CONFIG": str(config)}).hf_authors == ("Qwen",)
     config.write_text('hf_token = "hf_x"\n')  # a secret: from the environment only
