@@ -177,7 +177,10 @@ def send(settings: Settings, channel: Channel, title: str, body: str) -> str | N
     """Send one message through Apprise; None when it went out, else the reason with every secret removed."""
     import apprise
 
-    url = resolve_url(channel)
+    try:
+        url = resolve_url(channel)
+    except MissingSecret as exc:
+        return f"{channel.ref}: {exc}"
     if url is None:
         return f"{channel.ref}: no URL"
     secrets = secret_parts(url) + ([settings.hf_token] if settings.hf_token else [])
@@ -206,9 +209,20 @@ def resolve_url(channel: Channel) -> str | None:
         return channel.url.get_secret_value()
     if channel.ref.startswith("prefect-secret:"):
         from prefect.blocks.system import Secret
+        from prefect.exceptions import ObjectNotFound
 
-        return str(Secret.load(channel.ref.split(":", 1)[1]).get())
+        name = channel.ref.split(":", 1)[1]
+        try:
+            return str(Secret.load(name).get())
+        except ValueError as exc:
+            if isinstance(exc.__cause__, ObjectNotFound):  # Prefect's way of saying there is no such block
+                raise MissingSecret(f"no Prefect Secret block named {name!r}") from None
+            raise
     return None
+
+
+class MissingSecret(LookupError):
+    """A channel names a Prefect Secret block that does not exist."""
 
 
 def secret_parts(url: str) -> list[str]:

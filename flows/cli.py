@@ -25,8 +25,8 @@ class UserError(LlmflationError):
 def db_option(function: Any) -> Any:
     return click.option(
         "--db",
-        # not click's check of readability: the warehouse explains an unreadable file, in one line
-        type=click.Path(path_type=Path, dir_okay=False, readable=False),
+        # not click's checks: the warehouse explains an unreadable file or a directory, in one line
+        type=click.Path(path_type=Path, readable=False),
         default=None,
         help="Warehouse file [default: $LLMFLATION_DB or ./data/llmflation.duckdb].",
         callback=_remember_db,
@@ -36,6 +36,16 @@ def db_option(function: Any) -> Any:
 def _remember_db(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     WAREHOUSE["db"] = value
     return value
+
+
+def use_own_prefect(settings: Settings) -> dict[str, str]:
+    """Set Prefect's variables before prefect is imported (its state in the data folder, no telemetry) unless the
+    user configured Prefect; the ones set."""
+    own = prefect_environment(settings)
+    os.environ.update(own)
+    if "PREFECT_HOME" in own:  # Prefect does not create its home's parents
+        Path(own["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    return own
 
 
 def format_option(function: Any) -> Any:
@@ -76,7 +86,7 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
         warehouse_db.connect(
             settings.db, wait_s=5, query_wait_s=settings.lock_wait_s, on_wait=lambda line: click.echo(line, err=True)
         ).close()
-        os.environ.update(prefect_environment(settings))
+        use_own_prefect(settings)
         from llmflation.flows import prefect_runs
 
         prefect_runs.start_server()
@@ -118,8 +128,7 @@ def serve(cron: str | None, db: Path | None) -> None:
     from llmflation.flows.local_server import local_prefect_server
 
     settings = Settings.from_env(db=db)
-    own_prefect = prefect_environment(settings)
-    os.environ.update(own_prefect)
+    own_prefect = use_own_prefect(settings)
     server = (
         local_prefect_server(settings.data_dir / "prefect" / "server.log")
         if not os.environ.get("PREFECT_API_URL")
@@ -390,6 +399,7 @@ def alerts_test(channel: str, db: Path | None) -> None:
 
     settings = Settings.from_env(db=db)
     config = settings.alert_config()
+    use_own_prefect(settings)  # before a prefect-secret: channel imports prefect
     if channel == CONSOLE:
         click.echo("console: alerts go to the run log and the output of `llmflation run`")
         return
@@ -413,6 +423,7 @@ def alerts_retry(db: Path | None) -> None:
 
     settings = Settings.from_env(db=db)
     config = settings.alert_config()
+    use_own_prefect(settings)  # before a prefect-secret: channel imports prefect
     with ledger.run_lock(settings, wait_s=settings.lock_wait_s):
         con = ledger.connect(settings)
         try:

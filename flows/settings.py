@@ -1,13 +1,23 @@
-"""The only place that reads the environment. Everything else takes a Settings argument."""
+"""The only place that reads the environment and llmflation.toml. Everything else takes a Settings argument."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AfterValidator, AliasChoices, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from llmflation.extractors.base import ADOPTION_SOURCES, source_names
 
@@ -29,34 +39,55 @@ DEFAULT_HF_AUTHORS = (
     "moonshotai",
     "zai-org",
 )
+CONFIG_FILE = "llmflation.toml"
+# fields no single LLMFLATION_<FIELD> variable sets: one variable per source's URL, the file found before it is read,
+# and alerts from llmflation.toml alone
+NOT_FROM_ENV = ("source_urls", "config_path", "alerts")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Resolved configuration of one llmflation process."""
+class Settings(BaseSettings):
+    """Resolved configuration of one llmflation process: Settings(...) is its arguments and the defaults, whatever
+    the environment holds; Settings.from_env() adds LLMFLATION_* variables and llmflation.toml."""
 
-    db: Path = DEFAULT_DB
-    source_urls: Mapping[str, str] = field(default_factory=dict)
-    http_timeout: float = 30.0
-    http_retries: int = 3
-    http_backoff: float = 1.0
-    http_max_retry_after: int = 120
-    http_deadline: float = 300.0  # one fetch, from connecting to its body's last byte, retries and their waits included
-    run_deadline: float | None = None  # every fetch of a run is over this long after the run starts; None: no limit
-    removal_runs: int = 3
-    suspect_ratio: float = 0.5
+    model_config = SettingsConfigDict(env_prefix="LLMFLATION_", env_ignore_empty=True, frozen=True, extra="forbid")
+
+    db: Annotated[Path, AfterValidator(Path.expanduser)] = DEFAULT_DB
+    source_urls: dict[str, str] = Field(default_factory=dict)  # LLMFLATION_<SOURCE>_URL, by source
+    http_timeout: float = Field(30.0, ge=0)
+    http_retries: int = Field(3, ge=0)
+    http_backoff: float = Field(1.0, ge=0)
+    http_max_retry_after: int = Field(120, ge=0)
+    http_deadline: float = Field(300.0, gt=0)  # one fetch, from connecting to its body's last byte, retries included
+    run_deadline: float | None = Field(None, gt=0)  # every fetch of a run is over this long after it starts
+    removal_runs: int = Field(3, ge=0)
+    suspect_ratio: float = Field(0.5, ge=0)
     cron: str = DEFAULT_CRON
-    lock_wait_s: float = 3600.0  # how long a flow waits for another run on the same warehouse
-    hf_authors: tuple[str, ...] = DEFAULT_HF_AUTHORS
-    hf_top_downloads: int = 300
-    hf_top_trending: int = 100
-    hf_page_size: int = 1000
-    hf_census_pages_per_commit: int = 50  # a killed census refetches at most this many pages
-    hf_census_memory_mb: int = 256  # DuckDB's memory limit while a census applies its changes
-    hf_census_deadline: float = 7200.0  # the census's whole walk (each of its pages: http_deadline as well)
-    hf_census_workers: int = 2  # processes that archive, decode and stage census pages while the walk goes on
-    hf_token: str | None = field(default=None, repr=False)  # a secret: never in repr, logs or the warehouse
-    config_path: Path | None = None  # llmflation.toml (alert rules and channels); None: the built-in defaults
+    lock_wait: float = Field(3600.0, ge=0)  # seconds a flow waits for another run on the same warehouse
+    hf_authors: Annotated[tuple[str, ...], NoDecode] = DEFAULT_HF_AUTHORS  # comma-separated in the environment
+    hf_top_downloads: int = Field(300, ge=0)
+    hf_top_trending: int = Field(100, ge=0)
+    hf_page_size: int = Field(1000, ge=0)
+    hf_census_pages_per_commit: int = Field(50, ge=1)  # a killed census refetches at most this many pages
+    hf_census_memory_mb: int = Field(256, ge=64)  # DuckDB's memory limit while a census applies its changes
+    hf_census_deadline: float = Field(7200.0, gt=0)  # the census's whole walk (each page: http_deadline as well)
+    hf_census_workers: int = Field(2, ge=1)  # processes that archive, decode and stage census pages
+    # a secret: never in repr, logs or the warehouse; HF_TOKEN, the Hub's own name for it
+    hf_token: str | None = Field(None, repr=False, validation_alias=AliasChoices("hf_token", "HF_TOKEN"))
+    config_path: Path | None = None  # llmflation.toml; None: no file, the built-in alert rule
+    alerts: dict[str, Any] = Field(default_factory=dict, repr=False)  # [alerts], validated by alert_config()
+
+    @field_validator("hf_authors", mode="before")
+    @classmethod
+    def _comma_separated(cls, authors: Any) -> Any:
+        return tuple(a.strip() for a in authors.split(",") if a.strip()) if isinstance(authors, str) else authors
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any, **_: Any) -> tuple[Any]:
+        return (init_settings,)  # the environment and llmflation.toml: from_env
+
+    @property
+    def lock_wait_s(self) -> float:
+        return self.lock_wait
 
     @property
     def data_dir(self) -> Path:
@@ -79,69 +110,34 @@ class Settings:
 
     @classmethod
     def from_env(cls, db: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from explicit arguments first, then LLMFLATION_* variables, then defaults."""
+        """Explicit arguments first, then LLMFLATION_* variables (and HF_TOKEN), then llmflation.toml, then
+        defaults."""
         env = os.environ if environ is None else environ
-        urls = {
-            name: env[f"LLMFLATION_{name.upper()}_URL"]
-            for name in [*source_names(), *ADOPTION_SOURCES]
-            if env.get(f"LLMFLATION_{name.upper()}_URL")
-        }
-        return cls(
-            db=Path(db or env.get("LLMFLATION_DB") or DEFAULT_DB).expanduser(),
-            source_urls=urls,
-            http_timeout=_number(env, "LLMFLATION_HTTP_TIMEOUT", 30.0),
-            http_retries=int(_number(env, "LLMFLATION_HTTP_RETRIES", 3)),
-            http_backoff=_number(env, "LLMFLATION_HTTP_BACKOFF", 1.0),
-            http_max_retry_after=int(_number(env, "LLMFLATION_HTTP_MAX_RETRY_AFTER", 120)),
-            http_deadline=_seconds(env, "LLMFLATION_HTTP_DEADLINE") or 300.0,
-            run_deadline=_seconds(env, "LLMFLATION_RUN_DEADLINE"),
-            removal_runs=int(_number(env, "LLMFLATION_REMOVAL_RUNS", 3)),
-            suspect_ratio=_number(env, "LLMFLATION_SUSPECT_RATIO", 0.5),
-            cron=env.get("LLMFLATION_CRON") or DEFAULT_CRON,
-            lock_wait_s=_number(env, "LLMFLATION_LOCK_WAIT", 3600.0),
-            hf_authors=tuple(a.strip() for a in env["LLMFLATION_HF_AUTHORS"].split(",") if a.strip())
-            if env.get("LLMFLATION_HF_AUTHORS")
-            else DEFAULT_HF_AUTHORS,
-            hf_top_downloads=int(_number(env, "LLMFLATION_HF_TOP_DOWNLOADS", 300)),
-            hf_top_trending=int(_number(env, "LLMFLATION_HF_TOP_TRENDING", 100)),
-            hf_page_size=int(_number(env, "LLMFLATION_HF_PAGE_SIZE", 1000)),
-            hf_census_pages_per_commit=max(1, int(_number(env, "LLMFLATION_HF_CENSUS_PAGES_PER_COMMIT", 50))),
-            hf_census_memory_mb=max(64, int(_number(env, "LLMFLATION_HF_CENSUS_MEMORY_MB", 256))),
-            hf_census_workers=max(1, int(_number(env, "LLMFLATION_HF_CENSUS_WORKERS", 2))),
-            hf_census_deadline=_seconds(env, "LLMFLATION_HF_CENSUS_DEADLINE") or 7200.0,
-            hf_token=env.get("HF_TOKEN") or None,
-            config_path=_config_path(env),
-        )
+        config = _config_path(env)
+        variables = {name: f"LLMFLATION_{name.upper()}_URL" for name in [*source_names(), *ADOPTION_SOURCES]}
+        urls = {name: env[variable] for name, variable in variables.items() if env.get(variable)}
+        explicit = {"config_path": config, "source_urls": urls, **({"db": db} if db else {})}
+        try:
+            return cls(**{**_toml(cls, config), **_Environment(cls, env)(), **explicit})
+        except ValidationError as exc:
+            raise ConfigError(_problem(exc.errors()[0], env, config)) from None
 
     def alert_config(self, environ: Mapping[str, str] | None = None) -> AlertConfig:
         """The [alerts] of llmflation.toml, with channel URLs resolved from the environment (env:NAME) or left for
-        a Prefect Secret block (prefect-secret:NAME); the built-in default rule when there is no file."""
+        a Prefect Secret block (prefect-secret:NAME); the built-in default rule when there is none."""
         from llmflation.flows.alert_config import AlertConfig
 
-        if self.config_path is None:
-            return AlertConfig()
-        import tomllib
-
-        from pydantic import ValidationError
-
         env = os.environ if environ is None else environ
-        try:
-            data = tomllib.loads(self.config_path.read_text(encoding="utf-8")).get("alerts", {})
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"{self.config_path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-                "save it as UTF-8"
-            ) from None
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{self.config_path}: {exc}") from exc
-        channels = data.get("channels") if isinstance(data, dict) else None
+        where = self.config_path or CONFIG_FILE
+        data = copy.deepcopy(self.alerts)
+        channels = data.get("channels")
         for name, channel in (channels if isinstance(channels, dict) else {}).items():
             if isinstance(channel, dict) and isinstance(channel.get("url"), str):
                 ref = channel["url"]
                 if ref.startswith("env:"):
                     value = env.get(ref[4:])
                     if not value:
-                        raise ConfigError(f"{self.config_path}: channel {name!r} reads {ref[4:]}, which is not set")
+                        raise ConfigError(f"{where}: channel {name!r} reads {ref[4:]}, which is not set")
                     channel.update(url=value, ref=ref)
                 elif ref.startswith("prefect-secret:"):
                     channel.update(url=None, ref=ref)
@@ -151,8 +147,41 @@ class Settings:
             return AlertConfig.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(["alerts", *(str(part) for part in first["loc"])])
-            raise ConfigError(f"{self.config_path}: {where}: {_toml_problem(first)}") from None
+            loc = ".".join(["alerts", *(str(part) for part in first["loc"])])
+            raise ConfigError(f"{where}: {loc}: {_toml_problem(first)}") from None
+
+
+class _Environment(EnvSettingsSource):
+    """LLMFLATION_<FIELD> variables (and HF_TOKEN) of a mapping: os.environ, or the one a caller gives."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.env_vars = {name.lower(): value for name, value in environ.items() if value}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name in NOT_FROM_ENV:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+def _toml(settings_cls: type[Settings], path: Path | None) -> dict[str, Any]:
+    """The settings in llmflation.toml: any field but the secret, the source URLs and the file's own path."""
+    import tomllib
+
+    if path is None:
+        return {}
+    try:
+        values = TomlConfigSettingsSource(settings_cls, path)()
+    except UnicodeDecodeError as exc:
+        where = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
+        raise ConfigError(f"{path}: not UTF-8 text ({where}); save it as UTF-8") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    known = sorted(set(settings_cls.model_fields) - {"source_urls", "config_path", "hf_token"})
+    for key in values:
+        if key not in known:
+            raise ConfigError(f'{path}: unknown key "{key}" (known: {", ".join(known)})')
+    return values
 
 
 def _config_path(env: Mapping[str, str]) -> Path | None:
@@ -163,12 +192,34 @@ def _config_path(env: Mapping[str, str]) -> Path | None:
         if not path.is_file():
             raise ConfigError(f"LLMFLATION_CONFIG={named!r}: no such file")
         return path
-    local = Path("llmflation.toml")
+    local = Path(CONFIG_FILE)
     return local if local.is_file() else None
 
 
 class ConfigError(ValueError):
     """A configuration value that cannot be used."""
+
+
+def _problem(error: Any, env: Mapping[str, str], config: Path | None) -> str:
+    """One line on the first bad value: the variable and its value, or where in llmflation.toml it is."""
+    field = str(error["loc"][0])
+    variable = "HF_TOKEN" if field == "hf_token" else f"LLMFLATION_{field.upper()}"
+    if field not in NOT_FROM_ENV and env.get(variable):
+        return f"{variable}={env[variable]!r} {_env_problem(error)}"
+    return f"{config or CONFIG_FILE}: {'.'.join(str(part) for part in error['loc'])}: {_toml_problem(error)}"
+
+
+def _env_problem(error: Any) -> str:
+    kind, limits = error["type"], error.get("ctx", {})
+    if kind == "float_parsing":
+        return "is not a number"
+    if kind == "int_parsing":
+        return "is not a whole number"
+    if kind == "greater_than":
+        return f"must be more than {limits['gt']:g} seconds"  # only durations have an open lower bound
+    if kind == "greater_than_equal":
+        return "must not be negative" if limits["ge"] == 0 else f"must be at least {limits['ge']}"
+    return f"is not valid: {error['msg']}"
 
 
 # what a value of the wrong type in llmflation.toml should have been, by pydantic error type
@@ -177,7 +228,9 @@ TOML_EXPECTED = {
     "model_type": "a table",
     "bool_type": "true or false",
     "float_type": "a number",
+    "float_parsing": "a number",
     "int_type": "a whole number",
+    "int_parsing": "a whole number",
     "string_type": "a string",
     "list_type": "an array",
 }
@@ -207,30 +260,6 @@ def _toml_value(value: object) -> str:
     return f"the value {value}"  # dates and times
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not a number") from exc
-    if value < 0:
-        raise ConfigError(f"{name}={raw!r} must not be negative")
-    return value
-
-
-def _seconds(env: Mapping[str, str], name: str) -> float | None:
-    """A number of seconds greater than zero (a deadline of 0 would end every fetch before it starts); None when
-    not set."""
-    if not env.get(name):
-        return None
-    value = _number(env, name, 0.0)
-    if value == 0:
-        raise ConfigError(f"{name}={env[name]!r} must be more than 0 seconds")
-    return value
-
-
 def prefect_environment(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Prefect variables to set before prefect is imported.
 
@@ -245,6 +274,7 @@ def prefect_environment(settings: Settings, environ: Mapping[str, str] | None = 
     wanted = {
         "PREFECT_HOME": str((settings.data_dir / "prefect").resolve()),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",  # Prefect's client telemetry, and its notice on a terminal
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS": "4",
     }

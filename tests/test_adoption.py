@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -48,13 +47,14 @@ class FakeHub:
 
 @pytest.fixture
 def hub_settings(settings: Settings, httpserver: HTTPServer) -> Settings:
-    return replace(
-        settings,
-        source_urls={"huggingface": httpserver.url_for("/api/models")},
-        hf_authors=AUTHORS,
-        hf_top_downloads=100,
-        hf_top_trending=0,
-        hf_page_size=50,
+    return settings.model_copy(
+        update={
+            "source_urls": {"huggingface": httpserver.url_for("/api/models")},
+            "hf_authors": AUTHORS,
+            "hf_top_downloads": 100,
+            "hf_top_trending": 0,
+            "hf_page_size": 50,
+        }
     )
 
 
@@ -175,7 +175,9 @@ def test_a_broken_page_loads_nothing_for_the_day(hub_settings: Settings, httpser
         Response("down", status=500) if failure == "http_500" else Response('[{"id": "Qwen/x", "downl')
     )
     httpserver.expect_request("/api/models").respond_with_handler(fake)
-    outcome = _run_day(replace(hub_settings, http_retries=1, http_backoff=0.01), datetime(2026, 8, 10, tzinfo=UTC))
+    outcome = _run_day(
+        hub_settings.model_copy(update={"http_retries": 1, "http_backoff": 0.01}), datetime(2026, 8, 10, tzinfo=UTC)
+    )
     assert outcome.status == ("failed" if failure == "http_500" else "suspect")
     assert outcome.error.endswith("nothing loaded")
     assert query(hub_settings, "SELECT count(*) FROM hf_model_snapshots") == [(0,)]
@@ -218,7 +220,7 @@ def test_hf_token_is_sent_but_never_stored_or_shown(hub_settings: Settings, http
         return Response(json.dumps([_model("Qwen/Qwen3-8B", 10, 100)]), content_type="application/json")
 
     httpserver.expect_request("/api/models").respond_with_handler(handler)
-    settings = replace(hub_settings, hf_token=token)
+    settings = hub_settings.model_copy(update={"hf_token": token})
     assert _run_day(settings, datetime(2026, 8, 10, tzinfo=UTC)).status == "ok"
     assert seen and set(seen) == {f"Bearer {token}"}
     assert token not in repr(settings)

@@ -8,7 +8,7 @@ import re
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from email import message_from_bytes
@@ -105,7 +105,8 @@ url = "env:TEST_ALERT_MAIL"
 
 
 def _settings(settings: Settings, config: Path) -> Settings:
-    return replace(settings, config_path=config, http_retries=0)
+    environ = {"LLMFLATION_CONFIG": str(config), "LLMFLATION_HTTP_TIMEOUT": "5", "LLMFLATION_HTTP_RETRIES": "0"}
+    return Settings.from_env(db=settings.db, environ=environ)
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, hook_port: int, smtp_port: int) -> None:
@@ -129,7 +130,7 @@ def configure(
 def _replay(settings: Settings, server: HTTPServer, source: str, path: str, body: bytes, as_of: datetime) -> None:
     server.clear()
     server.expect_request(path).respond_with_data(body, content_type="application/json")
-    summary = run_prices(replace(settings, source_urls={source: server.url_for(path)}), [source], as_of)
+    summary = run_prices(settings.model_copy(update={"source_urls": {source: server.url_for(path)}}), [source], as_of)
     assert summary.status == "ok", summary.outcomes
 
 
@@ -271,7 +272,7 @@ def test_a_page_that_lost_its_prices_raises_one_source_broken_alert_and_no_price
     page = real(name).read_text()
     _replay(settings, httpserver, source, "/pricing", page.encode(), ts("2026-10-01T00:00"))
     for day in (2, 3, 4, 5):  # more broken runs than it takes to remove an offer
-        server_settings = replace(settings, source_urls={source: httpserver.url_for("/pricing")})
+        server_settings = settings.model_copy(update={"source_urls": {source: httpserver.url_for("/pricing")}})
         httpserver.clear()
         httpserver.expect_request("/pricing").respond_with_data(break_it(page), content_type="text/html")
         assert run_prices(server_settings, [source], ts(f"2026-10-0{day}T00:00")).status == "failed"
@@ -317,7 +318,7 @@ def test_apprise_debug_logs_and_errors_carry_no_secret(
     port = _free_port()  # nothing listens: the failure path, where URLs usually leak
     url = f"json://127.0.0.1:{port}/hook/{HOOK_TOKEN}?token=Q-{HOOK_TOKEN}"
     monkeypatch.setenv("HF_TOKEN", "unused")
-    settings = replace(settings, hf_token="hf_Abcdefghijklmnop123")
+    settings = settings.model_copy(update={"hf_token": "hf_Abcdefghijklmnop123"})
     caplog.set_level("DEBUG")
     error = alerts.send(settings, Channel(url=url, ref="env:TEST"), "title", "body hf_Abcdefghijklmnop123")
     assert error and "127.0.0.1" in error
@@ -337,7 +338,9 @@ def test_with_no_configuration_cuts_and_increases_of_5_percent_go_to_the_console
     httpserver.clear()
     httpserver.expect_request("/m").respond_with_data(body("0.000001", "0.00000104", "0.0000011"))
     summary = run_prices(
-        replace(settings, source_urls={"openrouter": httpserver.url_for("/m")}), ["openrouter"], ts("2026-01-02T00:00")
+        settings.model_copy(update={"source_urls": {"openrouter": httpserver.url_for("/m")}}),
+        ["openrouter"],
+        ts("2026-01-02T00:00"),
     )
     (delivery,) = summary.alerts
     assert (delivery.channel, delivery.sent, delivery.events) == ("console", True, 2)  # x/b moved 4%: below 5%

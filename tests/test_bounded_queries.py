@@ -210,7 +210,6 @@ def test_a_query_record_left_by_a_dead_process_is_ignored_and_removed(tmp_path: 
 def test_every_run_step_waits_for_a_query_up_to_lock_wait_and_names_it(
     warehouse: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from dataclasses import replace
 
     from llmflation.warehouse.db import WarehouseError
 
@@ -230,7 +229,7 @@ def test_every_run_step_waits_for_a_query_up_to_lock_wait_and_names_it(
         with pytest.raises(
             WarehouseError, match=rf"^a query still holds the warehouse .* after waiting 0.5 s \(pid {child.pid}, "
         ):
-            run_once(replace(warehouse, lock_wait_s=0.5), "openrouter", payload, ts("2026-01-03T00:00"))
+            run_once(warehouse.model_copy(update={"lock_wait": 0.5}), "openrouter", payload, ts("2026-01-03T00:00"))
     finally:
         child.send_signal(signal.SIGINT)
         child.communicate(timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -10,7 +11,6 @@ import sys
 import textwrap
 import threading
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -59,8 +59,12 @@ def _models(n: int, bump: int = 0, every: int = 3) -> list[dict]:
 
 @pytest.fixture
 def census_settings(settings: Settings, httpserver: HTTPServer) -> Settings:
-    return replace(
-        settings, source_urls={"huggingface": httpserver.url_for("/api/models")}, http_retries=1, http_backoff=0.01
+    return settings.model_copy(
+        update={
+            "source_urls": {"huggingface": httpserver.url_for("/api/models")},
+            "http_retries": 1,
+            "http_backoff": 0.01,
+        }
     )
 
 
@@ -185,7 +189,6 @@ def test_sigkill_halfway_then_rerun_resumes_with_one_row_per_model(
     fake.fail[3000] = hang
     httpserver.expect_request("/api/models").respond_with_handler(fake)
     script = textwrap.dedent(f"""
-        from dataclasses import replace
         from datetime import datetime, UTC
         from pathlib import Path
         from llmflation.flows import hub
@@ -326,7 +329,7 @@ def test_the_census_walk_never_follows_a_cursor_to_another_host(
         return response
 
     httpserver.expect_request("/api/models").respond_with_handler(hub_leaking_elsewhere)
-    summary = hub.census(replace(census_settings, hf_token="hf_secret"), datetime(2026, 8, 1, tzinfo=UTC))
+    summary = hub.census(census_settings.model_copy(update={"hf_token": "hf_secret"}), datetime(2026, 8, 1, tzinfo=UTC))
     assert summary.status == "failed" and "the next link leaves" in summary.outcomes[0].error
     assert fake.requests == [0]  # nothing fetched from the other origin
     assert all(r.headers.get("Authorization") == "Bearer hf_secret" for r, _ in httpserver.log)
@@ -334,7 +337,9 @@ def test_the_census_walk_never_follows_a_cursor_to_another_host(
 
 def test_the_census_ends_at_its_deadline_and_the_next_run_resumes(census_settings: Settings) -> None:
     with TricklingServer(every=2.0) as slow:  # headers at once, then a byte every 2 s: no timeout ever fires
-        slow_hub = replace(census_settings, source_urls={"huggingface": slow.url + "/api/models"}, hf_census_deadline=3)
+        slow_hub = census_settings.model_copy(
+            update={"source_urls": {"huggingface": slow.url + "/api/models"}, "hf_census_deadline": 3}
+        )
         started = time.monotonic()
         summary = hub.census(slow_hub, datetime(2026, 8, 1, tzinfo=UTC))
         took = time.monotonic() - started
@@ -353,7 +358,7 @@ def test_a_census_keeps_its_cursor_without_credentials_and_resumes_with_them(
     fake.fail[0] = lambda request: Response("down", status=503)
     httpserver.expect_request("/api/models").respond_with_handler(fake)
     url = httpserver.url_for("/api/models?api_key=k3y-value").replace("http://", "http://user:pa55-word@")
-    with_credentials = replace(census_settings, source_urls={"huggingface": url})
+    with_credentials = census_settings.model_copy(update={"source_urls": {"huggingface": url}})
     assert hub.census(with_credentials, datetime(2026, 8, 1, tzinfo=UTC)).status == "failed"
     staged = with_credentials.data_dir / "census" / "2026-08-01" / "progress.json"
     assert "k3y-value" not in staged.read_text() and "pa55-word" not in staged.read_text()
@@ -393,7 +398,9 @@ def test_a_batch_the_cursor_never_moved_past_is_never_read(tmp_path) -> None:
         "u0", datetime.now(UTC), 200, "a" * 64, 10, "application/json", "raw/x", (["o/a"], [1], [2], [3]), 0
     )
     stage.add([page], "http://hub/api/models?cursor=1000")
-    census.write_pages(folder, "000001-killed", 1, [replace(page, url="u1", columns=(["o/b"], [4], [5], [6]))])
+    census.write_pages(
+        folder, "000001-killed", 1, [dataclasses.replace(page, url="u1", columns=(["o/b"], [4], [5], [6]))]
+    )
     assert len(list(folder.glob("pages-*.json"))) == 2  # the second batch was recorded, the cursor never moved
     reopened = census.Staging(folder)
     assert reopened.progress()["pages"] == 1 and reopened.progress()["next_url"].endswith("cursor=1000")

@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
+from pydantic import ValidationError
 
 from llmflation.extractors.base import source_names
 from llmflation.flows.cli import app
-from llmflation.flows.settings import Settings, prefect_environment
+from llmflation.flows.settings import ConfigError, Settings, prefect_environment
 from tests.helpers import ROOT, cli, ts
 from tests.ledger_helpers import openrouter_payload, run_once
 
@@ -31,6 +33,9 @@ def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -
     db = str(warehouse.db)
     garbage = tmp_path / "garbage.duckdb"
     garbage.write_text("not a database")
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).execute("CREATE TABLE t (x INT)").close()
+    not_ours = f"error: {other} is not an llmflation warehouse (no schema_migrations table)\n"
     cases = [
         (("sql", "selec 1", "--db", db), 'error: SQL error: Parser Error: syntax error at or near "selec"\n'),
         (
@@ -51,6 +56,11 @@ def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -
             f'error: {garbage} is not a DuckDB warehouse file (IO Error: The file "{garbage}" exists, but it is not '
             "a valid DuckDB database file!)\n",
         ),
+        (("status", "--db", str(other)), not_ours),
+        (("sql", "select 1", "--db", str(other)), not_ours),
+        (("models", "--db", str(other)), not_ours),
+        (("status", "--db", str(tmp_path)), f"error: {tmp_path} is a directory, not a warehouse file\n"),
+        (("sql", "select 1", "--db", str(tmp_path)), f"error: {tmp_path} is a directory, not a warehouse file\n"),
         (
             ("run", "--sources", "openrouter,nope", "--db", db),
             f"error: unknown source 'nope'; known sources: {', '.join([*source_names(), 'huggingface'])}\n",
@@ -70,6 +80,51 @@ def test_bad_configuration_is_one_line(warehouse: Settings) -> None:
     assert (done.returncode, done.stderr) == (1, "error: LLMFLATION_HTTP_TIMEOUT='soon' is not a number\n")
     done = cli("sources", env={"LLMFLATION_HTTP_DEADLINE": "0"})
     assert (done.returncode, done.stderr) == (1, "error: LLMFLATION_HTTP_DEADLINE='0' must be more than 0 seconds\n")
+    cases = {
+        "LLMFLATION_HTTP_RETRIES": ("-1", "LLMFLATION_HTTP_RETRIES='-1' must not be negative"),
+        "LLMFLATION_REMOVAL_RUNS": ("2.5", "LLMFLATION_REMOVAL_RUNS='2.5' is not a whole number"),
+        "LLMFLATION_RUN_DEADLINE": ("-3", "LLMFLATION_RUN_DEADLINE='-3' must be more than 0 seconds"),
+        "LLMFLATION_HF_CENSUS_WORKERS": ("0", "LLMFLATION_HF_CENSUS_WORKERS='0' must be at least 1"),
+        "LLMFLATION_HF_CENSUS_MEMORY_MB": ("32", "LLMFLATION_HF_CENSUS_MEMORY_MB='32' must be at least 64"),
+    }
+    for name, (value, expected) in cases.items():
+        with pytest.raises(ConfigError) as refused:
+            Settings.from_env(environ={name: value})
+        assert str(refused.value) == expected
+
+
+def test_settings_take_the_environment_then_llmflation_toml_then_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "llmflation.toml"
+    config.write_text('http_timeout = 3\ncron = "0 5 * * *"\nhf_authors = ["Qwen"]\n[alerts]\nbackoff_minutes = 1\n')
+    environ = {
+        "LLMFLATION_CONFIG": str(config),
+        "LLMFLATION_HTTP_TIMEOUT": "7",
+        "LLMFLATION_HTTP_RETRIES": "",  # empty: the default
+        "LLMFLATION_DB": "~/w.duckdb",
+        "LLMFLATION_HF_AUTHORS": "google, openai,",
+        "LLMFLATION_OPENROUTER_URL": "http://127.0.0.1:9/models",
+        "HF_TOKEN": "hf_NeverShown123",
+    }
+    settings = Settings.from_env(environ=environ)
+    assert (settings.http_timeout, settings.http_retries, settings.cron) == (7, 3, "0 5 * * *")
+    assert settings.hf_authors == ("google", "openai") and settings.db == Path("~/w.duckdb").expanduser()
+    assert settings.url_for("openrouter") == "http://127.0.0.1:9/models" and settings.hf_token == "hf_NeverShown123"
+    assert settings.alert_config().backoff_minutes == 1
+    assert "hf_NeverShown123" not in repr(settings) and "hf_NeverShown123" not in str(settings)
+    with pytest.raises(ValidationError):  # frozen, as one process's configuration should be
+        settings.cron = "* * * * *"  # type: ignore[misc]
+    assert Settings.from_env(db=tmp_path / "x.duckdb", environ=environ).db == tmp_path / "x.duckdb"  # --db wins
+    assert Settings.from_env(environ={"LLMFLATION_CONFIG": str(config)}).hf_authors == ("Qwen",)
+    config.write_text('hf_token = "hf_x"\n')  # a secret: from the environment only
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(environ={"LLMFLATION_CONFIG": str(config)})
+    assert str(refused.value).startswith(f'{config}: unknown key "hf_token" (known: alerts, cron, db, hf_authors, ')
+    config.write_text('http_timeout = "soon"\n')
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(environ={"LLMFLATION_CONFIG": str(config)})
+    assert str(refused.value) == f'{config}: http_timeout: must be a number, not the string "soon"'
+    # Settings(...) is its arguments and the defaults, whatever the environment holds
+    assert Settings(http_retries=1) == Settings(http_retries=1, http_timeout=30.0)
 
 
 def test_deadlines_come_from_the_environment() -> None:
@@ -232,6 +287,13 @@ def test_alerts_commands_and_llmflation_toml_mistakes_print_one_clear_line(wareh
             "error: llmflation.toml: channel 'team' reads TEAM_HOOK_URL, which is not set\n",
         ),
         ("[alerts\n", "error: llmflation.toml: Expected ']' at the end of a table declaration (at line 1, column 8)\n"),
+        (
+            "[alert]\nbackoff_minutes = 1\n",
+            'error: llmflation.toml: unknown key "alert" (known: alerts, cron, db, hf_authors, hf_census_deadline, '
+            "hf_census_memory_mb, hf_census_pages_per_commit, hf_census_workers, hf_page_size, hf_top_downloads, "
+            "hf_top_trending, http_backoff, http_deadline, http_max_retry_after, http_retries, http_timeout, "
+            "lock_wait, removal_runs, run_deadline, suspect_ratio)\n",
+        ),
     ]
     for text, expected in cases:
         config.write_bytes(text if isinstance(text, bytes) else text.encode())

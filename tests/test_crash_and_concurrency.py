@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ def _serve(server: HTTPServer, name: str) -> str:
 
 
 def test_sigkill_in_the_middle_of_a_load(settings: Settings, httpserver: HTTPServer, tmp_path: Path) -> None:
-    first = replace(settings, source_urls={"litellm": _serve(httpserver, "model_prices_2025-02-06.json")})
+    first = settings.model_copy(update={"source_urls": {"litellm": _serve(httpserver, "model_prices_2025-02-06.json")}})
     assert run_prices(first, ["litellm"], ts("2025-02-06T00:00")).status == "ok"
     before = query(settings, SEGMENTS)
 
@@ -67,7 +66,7 @@ def test_sigkill_in_the_middle_of_a_load(settings: Settings, httpserver: HTTPSer
         settings, "SELECT count(*) FROM observations o JOIN runs r USING (run_id) WHERE r.status = 'running'"
     ) == [(0,)]
 
-    second = replace(settings, source_urls={"litellm": url})
+    second = settings.model_copy(update={"source_urls": {"litellm": url}})
     assert run_prices(second, ["litellm"], ts("2025-03-14T00:00")).status == "ok"
     statuses = query(settings, "SELECT status, count(*) FROM runs GROUP BY ALL ORDER BY ALL")
     assert statuses == [("aborted", 1), ("ok", 2)]
@@ -75,9 +74,9 @@ def test_sigkill_in_the_middle_of_a_load(settings: Settings, httpserver: HTTPSer
 
     clean = Settings(db=tmp_path / "clean" / "w.duckdb")
     url = _serve(httpserver, "model_prices_2025-02-06.json")
-    run_prices(replace(clean, source_urls={"litellm": url}), ["litellm"], ts("2025-02-06T00:00"))
+    run_prices(clean.model_copy(update={"source_urls": {"litellm": url}}), ["litellm"], ts("2025-02-06T00:00"))
     url = _serve(httpserver, "model_prices_2025-03-14.json")
-    run_prices(replace(clean, source_urls={"litellm": url}), ["litellm"], ts("2025-03-14T00:00"))
+    run_prices(clean.model_copy(update={"source_urls": {"litellm": url}}), ["litellm"], ts("2025-03-14T00:00"))
     assert query(settings, SEGMENTS) == query(clean, SEGMENTS)
 
 

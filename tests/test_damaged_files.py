@@ -10,7 +10,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -89,7 +88,7 @@ def test_damage_in_a_table_is_named_by_whatever_reads_it(tmp_path: Path, httpser
         assert time.monotonic() - started < 5, args
     # a run stops there too: the file's fault, not recorded as a source's failure
     httpserver.expect_request("/api/v1/models").respond_with_data(openrouter_body(real(BODY)))
-    live = replace(settings, source_urls={"openrouter": httpserver.url_for("/api/v1/models")})
+    live = settings.model_copy(update={"source_urls": {"openrouter": httpserver.url_for("/api/v1/models")}})
     with pytest.raises(DamagedWarehouse) as stopped:
         run_prices(live, ["openrouter"], ts("2025-12-30T18:00"))
     assert str(stopped.value) == message

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
@@ -51,7 +50,9 @@ def test_first_runs_replay_cleanly_through_prefect(httpserver: HTTPServer, tmp_p
         httpserver.clear()
         httpserver.expect_request("/api/v1/models").respond_with_data(openrouter_body(real(name)))
         urls = {"openrouter": httpserver.url_for("/api/v1/models")}
-        assert run_prices(replace(direct, source_urls=urls), ["openrouter"], ts(as_of[:16])).status == "ok"
+        assert (
+            run_prices(direct.model_copy(update={"source_urls": urls}), ["openrouter"], ts(as_of[:16])).status == "ok"
+        )
     columns = (
         "provider, provider_model_id, metric, unit, tier, amount, valid_from, valid_to, last_seen_at, "
         "missing_runs, end_reason"
@@ -368,3 +369,29 @@ def test_a_price_in_yuan_gets_its_dollar_value_from_the_ecb_rates_of_its_day(
         expected = (cny * Decimal("1.1435") / Decimal("7.7501")).quantize(Decimal("1e-18"), rounding=ROUND_HALF_UP)
     assert cny == Decimal("1")
     assert usd == expected == Decimal("0.147546483271183598")
+
+
+def test_prefect_keeps_out_of_home_and_sends_no_telemetry_unless_the_user_configured_it(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """A run on a terminal, outside CI (where Prefect would stay quiet on its own), and `alerts test` of a channel
+    whose Prefect Secret block does not exist: Prefect's state stays in the data folder, with no telemetry notice."""
+    httpserver.expect_request("/api/v1/models").respond_with_json(
+        {"data": [{"id": "x/a", "pricing": {"prompt": "0.000001", "completion": "0.000002"}}]}
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "CI": "", "LLMFLATION_OPENROUTER_URL": httpserver.url_for("/api/v1/models")}
+    shown = cli("run", "--sources", "openrouter", env=env, cwd=tmp_path, timeout=300, embedded=True, terminal=True)
+    assert shown.returncode == 0 and "openrouter: ok" in shown.stderr, shown.stdout + shown.stderr
+    assert "anonymous usage data" not in shown.stderr and "DO_NOT_TRACK" not in shown.stderr, shown.stderr
+    (tmp_path / "llmflation.toml").write_text('[alerts.channels.team]\nurl = "prefect-secret:nosuch-block"\n')
+    missing = cli("alerts", "test", "team", env=env, cwd=tmp_path, timeout=300, embedded=True)
+    assert (missing.returncode, missing.stderr, missing.stdout) == (
+        1,
+        "error: team: not sent: prefect-secret:nosuch-block: no Prefect Secret block named 'nosuch-block'\n",
+        "",
+    )
+    assert (tmp_path / "data" / "prefect" / "prefect.db").is_file()
+    assert not (home / ".prefect").exists()
+    assert not (tmp_path / "data" / "prefect" / ".sdk_telemetry" / "notice_shown").exists()

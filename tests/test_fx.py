@@ -208,12 +208,13 @@ def test_sources_of_rates_load_first_in_a_run(settings: Settings) -> None:
     with HTTPServer() as server:
         server.expect_request("/ecb.zip").respond_with_data(real(HISTORY).read_bytes())
         server.expect_request("/pricing").respond_with_data(real(PAGE).read_bytes())
-        from dataclasses import replace
 
         from llmflation.flows.pipeline import run_prices
 
         urls = {"ecb": server.url_for("/ecb.zip"), "deepseek": server.url_for("/pricing")}
-        summary = run_prices(replace(settings, source_urls=urls), ["deepseek", "ecb"], ts("2026-07-17T12:00"))
+        summary = run_prices(
+            settings.model_copy(update={"source_urls": urls}), ["deepseek", "ecb"], ts("2026-07-17T12:00")
+        )
     assert [(o.source, o.status) for o in summary.outcomes] == [("ecb", "ok"), ("deepseek", "ok")]
     assert parse_source_list(None)[0] == "ecb"  # `llmflation run` without --sources includes it, first
     assert query(

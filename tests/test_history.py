@@ -7,7 +7,6 @@ import random
 import shutil
 import subprocess
 from collections import Counter
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -204,7 +203,7 @@ def test_a_free_variant_is_never_compared_with_a_paid_offer(settings: Settings) 
 
 
 def test_an_import_changes_neither_the_live_status_nor_the_news(settings: Settings, tmp_path: Path) -> None:
-    live = replace(settings, source_urls={"litellm": "http://127.0.0.1:9/nothing-listens-here"})
+    live = settings.model_copy(update={"source_urls": {"litellm": "http://127.0.0.1:9/nothing-listens-here"}})
     from llmflation.flows.pipeline import run_prices
 
     first = run_prices(live, ["litellm"], ts("2026-07-20T00:00"))  # a first run that fails: a baseline
@@ -326,7 +325,7 @@ def test_a_whole_page_in_another_unit_is_a_broken_source_not_939_unit_errors(
     from llmflation.flows.pipeline import run_prices
 
     body = openrouter_body(real("openrouter/openrouter_models_2026-04-20.json"))
-    live = replace(settings, source_urls={"openrouter": httpserver.url_for("/api/v1/models")})
+    live = settings.model_copy(update={"source_urls": {"openrouter": httpserver.url_for("/api/v1/models")}})
     days = [("2026-04-20T08:00", body), ("2026-04-21T08:00", _scaled(body, 1000)), ("2026-04-22T08:00", body)]
     statuses = []
     for day, served in days:

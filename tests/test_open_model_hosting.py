@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -194,7 +193,7 @@ def test_a_run_fetches_the_router_at_its_overridden_url(settings: Settings, http
         real(ROUTER).read_bytes(), content_type="application/json"
     )
     urls = {"hf_providers": httpserver.url_for("/v1/models")}
-    summary = run_prices(replace(settings, source_urls=urls), ["hf_providers"], ts("2026-07-30T00:00"))
+    summary = run_prices(settings.model_copy(update={"source_urls": urls}), ["hf_providers"], ts("2026-07-30T00:00"))
     assert summary.status == "ok", summary.outcomes
     assert query(settings, "SELECT status, items, parsed, loaded, notes FROM source_runs") == [
         ("ok", 4, 10, 10, "skipped 1 (no pricing stated); skipped 1 (zero prices, not marked free: no price)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -58,7 +57,7 @@ def _serve(server: HTTPServer, path: str, body: bytes) -> str:
 
 
 def _run(settings: Settings, source: str, url: str, as_of: datetime) -> None:
-    summary = run_prices(replace(settings, source_urls={source: url}), [source], as_of)
+    summary = run_prices(settings.model_copy(update={"source_urls": {source: url}}), [source], as_of)
     assert summary.status == "ok", summary.outcomes
 
 
@@ -177,7 +176,9 @@ def test_a_broken_source_does_not_stop_the_other(settings: Settings, httpserver:
     httpserver.expect_request("/or").respond_with_data(good_or, content_type="application/json")
     httpserver.expect_request("/ll").respond_with_data(ll_body, content_type="application/json")
     urls = {"openrouter": httpserver.url_for("/or"), "litellm": httpserver.url_for("/ll")}
-    fast = replace(settings, source_urls=urls, http_timeout=1.0, http_retries=1, http_backoff=0.01)
+    fast = settings.model_copy(
+        update={"source_urls": urls, "http_timeout": 1.0, "http_retries": 1, "http_backoff": 0.01}
+    )
     assert run_prices(fast, ["openrouter"], ts("2025-12-29T18:00")).status == "ok"
     before = query(fast, SEGMENTS, ["openrouter"])
 
@@ -201,7 +202,9 @@ def test_a_broken_source_does_not_stop_the_other(settings: Settings, httpserver:
     else:
         httpserver.expect_request("/or").respond_with_data('{"data": []}')
     try:
-        summary = run_prices(replace(fast, source_urls=urls), ["openrouter", "litellm"], ts("2026-01-05T00:00"))
+        summary = run_prices(
+            fast.model_copy(update={"source_urls": urls}), ["openrouter", "litellm"], ts("2026-01-05T00:00")
+        )
     finally:
         if failure == "timeout":
             slow_server.clear()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -54,7 +53,7 @@ def warehouse(settings: Settings, httpserver: HTTPServer) -> Settings:
             openrouter_body(real(f"openrouter/openrouter_models_{name}.json"))
         )
         urls = {"openrouter": httpserver.url_for("/m")}
-        assert run_prices(replace(settings, source_urls=urls), ["openrouter"], ts(as_of)).status == "ok"
+        assert run_prices(settings.model_copy(update={"source_urls": urls}), ["openrouter"], ts(as_of)).status == "ok"
     assert import_files(settings, [real("hf/daily_snapshots_namhyeokwoo/2026-08-07.json").parent]).status == "ok"
     return settings
 

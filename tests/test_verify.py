@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import zlib
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,7 @@ def _two_runs(settings: Settings, server: HTTPServer) -> list[Payload]:
     bodies = []
     for name, at in SNAPSHOTS:
         body = openrouter_body(real(name))
-        live = replace(settings, source_urls={"openrouter": _serve(server, body)})
+        live = settings.model_copy(update={"source_urls": {"openrouter": _serve(server, body)}})
         assert run_prices(live, ["openrouter"], ts(at)).status == "ok"
         bodies.append(Payload("openrouter", "", ts(at), 200, body))
     return bodies
@@ -104,7 +103,7 @@ def test_a_later_fetch_of_the_same_document_rewrites_its_damaged_copy(
     assert str(archive.check(data, archive.raw_path(first.sha256), first.sha256, len(first.content))).startswith(
         "mismatched (not readable: Error -3 while decompressing data: "
     )
-    live = replace(settings, source_urls={"openrouter": _serve(httpserver, first.content)})
+    live = settings.model_copy(update={"source_urls": {"openrouter": _serve(httpserver, first.content)}})
     assert run_prices(live, ["openrouter"], ts("2026-05-01T00:00")).status == "ok"  # the source serves it again
     assert archive.read(data, archive.raw_path(first.sha256)) == first.content
     assert evidence.verify(settings.db, data).summary() == "2 raw documents checked: all intact"
@@ -115,7 +114,7 @@ def test_a_later_fetch_of_the_same_document_rewrites_its_damaged_copy(
     # a document that went missing is written again the same way
     (data / archive.raw_path(second.sha256)).unlink()
     assert evidence.verify(settings.db, data).summary() == "2 raw documents checked: 1 intact, 1 missing"
-    live = replace(settings, source_urls={"openrouter": _serve(httpserver, second.content)})
+    live = settings.model_copy(update={"source_urls": {"openrouter": _serve(httpserver, second.content)}})
     assert run_prices(live, ["openrouter"], ts("2026-05-03T00:00")).status == "ok"
     assert evidence.verify(settings.db, data).summary() == "2 raw documents checked: all intact"
 

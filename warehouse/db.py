@@ -77,6 +77,8 @@ def connect(
     held off by open queries (warehouse/queries.py) waits for them up to query_wait_s, telling on_wait which."""
     path = Path(path)
     if str(path) != ":memory:":
+        if path.is_dir():
+            raise WarehouseError(f"{path} is a directory, not a warehouse file")
         if read_only and not path.exists():
             raise WarehouseError(f"no warehouse at {path}; run `llmflation run` first")
         if not read_only:
@@ -108,6 +110,15 @@ def connect(
         except Exception:
             con.close()
             raise
+    elif str(path) != ":memory:":
+        try:
+            ours = con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'schema_migrations'").fetchall()
+        except duckdb.Error as exc:
+            con.close()
+            raise explain(path, exc) from exc
+        if not ours:  # another DuckDB file: say so, rather than which of our tables it lacks
+            con.close()
+            raise WarehouseError(f"{path} is not an llmflation warehouse (no schema_migrations table)")
     return con
 
 
