@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from llmflation.extractors.base import Payload
 from llmflation.extractors.deadlines import Deadline
 from llmflation.extractors.errors import FetchError
-from llmflation.flows import alerts, hub, ledger, pipeline
+from llmflation.flows import alerts, hub, interrupts, ledger, pipeline
 from llmflation.flows.progress import progress_bar
 from llmflation.flows.settings import Settings
 
@@ -34,7 +34,7 @@ def fetch(settings: Settings, until: Deadline | None = None) -> tuple[list[Paylo
 def census_adoption(as_of: datetime | None = None, db: str | None = None) -> dict:
     """Every public model on the Hub, streamed page by page into a resumable census stored as changes."""
     settings = Settings.from_env(db=db)
-    with progress_bar("census", unit="pages") as advance:
+    with interrupts.stopping(), progress_bar("census", unit="pages") as advance:
         summary = hub.census(settings, as_of, on_page=advance)
     outcome = summary.outcomes[0]
     (get_run_logger().info if outcome.status == "ok" else get_run_logger().warning)(
@@ -50,7 +50,10 @@ def track_adoption(as_of: datetime | None = None, db: str | None = None) -> dict
     """Track open-model adoption: today's snapshot of the tracked Hub models."""
     logger = get_run_logger()
     settings = Settings.from_env(db=db)
-    with ledger.recorded(settings, [hub.SOURCE], as_of, flow=hub.FLOW_NAME, wait_s=settings.lock_wait_s) as run:
+    with (
+        interrupts.stopping(),
+        ledger.recorded(settings, [hub.SOURCE], as_of, flow=hub.FLOW_NAME, wait_s=settings.lock_wait_s) as run,
+    ):
         outcome = hub.ingest_hub(settings, run.run_id, run.as_of, *fetch(settings, pipeline.run_deadline(settings)))
         run.outcomes.append(outcome)
         (logger.info if outcome.status == "ok" else logger.warning)(

@@ -59,9 +59,8 @@ def app(debug: bool) -> None:
 def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -> None:
     """Run the flows once, on the embedded defaults (a local DuckDB file and Prefect's ephemeral API): prices for
     the price sources, adoption for huggingface."""
-    from llmflation.extractors.base import ADOPTION_SOURCES, parse_source_list
-    from llmflation.flows import ledger
-    from llmflation.warehouse import db as warehouse_db
+    from llmflation.extractors.base import parse_source_list
+    from llmflation.flows import interrupts, launch
 
     settings = Settings.from_env(db=db)
     names = parse_source_list(sources)
@@ -69,41 +68,8 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
         raise UserError("--census goes with --sources huggingface alone")
     observed_at = parse_timestamp(as_of) if as_of else None
     settings.alert_config()  # a mistake in llmflation.toml is reported now, not after the run
-    # This process holds the run lock for the whole command, from before Prefect starts: a second run fails at
-    # once however close together they start, and every run started meanwhile is this command's own.
-    with ledger.run_lock(settings):
-        # an open query holds the file too: wait for it (LLMFLATION_LOCK_WAIT), saying which
-        warehouse_db.connect(
-            settings.db, wait_s=5, query_wait_s=settings.lock_wait_s, on_wait=lambda line: click.echo(line, err=True)
-        ).close()
-        os.environ.update(prefect_environment(settings))
-        from llmflation.flows import prefect_runs
-
-        prefect_runs.start_server()
-        for flow_run, pid in prefect_runs.crash_runs_of_stopped_processes():
-            click.echo(
-                f"Prefect flow run {flow_run.name} was left running by a process that stopped (pid {pid}): "
-                "marked Crashed",
-                err=True,
-            )
-        price_names = [name for name in names if name not in ADOPTION_SOURCES]
-        statuses = []
-        with prefect_runs.tagged():
-            if price_names:
-                from llmflation.flows.pricing import track_prices
-
-                since = datetime.now(UTC)
-                state = track_prices(sources=price_names, as_of=observed_at, db=str(settings.db), return_state=True)
-                _raise_warehouse_failure(state)
-                statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
-            if any(name in ADOPTION_SOURCES for name in names):
-                from llmflation.flows.adoption import census_adoption, track_adoption
-
-                adoption_flow = census_adoption if census else track_adoption
-                since = datetime.now(UTC)
-                state = adoption_flow(as_of=observed_at, db=str(settings.db), return_state=True)
-                _raise_warehouse_failure(state)
-                statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
+    with interrupts.handled(launch.describe_run(names, census)):
+        statuses = launch.run(settings, names, census, observed_at)
     sys.exit(0 if statuses and all(status == "ok" for status in statuses) else 1)
 
 
@@ -448,57 +414,6 @@ def _write(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
     write(columns, rows, fmt)
 
 
-def _raise_warehouse_failure(state: Any) -> None:
-    """A flow stopped by the warehouse itself (damaged, unreadable) ends the command with that error."""
-    if not state.is_failed():
-        return
-    from llmflation.warehouse.db import WarehouseError, is_damage
-
-    failure = state.result(raise_on_failure=False)
-    if isinstance(failure, WarehouseError) or is_damage(failure):
-        raise failure
-
-
-def _print_runs(settings: Settings, since: datetime) -> list[str]:
-    """Print the runs started since `since` (the caller holds the run lock, so they are its own); their statuses."""
-    from llmflation.warehouse.db import connect
-
-    con = connect(settings.db, read_only=True, wait_s=10)
-    try:
-        runs = con.execute(
-            "SELECT run_id, status, as_of FROM runs WHERE started_at >= ? ORDER BY started_at", [since]
-        ).fetchall()
-        shown = []
-        for run_id, _, _ in runs:
-            relation = con.execute(
-                "SELECT source, status, items AS models, parsed, rejected, loaded, error AS reason "
-                "FROM source_runs WHERE run_id = ? ORDER BY source",
-                [run_id],
-            )
-            columns = [d[0] for d in relation.description]
-            rows = relation.fetchall()
-            alerts = con.execute(
-                "SELECT d.channel, d.status, d.last_error, e.* FROM alert_deliveries d JOIN price_events e "
-                "USING (event_id) WHERE e.run_id = ? ORDER BY d.channel, e.provider, e.model_key",
-                [run_id],
-            )
-            alert_columns = [d[0] for d in alerts.description]
-            shown.append((columns, rows, [dict(zip(alert_columns, row, strict=True)) for row in alerts.fetchall()]))
-    finally:
-        con.close()
-    for (run_id, status, as_of), (columns, rows, alert_rows) in zip(runs, shown, strict=True):
-        click.echo(f"run {run_id} as of {as_of:%Y-%m-%d %H:%M:%S} UTC: {status}")
-        _write(columns, rows, "table")
-        if alert_rows:
-            from llmflation.flows.alerts import describe
-
-            click.echo(f"alerts ({len(alert_rows)}):")
-            for row in alert_rows:
-                state = row["status"] if row["status"] == "sent" else f"{row['status']}: {row['last_error']}"
-                click.echo(f"  {row['channel']} [{state}] {describe(row)}")
-    return [status for _, status, _ in runs]
-
-
 def main() -> None:
     """Console entry point: user errors print one line and exit 1; --debug shows the traceback."""
     try:
@@ -509,8 +424,7 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        _interrupted()
     except (LlmflationError, ConfigError) as exc:
         if DEBUG["on"]:
             raise
@@ -522,6 +436,26 @@ def main() -> None:
             raise
         click.echo(f"error: {damaged}", err=True)
         sys.exit(1)
+    except BaseException as exc:  # Prefect's TerminationSignal: SIGTERM while a flow ran
+        if isinstance(exc, SystemExit | GeneratorExit) or _signal_received() is None:
+            raise
+        _interrupted()
+
+
+def _signal_received() -> int | None:
+    from llmflation.flows import interrupts
+
+    return interrupts.received()
+
+
+def _interrupted() -> None:
+    """Ctrl-C or SIGTERM: one line, and 128 + the signal's number (130, 143)."""
+    import signal
+
+    from llmflation.flows import interrupts
+
+    click.echo(interrupts.message() or "interrupted", err=True)
+    sys.exit(128 + (interrupts.received() or signal.SIGINT))
 
 
 def _damaged_warehouse(exc: Exception) -> LlmflationError | None:

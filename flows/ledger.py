@@ -159,7 +159,16 @@ def recorded(
         try:
             run_id, observed_at = start(settings, sources, as_of, flow, con)
             run = Run(settings, run_id, observed_at, con=con)
-            yield run
+            try:
+                yield run
+            except (Exception, GeneratorExit, SystemExit):
+                raise
+            except BaseException as exc:  # Ctrl-C, SIGTERM: what the run had loaded stays, the rest was rolled back
+                if run.summary is None:
+                    note = f"interrupted ({_signal_name(exc)}) before it finished"
+                    with using(settings, con) as connection:
+                        load.abort_run(connection, run_id, datetime.now(UTC), note)
+                raise
             run.close()
         except duckdb.Error as exc:
             if db.is_damage(exc):  # wherever the run met it, it is the file's fault: say so
@@ -242,6 +251,14 @@ def source_notes(
     if elsewhere:
         parts.append(f"served by another host after a redirect: {', '.join(elsewhere)}")
     return "; ".join([*parts, *more]) or None
+
+
+def _signal_name(exc: BaseException) -> str:
+    """SIGINT, SIGTERM: the signal behind an interrupt (Ctrl-C's KeyboardInterrupt, Prefect's TerminationSignal)."""
+    import signal
+
+    number = getattr(exc, "signum", None) or getattr(exc, "signal", None) or signal.SIGINT
+    return signal.Signals(number).name
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -15,7 +15,7 @@ from llmflation.extractors.base import Payload, is_reference, parse_source_list
 from llmflation.extractors.deadlines import Deadline
 from llmflation.extractors.errors import FetchError
 from llmflation.extractors.redact import redact
-from llmflation.flows import alerts, ledger, pipeline
+from llmflation.flows import alerts, interrupts, ledger, pipeline
 from llmflation.flows.ledger import SourceOutcome
 from llmflation.flows.progress import progress_bar
 from llmflation.flows.settings import Settings
@@ -92,6 +92,11 @@ def track_prices(
 ) -> dict:
     """Track LLM API prices: one run of every enabled source (prices, and the exchange rates that convert them)
     into the warehouse."""
+    with interrupts.stopping():  # Ctrl-C or SIGTERM ends the fetches at once
+        return _track_prices(sources, as_of, db)
+
+
+def _track_prices(sources: list[str] | None, as_of: datetime | None, db: str | None) -> dict:
     logger = get_run_logger()
     settings = Settings.from_env(db=db)
     names = parse_source_list(",".join(sources) if sources else None)
