@@ -190,10 +190,12 @@ def import_() -> None:
 @db_option
 def import_hf_snapshots(paths: tuple[Path, ...], db: Path | None) -> None:
     """Hugging Face snapshots: reduced daily model lists (*.json) and monthly download CSVs (*.csv), or folders."""
+    from llmflation.flows import interrupts
     from llmflation.flows.hub import import_files
 
     settings = Settings.from_env(db=db)
-    summary = import_files(settings, paths)
+    with interrupts.handled("the import of Hugging Face snapshots"):
+        summary = import_files(settings, paths)
     outcome = summary.outcomes[0]
     click.echo(
         f"imported {outcome.parsed} snapshot rows ({outcome.loaded} new, {outcome.rejected} rejected) "
@@ -245,10 +247,11 @@ def import_prices(
             raise UserError("name the files or folders to import, or --git REPO --file PATH")
     except (backfill.BackfillError, UnknownSourceError) as exc:
         raise UserError(str(exc)) from exc
+    from llmflation.flows import interrupts
     from llmflation.flows.progress import progress_bar
 
     start, end = (parse_timestamp(t) if t else None for t in (since, until))
-    with progress_bar(f"importing {source}") as advance:
+    with interrupts.handled(f"the import of {source} prices"), progress_bar(f"importing {source}") as advance:
 
         def report(document: backfill.Document, what: str) -> None:
             advance(f"{document.label} as of {document.as_of:%Y-%m-%d %H:%M} UTC ({document.how}): {what}")
@@ -437,15 +440,11 @@ def main() -> None:
         click.echo(f"error: {damaged}", err=True)
         sys.exit(1)
     except BaseException as exc:  # Prefect's TerminationSignal: SIGTERM while a flow ran
-        if isinstance(exc, SystemExit | GeneratorExit) or _signal_received() is None:
+        from llmflation.flows import interrupts
+
+        if isinstance(exc, SystemExit | GeneratorExit) or interrupts.received() is None:
             raise
         _interrupted()
-
-
-def _signal_received() -> int | None:
-    from llmflation.flows import interrupts
-
-    return interrupts.received()
 
 
 def _interrupted() -> None:

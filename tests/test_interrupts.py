@@ -82,3 +82,36 @@ def test_sigterm_stops_a_run_with_143(tmp_path: Path, httpserver: HTTPServer) ->
     assert query(settings, "SELECT status, note FROM runs") == [("aborted", "interrupted (SIGTERM) before it finished")]
     assert _rerun(tmp_path, httpserver).returncode == 0
     assert through_prefect(tmp_path, FLOW_RUNS) == [["CRASHED", "Crashed"], ["COMPLETED", "Completed"]]
+
+
+def test_ctrl_c_stops_an_import_between_or_inside_documents_and_a_rerun_resumes(tmp_path: Path) -> None:
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    for day in range(1, 13):
+        (saved / f"model_prices_2025-01-{day:02d}.json").symlink_to(real("litellm/model_prices_2025-02-06.json"))
+    db = tmp_path / "w.duckdb"
+    args = ("import", "prices", "litellm", str(saved), "--db", str(db))
+    log = tmp_path / "import.log"
+    child = cli_process(*args, cwd=tmp_path, output=log, group=True)
+    try:
+        deadline = time.monotonic() + 120
+        while " ok: " not in log.read_text() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        assert " ok: " in log.read_text() and child.poll() is None, log.read_text()
+        os.killpg(child.pid, signal.SIGINT)
+        code = child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    output = log.read_text()
+    assert code == 130, output
+    line = "interrupted: the import of litellm prices; the warehouse is consistent, rerun to continue"
+    assert [text for text in output.splitlines() if text.startswith("interrupted")] == [line], output
+    assert "Traceback" not in output, output
+    settings = Settings(db=db)
+    statuses = dict(query(settings, "SELECT status, count(*) FROM runs GROUP BY ALL"))
+    assert 1 <= statuses.pop("ok") < 12 and set(statuses) <= {"aborted"}, statuses
+    again = cli(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert query(settings, "SELECT count(*) FROM runs WHERE status = 'ok'") == [(12,)]
