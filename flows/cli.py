@@ -420,14 +420,24 @@ def _write(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
 def main() -> None:
     """Console entry point: user errors print one line and exit 1; --debug shows the traceback."""
     try:
-        app.main(standalone_mode=False)
+        try:
+            app.main(standalone_mode=False)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, GeneratorExit):
+            raise
+        except BaseException:
+            # an interrupt, however it surfaced: Ctrl-C's KeyboardInterrupt (click's Abort), Prefect's
+            # TerminationSignal for SIGTERM in a flow, or the error of a DuckDB statement it cut short
+            if _interrupt_received() and not DEBUG["on"]:
+                _interrupted()
+            raise
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        _interrupted()
+        click.echo("interrupted", err=True)
+        sys.exit(130)
     except (LlmflationError, ConfigError) as exc:
         if DEBUG["on"]:
             raise
@@ -439,22 +449,22 @@ def main() -> None:
             raise
         click.echo(f"error: {damaged}", err=True)
         sys.exit(1)
-    except BaseException as exc:  # Prefect's TerminationSignal: SIGTERM while a flow ran
-        from llmflation.flows import interrupts
 
-        if isinstance(exc, SystemExit | GeneratorExit) or interrupts.received() is None:
-            raise
-        _interrupted()
+
+def _interrupt_received() -> bool:
+    if "llmflation.flows.interrupts" not in sys.modules:  # no command that handles signals ran
+        return False
+    from llmflation.flows import interrupts
+
+    return interrupts.received() is not None
 
 
 def _interrupted() -> None:
-    """Ctrl-C or SIGTERM: one line, and 128 + the signal's number (130, 143)."""
-    import signal
-
+    """Ctrl-C or SIGTERM during a run or an import: one line, and 128 + the signal's number (130, 143)."""
     from llmflation.flows import interrupts
 
     click.echo(interrupts.message() or "interrupted", err=True)
-    sys.exit(128 + (interrupts.received() or signal.SIGINT))
+    sys.exit(128 + (interrupts.received() or 2))
 
 
 def _damaged_warehouse(exc: Exception) -> LlmflationError | None:

@@ -13,6 +13,7 @@ inside it leaves its run `running`, and the next run marks it `aborted` (it hold
 from __future__ import annotations
 
 import logging
+import signal
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -25,6 +26,7 @@ import duckdb
 import filelock
 
 from llmflation.extractors.errors import LlmflationError
+from llmflation.flows import interrupts
 from llmflation.flows.settings import Settings
 from llmflation.warehouse import db, events, load
 
@@ -161,11 +163,10 @@ def recorded(
             run = Run(settings, run_id, observed_at, con=con)
             try:
                 yield run
-            except (Exception, GeneratorExit, SystemExit):
-                raise
             except BaseException as exc:  # Ctrl-C, SIGTERM: what the run had loaded stays, the rest was rolled back
-                if run.summary is None:
-                    note = f"interrupted ({_signal_name(exc)}) before it finished"
+                number = _interrupt(exc)
+                if run.summary is None and number is not None:
+                    note = f"interrupted ({signal.Signals(number).name}) before it finished"
                     with using(settings, con) as connection:
                         load.abort_run(connection, run_id, datetime.now(UTC), note)
                 raise
@@ -253,12 +254,16 @@ def source_notes(
     return "; ".join([*parts, *more]) or None
 
 
-def _signal_name(exc: BaseException) -> str:
-    """SIGINT, SIGTERM: the signal behind an interrupt (Ctrl-C's KeyboardInterrupt, Prefect's TerminationSignal)."""
-    import signal
-
-    number = getattr(exc, "signum", None) or getattr(exc, "signal", None) or signal.SIGINT
-    return signal.Signals(number).name
+def _interrupt(exc: BaseException) -> int | None:
+    """The signal behind an exception that ends a run: SIGINT's KeyboardInterrupt, Prefect's TerminationSignal, or
+    any error once the process was interrupted (a DuckDB statement cut short); None for a run's own failure."""
+    if isinstance(exc, GeneratorExit | SystemExit):
+        return None
+    if interrupts.received() is not None:
+        return interrupts.received()
+    if isinstance(exc, Exception):
+        return None
+    return getattr(exc, "signum", None) or getattr(exc, "signal", None) or signal.SIGINT
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -50,11 +50,6 @@ def named(prefix: str) -> Callable[[], str]:
     return name
 
 
-def import_name(source: str, documents: int) -> str:
-    """The flow run name of an import: `import-litellm-640-versions`."""
-    return f"import-{source.replace('_', '-')}-{documents}-version{'s' if documents != 1 else ''}"
-
-
 def final_state(summary: RunSummary) -> State | dict[str, object]:
     """A partial run (some sources failed) ends `Completed` named `Partial`, so that the UI and automations tell it
     from a run where every source was ok; an ok run returns its summary (Completed)."""

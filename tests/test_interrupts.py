@@ -115,3 +115,33 @@ def test_ctrl_c_stops_an_import_between_or_inside_documents_and_a_rerun_resumes(
     again = cli(*args, cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
     assert query(settings, "SELECT count(*) FROM runs WHERE status = 'ok'") == [(12,)]
+
+
+def test_ctrl_c_stops_the_census_at_once(tmp_path: Path) -> None:
+    with TricklingServer(every=0.5, size=10_000) as slow:
+        env = {"HOME": str(tmp_path), "LLMFLATION_HUGGINGFACE_URL": slow.url + "/api/models"}
+        log = tmp_path / "census.log"
+        args = ("run", "--sources", "huggingface", "--census", "--as-of", "2026-12-01T00:00:00Z")
+        child = cli_process(*args, env=env, cwd=tmp_path, embedded=True, output=log, group=True)
+        try:
+            deadline = time.monotonic() + 240
+            while not slow.requests and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.1)
+            assert slow.requests, log.read_text()
+            time.sleep(1)
+            os.killpg(child.pid, signal.SIGINT)
+            code = child.wait(timeout=10)
+        finally:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+    output = log.read_text()
+    assert code == 130, output
+    line = "interrupted: the census of the Hugging Face Hub; the warehouse is consistent, rerun to continue"
+    assert [text for text in output.splitlines() if text.startswith("interrupted")] == [line], output
+    assert "Traceback" not in output, output
+    settings = Settings(db=tmp_path / "data" / "llmflation.duckdb")
+    assert query(settings, "SELECT flow, status, note FROM runs") == [
+        ("census-adoption", "aborted", "interrupted (SIGINT) before it finished")
+    ]
+    assert through_prefect(tmp_path, FLOW_RUNS) == [["CRASHED", "Crashed"]]
