@@ -233,36 +233,28 @@ def import_prices(
     file's whole git history. Dated by the time they carry (fetched_at, last_updated), their name (YYYY-MM-DD),
     their commit, or --as-of; never guessed. Idempotent."""
     from llmflation.extractors.errors import UnknownSourceError
-    from llmflation.flows import backfill
+    from llmflation.flows import backfill, interrupts, launch
 
     settings = Settings.from_env(db=db)
+    dated = parse_timestamp(as_of) if as_of else None
+    start, end = (parse_timestamp(t) if t else None for t in (since, until))
     try:
-        if repo is not None:
-            if paths or not in_repo:
-                raise UserError("--git takes --file PATH_IN_REPO and no other paths")
-            documents = backfill.from_git(source, repo, in_repo)
-        elif paths:
-            documents = backfill.from_paths(source, paths, parse_timestamp(as_of) if as_of else None)
-        else:
-            raise UserError("name the files or folders to import, or --git REPO --file PATH")
+        chosen = backfill.choose(backfill.documents(source, paths, repo, in_repo, dated), start, end)
+        with interrupts.handled(f"the import of {source} prices"):
+            results = launch.import_prices(
+                settings,
+                source,
+                len(chosen),
+                paths=[str(path) for path in paths] or None,
+                repo=str(repo) if repo else None,
+                in_repo=in_repo,
+                as_of=dated,
+                since=start,
+                until=end,
+            )
     except (backfill.BackfillError, UnknownSourceError) as exc:
         raise UserError(str(exc)) from exc
-    from llmflation.flows import interrupts
-    from llmflation.flows.progress import progress_bar
-
-    start, end = (parse_timestamp(t) if t else None for t in (since, until))
-    with interrupts.handled(f"the import of {source} prices"), progress_bar(f"importing {source}") as advance:
-
-        def report(document: backfill.Document, what: str) -> None:
-            advance(f"{document.label} as of {document.as_of:%Y-%m-%d %H:%M} UTC ({document.how}): {what}")
-
-        try:
-            results = backfill.import_documents(
-                settings, source, documents, since=start, until=end, on_document=report, on_total=advance.total
-            )
-        except backfill.BackfillError as exc:
-            raise UserError(str(exc)) from exc
-    failed = [what for _, what in results if not what.startswith(("ok", "already"))]
+    failed = [what for what in results if not what.startswith(("ok", "already"))]
     sys.exit(1 if failed else 0)
 
 

@@ -81,7 +81,9 @@ def handled(what: str) -> Iterator[None]:
 def stopping() -> Iterator[None]:
     """Inside a flow: a signal ends every fetch first, then goes to the handler that was in place (Prefect's for
     SIGTERM, which marks the flow run Crashed; the command's, or Python's KeyboardInterrupt, for SIGINT). Under a
-    handled command, later signals are ignored. Outside the main thread (a flow run in a worker thread), no-op."""
+    handled command, later signals are ignored. An error that an interrupt caused (DuckDB turns one into `Query
+    interrupted`) leaves the flow as the interrupt, so that Prefect marks the run Crashed, not Failed. Outside the main
+    thread (a flow run in a worker thread), no-op."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -104,6 +106,10 @@ def stopping() -> Iterator[None]:
         signal.signal(number, chained)
     try:
         yield
+    except Exception:
+        if _received:  # what the interrupt became on its way (DuckDB: `Query interrupted`) is the interrupt
+            raise Interrupted(_received[0]) from None
+        raise
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

@@ -33,13 +33,14 @@ def describe_run(names: list[str], census: bool) -> str:
 
 
 @contextmanager
-def prefect_session(settings: Settings) -> Iterator[None]:
+def prefect_session(settings: Settings, wait_s: float = 0) -> Iterator[None]:
     """Hold the run lock for the whole command, from before Prefect starts (a second run fails at once however close
-    together they start, and every run started meanwhile is this command's own); wait for an open query; start
-    Prefect's temporary server; mark Crashed the flow runs of processes that died; tag this process's flow runs."""
+    together they start, an import waits wait_s for it; every run started meanwhile is this command's own); wait for
+    an open query; start Prefect's temporary server; mark Crashed the flow runs of processes that died; tag this
+    process's flow runs."""
     from llmflation.warehouse import db as warehouse_db
 
-    with ledger.run_lock(settings):
+    with ledger.run_lock(settings, wait_s=wait_s):
         # an open query holds the file too: wait for it (LLMFLATION_LOCK_WAIT), saying which
         warehouse_db.connect(
             settings.db, wait_s=5, query_wait_s=settings.lock_wait_s, on_wait=lambda line: click.echo(line, err=True)
@@ -81,6 +82,22 @@ def run(settings: Settings, names: list[str], census: bool, observed_at: datetim
                 settings, lambda: adoption_flow(as_of=observed_at, db=str(settings.db), return_state=True)
             )
     return statuses
+
+
+def import_prices(settings: Settings, source: str, count: int, **parameters: Any) -> list[str]:
+    """The import flow, named from what it imports (`import-litellm-640-versions`); what each document did."""
+    with prefect_session(settings, wait_s=settings.lock_wait_s):
+        from llmflation.flows.importing import import_prices as flow
+        from llmflation.flows.importing import run_name
+
+        state = flow.with_options(flow_run_name=run_name(source, count))(
+            source=source, db=str(settings.db), return_state=True, **parameters
+        )
+    if state.is_failed():
+        failure = state.result(raise_on_failure=False)
+        if isinstance(failure, BaseException):
+            raise failure
+    return list(state.result())
 
 
 def flow_statuses(settings: Settings, start: Callable[[], Any]) -> list[str]:

@@ -22,7 +22,7 @@ ARGS = ("run", "--sources", "litellm", "--as-of", "2025-02-06T00:00:00Z")
 FLOW_RUNS = """
 from prefect.client.schemas.sorting import FlowRunSort
 runs = client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_ASC)
-print(__import__("json").dumps([[run.state.type.value, run.state.name] for run in runs]))
+print(__import__("json").dumps([[run.name, run.state.type.value, run.state.name] for run in runs]))
 """
 
 
@@ -70,7 +70,10 @@ def test_ctrl_c_stops_a_run_at_once_with_one_line_and_the_next_run_is_clean(
     assert "was left running" not in again.stderr  # the interrupted run had closed its flow run itself
     assert query(settings, "SELECT status FROM runs ORDER BY started_at") == [("aborted",), ("ok",)]
     # Prefect's own record, read back through its API: the interrupted flow run Crashed, the next one Completed
-    assert through_prefect(tmp_path, FLOW_RUNS) == [["CRASHED", "Crashed"], ["COMPLETED", "Completed"]]
+    assert through_prefect(tmp_path, FLOW_RUNS) == [
+        ["prices-2025-02-06", "CRASHED", "Crashed"],
+        ["prices-2025-02-06", "COMPLETED", "Completed"],
+    ]
 
 
 def test_sigterm_stops_a_run_with_143(tmp_path: Path, httpserver: HTTPServer) -> None:
@@ -81,7 +84,10 @@ def test_sigterm_stops_a_run_with_143(tmp_path: Path, httpserver: HTTPServer) ->
     settings = Settings(db=tmp_path / "data" / "llmflation.duckdb")
     assert query(settings, "SELECT status, note FROM runs") == [("aborted", "interrupted (SIGTERM) before it finished")]
     assert _rerun(tmp_path, httpserver).returncode == 0
-    assert through_prefect(tmp_path, FLOW_RUNS) == [["CRASHED", "Crashed"], ["COMPLETED", "Completed"]]
+    assert through_prefect(tmp_path, FLOW_RUNS) == [
+        ["prices-2025-02-06", "CRASHED", "Crashed"],
+        ["prices-2025-02-06", "COMPLETED", "Completed"],
+    ]
 
 
 def test_ctrl_c_stops_an_import_between_or_inside_documents_and_a_rerun_resumes(tmp_path: Path) -> None:
@@ -89,10 +95,10 @@ def test_ctrl_c_stops_an_import_between_or_inside_documents_and_a_rerun_resumes(
     saved.mkdir()
     for day in range(1, 13):
         (saved / f"model_prices_2025-01-{day:02d}.json").symlink_to(real("litellm/model_prices_2025-02-06.json"))
-    db = tmp_path / "w.duckdb"
-    args = ("import", "prices", "litellm", str(saved), "--db", str(db))
+    args = ("import", "prices", "litellm", str(saved))
     log = tmp_path / "import.log"
-    child = cli_process(*args, cwd=tmp_path, output=log, group=True)
+    env = {"HOME": str(tmp_path)}
+    child = cli_process(*args, env=env, cwd=tmp_path, embedded=True, output=log, group=True)
     try:
         deadline = time.monotonic() + 120
         while " ok: " not in log.read_text() and time.monotonic() < deadline and child.poll() is None:
@@ -109,12 +115,17 @@ def test_ctrl_c_stops_an_import_between_or_inside_documents_and_a_rerun_resumes(
     line = "interrupted: the import of litellm prices; the warehouse is consistent, rerun to continue"
     assert [text for text in output.splitlines() if text.startswith("interrupted")] == [line], output
     assert "Traceback" not in output, output
-    settings = Settings(db=db)
+    settings = Settings(db=tmp_path / "data" / "llmflation.duckdb")
     statuses = dict(query(settings, "SELECT status, count(*) FROM runs GROUP BY ALL"))
     assert 1 <= statuses.pop("ok") < 12 and set(statuses) <= {"aborted"}, statuses
-    again = cli(*args, cwd=tmp_path)
+    again = cli(*args, env=env, cwd=tmp_path, timeout=300, embedded=True)
     assert again.returncode == 0, again.stdout + again.stderr
     assert query(settings, "SELECT count(*) FROM runs WHERE status = 'ok'") == [(12,)]
+    # one flow run per import, named from what it imports: the interrupted one Crashed
+    assert through_prefect(tmp_path, FLOW_RUNS) == [
+        ["import-litellm-12-versions", "CRASHED", "Crashed"],
+        ["import-litellm-12-versions", "COMPLETED", "Completed"],
+    ]
 
 
 def test_ctrl_c_stops_the_census_at_once(tmp_path: Path) -> None:
@@ -144,4 +155,4 @@ def test_ctrl_c_stops_the_census_at_once(tmp_path: Path) -> None:
     assert query(settings, "SELECT flow, status, note FROM runs") == [
         ("census-adoption", "aborted", "interrupted (SIGINT) before it finished")
     ]
-    assert through_prefect(tmp_path, FLOW_RUNS) == [["CRASHED", "Crashed"]]
+    assert through_prefect(tmp_path, FLOW_RUNS) == [["census-2026-12-01", "CRASHED", "Crashed"]]
