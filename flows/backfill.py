@@ -43,6 +43,39 @@ class Document:
     read: Callable[[], list[Payload]]
 
 
+def documents(
+    source: str,
+    paths: Iterable[Path] = (),
+    repo: Path | None = None,
+    in_repo: str | None = None,
+    as_of: datetime | None = None,
+) -> list[Document]:
+    """The documents an import names: every version of in_repo in the git clone repo, or the files and folders."""
+    paths = list(paths)
+    if repo is not None:
+        if paths or not in_repo:
+            raise BackfillError("--git takes --file PATH_IN_REPO and no other paths")
+        return from_git(source, repo, in_repo)
+    if not paths:
+        raise BackfillError("name the files or folders to import, or --git REPO --file PATH")
+    return from_paths(source, paths, as_of)
+
+
+def choose(documents: list[Document], since: datetime | None = None, until: datetime | None = None) -> list[Document]:
+    """The documents dated within since..until (both inclusive), oldest first; one dated in the future is refused."""
+    chosen = sorted(
+        (d for d in documents if (since is None or d.as_of >= since) and (until is None or d.as_of <= until)),
+        key=lambda d: d.as_of,
+    )
+    now = datetime.now(UTC)
+    for document in chosen:
+        if document.as_of > now:
+            raise BackfillError(
+                f"{document.label}: dated {document.as_of:%Y-%m-%d %H:%M} UTC, in the future; nothing was imported"
+            )
+    return chosen
+
+
 def from_paths(source: str, paths: Iterable[Path], as_of: datetime | None = None) -> list[Document]:
     """Documents from files and folders; llm_prices takes each folder of vendor files as one document."""
     source_module(source)  # an unknown source fails here, before anything is read
@@ -106,16 +139,7 @@ def import_documents(
     """Load each document (dated within since..until, both inclusive) as a run of `source` at its date, oldest
     first, reading one at a time; returns (document, what happened). on_total hears how many are chosen, on_document
     of each one done."""
-    chosen = sorted(
-        (d for d in documents if (since is None or d.as_of >= since) and (until is None or d.as_of <= until)),
-        key=lambda d: d.as_of,
-    )
-    now = datetime.now(UTC)
-    for document in chosen:
-        if document.as_of > now:
-            raise BackfillError(
-                f"{document.label}: dated {document.as_of:%Y-%m-%d %H:%M} UTC, in the future; nothing was imported"
-            )
+    chosen = choose(documents, since, until)
     if on_total:
         on_total(len(chosen))
     imported = _imported(settings, source)
@@ -127,7 +151,7 @@ def import_documents(
             what = "already imported"
         else:
             with ledger.recorded(
-                settings, [source], document.as_of, IMPORT_FLOW, settings.lock_wait_s, hold=True
+                settings, [source], document.as_of, IMPORT_FLOW, settings.lock_wait, hold=True
             ) as run:
                 outcome = pipeline.ingest(settings, run.run_id, source, run.as_of, payloads, run.con)
                 run.outcomes.append(outcome)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from llmflation.extractors.errors import LlmflationError
-from llmflation.flows.settings import ConfigError, Settings, prefect_environment
+from llmflation.flows.settings import ConfigError, Settings, use_own_prefect
 
 FORMATS = click.Choice(["table", "csv", "json"])
 DEBUG = {"on": False}
@@ -38,16 +38,6 @@ def _remember_db(ctx: click.Context, param: click.Parameter, value: Path | None)
     return value
 
 
-def use_own_prefect(settings: Settings) -> dict[str, str]:
-    """Set Prefect's variables before prefect is imported (its state in the data folder, no telemetry) unless the
-    user configured Prefect; the ones set."""
-    own = prefect_environment(settings)
-    os.environ.update(own)
-    if "PREFECT_HOME" in own:  # Prefect does not create its home's parents
-        Path(own["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
-    return own
-
-
 def format_option(function: Any) -> Any:
     return click.option(
         "--format", "-f", "fmt", type=FORMATS, default="table", show_default=True, help="Output format."
@@ -69,9 +59,8 @@ def app(debug: bool) -> None:
 def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -> None:
     """Run the flows once, on the embedded defaults (a local DuckDB file and Prefect's ephemeral API): prices for
     the price sources, adoption for huggingface."""
-    from llmflation.extractors.base import ADOPTION_SOURCES, parse_source_list
-    from llmflation.flows import ledger
-    from llmflation.warehouse import db as warehouse_db
+    from llmflation.extractors.base import parse_source_list
+    from llmflation.flows import interrupts, launch
 
     settings = Settings.from_env(db=db)
     names = parse_source_list(sources)
@@ -79,41 +68,8 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
         raise UserError("--census goes with --sources huggingface alone")
     observed_at = parse_timestamp(as_of) if as_of else None
     settings.alert_config()  # a mistake in llmflation.toml is reported now, not after the run
-    # This process holds the run lock for the whole command, from before Prefect starts: a second run fails at
-    # once however close together they start, and every run started meanwhile is this command's own.
-    with ledger.run_lock(settings):
-        # an open query holds the file too: wait for it (LLMFLATION_LOCK_WAIT), saying which
-        warehouse_db.connect(
-            settings.db, wait_s=5, query_wait_s=settings.lock_wait_s, on_wait=lambda line: click.echo(line, err=True)
-        ).close()
-        use_own_prefect(settings)
-        from llmflation.flows import prefect_runs
-
-        prefect_runs.start_server()
-        for flow_run, pid in prefect_runs.crash_runs_of_stopped_processes():
-            click.echo(
-                f"Prefect flow run {flow_run.name} was left running by a process that stopped (pid {pid}): "
-                "marked Crashed",
-                err=True,
-            )
-        price_names = [name for name in names if name not in ADOPTION_SOURCES]
-        statuses = []
-        with prefect_runs.tagged():
-            if price_names:
-                from llmflation.flows.pricing import track_prices
-
-                since = datetime.now(UTC)
-                state = track_prices(sources=price_names, as_of=observed_at, db=str(settings.db), return_state=True)
-                _raise_warehouse_failure(state)
-                statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
-            if any(name in ADOPTION_SOURCES for name in names):
-                from llmflation.flows.adoption import census_adoption, track_adoption
-
-                adoption_flow = census_adoption if census else track_adoption
-                since = datetime.now(UTC)
-                state = adoption_flow(as_of=observed_at, db=str(settings.db), return_state=True)
-                _raise_warehouse_failure(state)
-                statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
+    with interrupts.handled(launch.describe_run(names, census)):
+        statuses = launch.run(settings, names, census, observed_at)
     sys.exit(0 if statuses and all(status == "ok" for status in statuses) else 1)
 
 
@@ -233,10 +189,12 @@ def import_() -> None:
 @db_option
 def import_hf_snapshots(paths: tuple[Path, ...], db: Path | None) -> None:
     """Hugging Face snapshots: reduced daily model lists (*.json) and monthly download CSVs (*.csv), or folders."""
+    from llmflation.flows import interrupts
     from llmflation.flows.hub import import_files
 
     settings = Settings.from_env(db=db)
-    summary = import_files(settings, paths)
+    with interrupts.handled("the import of Hugging Face snapshots"):
+        summary = import_files(settings, paths)
     outcome = summary.outcomes[0]
     click.echo(
         f"imported {outcome.parsed} snapshot rows ({outcome.loaded} new, {outcome.rejected} rejected) "
@@ -274,35 +232,28 @@ def import_prices(
     file's whole git history. Dated by the time they carry (fetched_at, last_updated), their name (YYYY-MM-DD),
     their commit, or --as-of; never guessed. Idempotent."""
     from llmflation.extractors.errors import UnknownSourceError
-    from llmflation.flows import backfill
+    from llmflation.flows import backfill, interrupts, launch
 
     settings = Settings.from_env(db=db)
+    dated = parse_timestamp(as_of) if as_of else None
+    start, end = (parse_timestamp(t) if t else None for t in (since, until))
     try:
-        if repo is not None:
-            if paths or not in_repo:
-                raise UserError("--git takes --file PATH_IN_REPO and no other paths")
-            documents = backfill.from_git(source, repo, in_repo)
-        elif paths:
-            documents = backfill.from_paths(source, paths, parse_timestamp(as_of) if as_of else None)
-        else:
-            raise UserError("name the files or folders to import, or --git REPO --file PATH")
+        chosen = backfill.choose(backfill.documents(source, paths, repo, in_repo, dated), start, end)
+        with interrupts.handled(f"the import of {source} prices"):
+            results = launch.import_prices(
+                settings,
+                source,
+                len(chosen),
+                paths=[str(path) for path in paths] or None,
+                repo=str(repo) if repo else None,
+                in_repo=in_repo,
+                as_of=dated,
+                since=start,
+                until=end,
+            )
     except (backfill.BackfillError, UnknownSourceError) as exc:
         raise UserError(str(exc)) from exc
-    from llmflation.flows.progress import progress_bar
-
-    start, end = (parse_timestamp(t) if t else None for t in (since, until))
-    with progress_bar(f"importing {source}") as advance:
-
-        def report(document: backfill.Document, what: str) -> None:
-            advance(f"{document.label} as of {document.as_of:%Y-%m-%d %H:%M} UTC ({document.how}): {what}")
-
-        try:
-            results = backfill.import_documents(
-                settings, source, documents, since=start, until=end, on_document=report, on_total=advance.total
-            )
-        except backfill.BackfillError as exc:
-            raise UserError(str(exc)) from exc
-    failed = [what for _, what in results if not what.startswith(("ok", "already"))]
+    failed = [what for what in results if not what.startswith(("ok", "already"))]
     sys.exit(1 if failed else 0)
 
 
@@ -424,7 +375,7 @@ def alerts_retry(db: Path | None) -> None:
     settings = Settings.from_env(db=db)
     config = settings.alert_config()
     use_own_prefect(settings)  # before a prefect-secret: channel imports prefect
-    with ledger.run_lock(settings, wait_s=settings.lock_wait_s):
+    with ledger.run_lock(settings, wait_s=settings.lock_wait):
         con = ledger.connect(settings)
         try:
             results = alerting.deliver(con, settings, config, datetime.now(UTC), force=True)
@@ -459,61 +410,19 @@ def _write(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
     write(columns, rows, fmt)
 
 
-def _raise_warehouse_failure(state: Any) -> None:
-    """A flow stopped by the warehouse itself (damaged, unreadable) ends the command with that error."""
-    if not state.is_failed():
-        return
-    from llmflation.warehouse.db import WarehouseError, is_damage
-
-    failure = state.result(raise_on_failure=False)
-    if isinstance(failure, WarehouseError) or is_damage(failure):
-        raise failure
-
-
-def _print_runs(settings: Settings, since: datetime) -> list[str]:
-    """Print the runs started since `since` (the caller holds the run lock, so they are its own); their statuses."""
-    from llmflation.warehouse.db import connect
-
-    con = connect(settings.db, read_only=True, wait_s=10)
-    try:
-        runs = con.execute(
-            "SELECT run_id, status, as_of FROM runs WHERE started_at >= ? ORDER BY started_at", [since]
-        ).fetchall()
-        shown = []
-        for run_id, _, _ in runs:
-            relation = con.execute(
-                "SELECT source, status, items AS models, parsed, rejected, loaded, error AS reason "
-                "FROM source_runs WHERE run_id = ? ORDER BY source",
-                [run_id],
-            )
-            columns = [d[0] for d in relation.description]
-            rows = relation.fetchall()
-            alerts = con.execute(
-                "SELECT d.channel, d.status, d.last_error, e.* FROM alert_deliveries d JOIN price_events e "
-                "USING (event_id) WHERE e.run_id = ? ORDER BY d.channel, e.provider, e.model_key",
-                [run_id],
-            )
-            alert_columns = [d[0] for d in alerts.description]
-            shown.append((columns, rows, [dict(zip(alert_columns, row, strict=True)) for row in alerts.fetchall()]))
-    finally:
-        con.close()
-    for (run_id, status, as_of), (columns, rows, alert_rows) in zip(runs, shown, strict=True):
-        click.echo(f"run {run_id} as of {as_of:%Y-%m-%d %H:%M:%S} UTC: {status}")
-        _write(columns, rows, "table")
-        if alert_rows:
-            from llmflation.flows.alerts import describe
-
-            click.echo(f"alerts ({len(alert_rows)}):")
-            for row in alert_rows:
-                state = row["status"] if row["status"] == "sent" else f"{row['status']}: {row['last_error']}"
-                click.echo(f"  {row['channel']} [{state}] {describe(row)}")
-    return [status for _, status, _ in runs]
-
-
 def main() -> None:
     """Console entry point: user errors print one line and exit 1; --debug shows the traceback."""
     try:
-        app.main(standalone_mode=False)
+        try:
+            app.main(standalone_mode=False)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, GeneratorExit):
+            raise
+        except BaseException:
+            # an interrupt, however it surfaced: Ctrl-C's KeyboardInterrupt (click's Abort), Prefect's
+            # TerminationSignal for SIGTERM in a flow, or the error of a DuckDB statement it cut short
+            if _interrupt_received() and not DEBUG["on"]:
+                _interrupted()
+            raise
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -533,6 +442,22 @@ def main() -> None:
             raise
         click.echo(f"error: {damaged}", err=True)
         sys.exit(1)
+
+
+def _interrupt_received() -> bool:
+    if "llmflation.flows.interrupts" not in sys.modules:  # no command that handles signals ran
+        return False
+    from llmflation.flows import interrupts
+
+    return interrupts.received() is not None
+
+
+def _interrupted() -> None:
+    """Ctrl-C or SIGTERM during a run or an import: one line, and 128 + the signal's number (130, 143)."""
+    from llmflation.flows import interrupts
+
+    click.echo(interrupts.message() or "interrupted", err=True)
+    sys.exit(128 + (interrupts.received() or 2))
 
 
 def _damaged_warehouse(exc: Exception) -> LlmflationError | None:

@@ -21,7 +21,7 @@ from urllib.parse import urljoin
 import duckdb
 import requests
 
-from llmflation.extractors import http
+from llmflation.extractors import deadlines, http
 from llmflation.extractors.base import Payload
 from llmflation.extractors.deadlines import Deadline, earliest, time_left
 from llmflation.extractors.errors import FetchError, ParseError
@@ -484,7 +484,8 @@ def _pages_ahead(
             yield item
     finally:
         stop.set()
-        thread.join(timeout=settings.http_timeout + 5)
+        # an interrupted census does not wait for the page in transfer (a daemon thread: it ends with the process)
+        thread.join(timeout=0 if deadlines.stopped() else settings.http_timeout + 5)
         if not thread.is_alive():  # a transfer still running keeps its handle
             client.close()
 

@@ -13,6 +13,7 @@ inside it leaves its run `running`, and the next run marks it `aborted` (it hold
 from __future__ import annotations
 
 import logging
+import signal
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -25,6 +26,7 @@ import duckdb
 import filelock
 
 from llmflation.extractors.errors import LlmflationError
+from llmflation.flows import interrupts
 from llmflation.flows.settings import Settings
 from llmflation.warehouse import db, events, load
 
@@ -110,16 +112,16 @@ def run_lock(settings: Settings, wait_s: float = 0) -> Iterator[None]:
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A run step's connection to the warehouse: a query holding the file is waited for up to settings.lock_wait_s
+    """A run step's connection to the warehouse: a query holding the file is waited for up to settings.lock_wait
     and named in the log, as a scheduled run waits for another run."""
-    return db.connect(settings.db, query_wait_s=settings.lock_wait_s, on_wait=log.warning)
+    return db.connect(settings.db, query_wait_s=settings.lock_wait, on_wait=log.warning)
 
 
 def using(
     settings: Settings, con: duckdb.DuckDBPyConnection | None = None
 ) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
     """The connection given, or a run step's own (as connect opens it), closed afterwards."""
-    return db.using(settings.db, con, query_wait_s=settings.lock_wait_s, on_wait=log.warning)
+    return db.using(settings.db, con, query_wait_s=settings.lock_wait, on_wait=log.warning)
 
 
 @dataclass
@@ -159,7 +161,15 @@ def recorded(
         try:
             run_id, observed_at = start(settings, sources, as_of, flow, con)
             run = Run(settings, run_id, observed_at, con=con)
-            yield run
+            try:
+                yield run
+            except BaseException as exc:  # Ctrl-C, SIGTERM: what the run had loaded stays, the rest was rolled back
+                number = _interrupt(exc)
+                if run.summary is None and number is not None:
+                    note = f"interrupted ({signal.Signals(number).name}) before it finished"
+                    with using(settings, con) as connection:
+                        load.abort_run(connection, run_id, datetime.now(UTC), note)
+                raise
             run.close()
         except duckdb.Error as exc:
             if db.is_damage(exc):  # wherever the run met it, it is the file's fault: say so
@@ -242,6 +252,18 @@ def source_notes(
     if elsewhere:
         parts.append(f"served by another host after a redirect: {', '.join(elsewhere)}")
     return "; ".join([*parts, *more]) or None
+
+
+def _interrupt(exc: BaseException) -> int | None:
+    """The signal behind an exception that ends a run: SIGINT's KeyboardInterrupt, Prefect's TerminationSignal, or
+    any error once the process was interrupted (a DuckDB statement cut short); None for a run's own failure."""
+    if isinstance(exc, GeneratorExit | SystemExit):
+        return None
+    if interrupts.received() is not None:
+        return interrupts.received()
+    if isinstance(exc, Exception):
+        return None
+    return getattr(exc, "signum", None) or getattr(exc, "signal", None) or signal.SIGINT
 
 
 def _aware(value: datetime | None) -> datetime | None:

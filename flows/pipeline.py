@@ -19,7 +19,7 @@ from llmflation.extractors import http
 from llmflation.extractors.base import REFERENCE, ModelFacts, Payload, is_reference, source_module, source_names
 from llmflation.extractors.deadlines import Deadline
 from llmflation.extractors.errors import FetchError, LlmflationError, ParseError
-from llmflation.flows import alerts, ledger, rates
+from llmflation.flows import alerts, interrupts, ledger, rates
 from llmflation.flows.ledger import RunSummary, SourceOutcome, close_unloaded
 from llmflation.flows.settings import Settings
 from llmflation.warehouse import db, events, evidence, history, load
@@ -81,6 +81,8 @@ def ingest(
         except Exception as exc:  # a bug or a broken file must not stop the other sources
             if db.is_damage(exc):  # but a damaged warehouse stops them all: it is no source's failure
                 raise db.explain(settings.db, exc) from exc
+            if interrupts.received() is not None:  # a statement cut short by Ctrl-C: the run stops
+                raise
             outcome = SourceOutcome(name, "failed", error=f"internal error: {type(exc).__name__}: {exc}"[:500])
             close_unloaded(con, run_id, outcome, clock)
             return outcome

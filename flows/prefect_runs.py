@@ -6,11 +6,14 @@ Import this only after flows.settings.prefect_environment() is in os.environ: it
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import prefect
@@ -37,10 +40,20 @@ UNFINISHED = [StateType.PENDING, StateType.RUNNING]
 
 class BoundServer(SubprocessASGIServer):
     """Prefect's temporary server, watched from the moment its process starts (flows.watchdog), so that it stops
-    with this process even when this process is killed. Prefect itself stops it at a normal exit."""
+    with this process even when this process is killed. Prefect itself stops it at a normal exit.
+
+    It runs in a session of its own: Ctrl-C on a terminal signals the whole foreground process group, and a server
+    stopped by it before llmflation has recorded the interrupt leaves the flow run `Running` and every log call
+    failing. The interrupted process stops it afterwards, as at any exit."""
 
     def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-        process = super()._run_uvicorn_command()
+        # Prefect's own command line, started with start_new_session (its module's `subprocess` for the call only)
+        module = sys.modules[SubprocessASGIServer.__module__]
+        module.subprocess = SimpleNamespace(Popen=functools.partial(subprocess.Popen, start_new_session=True))  # type: ignore[attr-defined]
+        try:
+            process = super()._run_uvicorn_command()
+        finally:
+            module.subprocess = subprocess  # type: ignore[attr-defined]
         watchdog.watch(process.pid)
         return process
 

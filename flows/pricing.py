@@ -9,13 +9,14 @@ from datetime import datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from llmflation.extractors.base import Payload, is_reference, parse_source_list
 from llmflation.extractors.deadlines import Deadline
 from llmflation.extractors.errors import FetchError
 from llmflation.extractors.redact import redact
-from llmflation.flows import alerts, ledger, pipeline
+from llmflation.flows import alerts, interrupts, ledger, pipeline, publish
 from llmflation.flows.ledger import SourceOutcome
 from llmflation.flows.progress import progress_bar
 from llmflation.flows.settings import Settings
@@ -82,6 +83,7 @@ def _submit_fetches(
 
 @flow(
     name=ledger.FLOW_NAME,
+    flow_run_name=publish.named("prices"),
     task_runner=ThreadPoolTaskRunner(max_workers=4),  # type: ignore[arg-type]
     log_prints=False,
 )
@@ -89,9 +91,14 @@ def track_prices(
     sources: list[str] | None = None,
     as_of: datetime | None = None,
     db: str | None = None,
-) -> dict:
+) -> dict | State:
     """Track LLM API prices: one run of every enabled source (prices, and the exchange rates that convert them)
     into the warehouse."""
+    with interrupts.stopping():  # Ctrl-C or SIGTERM ends the fetches at once
+        return _track_prices(sources, as_of, db)
+
+
+def _track_prices(sources: list[str] | None, as_of: datetime | None, db: str | None) -> dict | State:
     logger = get_run_logger()
     settings = Settings.from_env(db=db)
     names = parse_source_list(",".join(sources) if sources else None)
@@ -114,7 +121,7 @@ def track_prices(
         advance()
 
     with progress_bar("prices", unit="sources", total=len(names)) as advance:
-        summary = pipeline.run_prices(settings, names, as_of, done, fetch=_submit_fetches, wait_s=settings.lock_wait_s)
+        summary = pipeline.run_prices(settings, names, as_of, done, fetch=_submit_fetches, wait_s=settings.lock_wait)
     logger.info("run %s as of %s: %s", summary.run_id, summary.as_of.isoformat(), summary.status)
     for delivery in summary.alerts:
         if delivery.channel == "console":
@@ -124,6 +131,7 @@ def track_prices(
             logger.info("alerts to %s: %d event(s) sent", delivery.channel, delivery.events)
         else:
             logger.warning("alerts to %s: %d event(s) not sent (%s); kept for retry", *_failed(delivery))
+    publish.publish_run(settings, summary)
     if summary.status == "failed":
         raise RuntimeError(f"every source failed: {'; '.join(o.error or o.status for o in summary.outcomes)}")
-    return summary.as_dict()
+    return publish.final_state(summary)

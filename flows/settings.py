@@ -86,10 +86,6 @@ class Settings(BaseSettings):
         return (init_settings,)  # the environment and llmflation.toml: from_env
 
     @property
-    def lock_wait_s(self) -> float:
-        return self.lock_wait
-
-    @property
     def data_dir(self) -> Path:
         """Folder of the warehouse file; raw payloads and Prefect's local state live under it."""
         return self.db.parent
@@ -292,3 +288,13 @@ def _profile_sets_api(profiles: Path) -> bool:
     active = data.get("active")
     profile = data.get("profiles", {}).get(active, {}) if isinstance(active, str) else {}
     return bool(profile.get("PREFECT_API_URL"))
+
+
+def use_own_prefect(settings: Settings) -> dict[str, str]:
+    """Set Prefect's variables before prefect is imported (its state in the data folder, no telemetry) unless the
+    user configured Prefect; the ones set."""
+    own = prefect_environment(settings)
+    os.environ.update(own)
+    if "PREFECT_HOME" in own:  # Prefect does not create its home's parents
+        Path(own["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    return own

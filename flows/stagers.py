@@ -4,6 +4,7 @@ first, so this module imports nothing but the standard library."""
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 import types
 from concurrent.futures import ProcessPoolExecutor
@@ -32,5 +33,9 @@ class StagerContext(multiprocessing.context.SpawnContext):
 
 def pool(workers: int) -> ProcessPoolExecutor:
     """Processes spawned (not forked from a parent holding threads and a DuckDB connection), without the parent's
-    __main__."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=StagerContext())
+    __main__, deaf to Ctrl-C: the census that started them stops them, after the batch in hand."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=StagerContext(), initializer=_ignore_interrupts)
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

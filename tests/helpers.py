@@ -113,9 +113,16 @@ def cli(
 
 
 def cli_process(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, embedded: bool = False, output: Path
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    embedded: bool = False,
+    output: Path,
+    group: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """`python -m flows.cli ARGS` started in the background as cli() runs it; stdout and stderr go to output."""
+    """`python -m flows.cli ARGS` started in the background as cli() runs it; stdout and stderr go to output. group:
+    in a process group (and session) of its own, as a shell runs a command in a terminal, so that a test can signal
+    the whole group as Ctrl-C does (os.killpg) without signalling itself."""
     with open(output, "wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "llmflation", *args],
@@ -123,6 +130,7 @@ def cli_process(
             env=_cli_environment(env, embedded),
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=group,
         )
 
 
@@ -218,3 +226,23 @@ class TricklingServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def through_prefect(cwd: Path, script: str, timeout: float = 300) -> object:
+    """Run `script` in a subprocess whose Prefect is the one `llmflation run` used in cwd (its temporary server, on
+    the state in ./data/prefect), with `client`, a synchronous Prefect client, in scope; returns what the script
+    printed last, read as JSON."""
+    import json
+    import textwrap
+
+    from llmflation.flows.settings import Settings, prefect_environment
+
+    environ = _cli_environment({"HOME": str(cwd)}, embedded=True)
+    environ.update(prefect_environment(Settings(db=cwd / "data" / "llmflation.duckdb"), environ))
+    code = "from prefect.client.orchestration import get_client\nwith get_client(sync_client=True) as client:\n"
+    code += textwrap.indent(textwrap.dedent(script), "    ")
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -218,18 +218,16 @@ def test_a_killed_cli_run_leaves_no_prefect_server_and_the_next_run_marks_it_cra
     assert servers[0] not in left, "Prefect's temporary server outlived the killed run"
     assert not left
 
-    def prefect_runs() -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    def prefect_runs() -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str]]]:
         con = sqlite3.connect(tmp_path / "data" / "prefect" / "prefect.db")
         try:
-            flow_runs = con.execute("SELECT name, state_type, tags FROM flow_run ORDER BY created").fetchall()
-            task_runs = con.execute(
-                "SELECT f.name, t.state_type FROM task_run t JOIN flow_run f ON f.id = t.flow_run_id ORDER BY t.created"
-            ).fetchall()
+            flow_runs = con.execute("SELECT name, state_type, tags, id FROM flow_run ORDER BY created").fetchall()
+            task_runs = con.execute("SELECT flow_run_id, state_type FROM task_run ORDER BY created").fetchall()
         finally:
             con.close()
         return flow_runs, task_runs
 
-    ((killed_name, state, tags),), _ = prefect_runs()
+    ((killed_name, state, tags, killed_id),), _ = prefect_runs()
     assert state == "RUNNING"  # as the killed process left it
     assert f'"llmflation-run:{socket.gethostname()}:{child.pid}"' in tags
 
@@ -238,8 +236,8 @@ def test_a_killed_cli_run_leaves_no_prefect_server_and_the_next_run_marks_it_cra
     done = cli(*args, env=env, cwd=tmp_path, timeout=300, embedded=True)
     assert done.returncode == 0, done.stdout + done.stderr
     flow_runs, task_runs = prefect_runs()
-    assert [(name, state) for name, state, _ in flow_runs] == [(killed_name, "CRASHED"), (flow_runs[1][0], "COMPLETED")]
-    assert {state for name, state in task_runs if name == killed_name} <= {"CRASHED"}  # its fetch, if recorded
+    assert [(name, state) for name, state, _, _ in flow_runs] == [(killed_name, "CRASHED"), (killed_name, "COMPLETED")]
+    assert {state for run, state in task_runs if run == killed_id} <= {"CRASHED"}  # its fetch, if recorded
     assert (
         f"Prefect flow run {killed_name} was left running by a process that stopped (pid {child.pid}): marked Crashed\n"
     ) in done.stderr, done.stderr

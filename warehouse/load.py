@@ -89,6 +89,20 @@ def finish_run(
     )
 
 
+def abort_run(con: duckdb.DuckDBPyConnection, run_id: str, finished_at: datetime, note: str) -> None:
+    """Close an interrupted run, and its source runs still running, as aborted (what they had loaded stays)."""
+    with transaction(con):
+        con.execute(
+            "UPDATE source_runs SET status = 'aborted', finished_at = ?, error = ? "
+            "WHERE run_id = ? AND status = 'running'",
+            [finished_at, note, run_id],
+        )
+        con.execute(
+            "UPDATE runs SET status = 'aborted', finished_at = ?, note = ? WHERE run_id = ? AND status = 'running'",
+            [finished_at, note, run_id],
+        )
+
+
 def start_source_run(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
