@@ -150,9 +150,7 @@ def import_documents(
         if shas in imported.get(document.as_of, []):
             what = "already imported"
         else:
-            with ledger.recorded(
-                settings, [source], document.as_of, IMPORT_FLOW, settings.lock_wait, hold=True
-            ) as run:
+            with ledger.recorded(settings, [source], document.as_of, IMPORT_FLOW, settings.lock_wait, hold=True) as run:
                 outcome = pipeline.ingest(settings, run.run_id, source, run.as_of, payloads, run.con)
                 run.outcomes.append(outcome)
             if outcome.status == "ok":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,8 +25,17 @@ def _python(code: str, cwd: Path, *flags: str) -> subprocess.CompletedProcess[st
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The wheel `pip wheel .` builds, and everything pip and the build backend printed (-v)."""
     out = tmp_path_factory.mktemp("wheel")
+    # from a copy without what builds and runs leave behind (build/, a virtualenv, the warehouse), as a release
+    tree = out / "tree"
+    top = {".git", ".venv", "build", "data", "report.html"}
+
+    def litter(folder: str, names: list[str]) -> set[str]:
+        left = {n for n in names if n == "__pycache__" or n.endswith((".egg-info", "_cache"))}
+        return left | (top & set(names) if Path(folder) == ROOT else set())
+
+    shutil.copytree(ROOT, tree, ignore=litter)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    command = [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-w", str(out), "-v"]
+    command = [sys.executable, "-m", "pip", "wheel", str(tree), "--no-deps", "-w", str(out), "-v"]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     (built,) = out.glob("llmflation-*.whl")
