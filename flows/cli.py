@@ -10,11 +10,14 @@ from typing import Any
 
 import click
 
+from llmflation import __version__
 from llmflation.extractors.errors import LlmflationError
+from llmflation.flows import render
 from llmflation.flows.settings import ConfigError, Settings, prefect_environment
 
-FORMATS = click.Choice(["table", "csv", "json"])
+FORMATS = click.Choice(render.FORMATS)
 DEBUG = {"on": False}
+VERBOSITY = {"level": 0}  # -q: -1 (errors and the result only), -v: 1 (Prefect's own lines too)
 WAREHOUSE: dict[str, Path | None] = {"db": None}  # this command's --db, for a damaged file met outside a query
 
 
@@ -44,11 +47,29 @@ def format_option(function: Any) -> Any:
     )(function)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The top-level group: a reader that goes away (`| head`) ends the command quietly, with exit status 0."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # click would exit 1; nothing more can be written, not even Python's final flush of stdout
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="llmflation", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
-def app(debug: bool) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors and the result (no progress, no log lines).")
+@click.option("--verbose", "-v", is_flag=True, help="Also print Prefect's own log lines.")
+def app(debug: bool, quiet: bool, verbose: bool) -> None:
     """Track LLM API prices and open-model adoption into DuckDB, and query them with SQL."""
     DEBUG["on"] = debug or os.environ.get("LLMFLATION_DEBUG") == "1"
+    if quiet and verbose:
+        raise UserError("--quiet and --verbose contradict each other; give one")
+    VERBOSITY["level"] = -1 if quiet else 1 if verbose else 0
 
 
 @app.command()
@@ -78,7 +99,9 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
         ).close()
         os.environ.update(prefect_environment(settings))
         from llmflation.flows import prefect_runs
+        from llmflation.flows.progress import show_logs
 
+        show_logs(VERBOSITY["level"])
         prefect_runs.start_server()
         for flow_run, pid in prefect_runs.crash_runs_of_stopped_processes():
             click.echo(
@@ -131,6 +154,10 @@ def serve(cron: str | None, db: Path | None) -> None:
         from prefect import serve as prefect_serve
         from prefect.schedules import Cron
 
+        from llmflation.flows.progress import show_logs
+
+        show_logs(VERBOSITY["level"])
+
         from llmflation.flows.adoption import track_adoption
         from llmflation.flows.pricing import track_prices
         from llmflation.flows.verify import WEEKLY_CRON, verify_archive
@@ -152,7 +179,14 @@ def serve(cron: str | None, db: Path | None) -> None:
 
 
 @app.command()
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option(
+    "--file",
+    "from_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Read the query from this file.",
+)
 @format_option
 @click.option(
     "--timeout",
@@ -161,9 +195,31 @@ def serve(cron: str | None, db: Path | None) -> None:
     help="Stop the query after this many seconds [default: no limit].",
 )
 @db_option
-def sql(query: str, fmt: str, timeout: float | None, db: Path | None) -> None:
-    """Run read-only SQL against the warehouse; rows are written as they come, Ctrl-C stops the query."""
-    _query(Settings.from_env(db=db).db, query, fmt, timeout=timeout)
+def sql(query: str | None, from_file: Path | None, fmt: str, timeout: float | None, db: Path | None) -> None:
+    """Run SQL that reads the warehouse (and nothing else) on it; QUERY, `-` for standard input, or --file PATH.
+    Rows are written as they come; Ctrl-C stops the query."""
+    _query(Settings.from_env(db=db).db, _query_text(query, from_file), fmt, timeout=timeout)
+
+
+def _query_text(query: str | None, from_file: Path | None) -> str:
+    if from_file is not None:
+        if query is not None:
+            raise UserError("give the query as QUERY or with --file, not both")
+        try:
+            text = from_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot read the query from {from_file}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise UserError(f"cannot read the query from {from_file}: not UTF-8 text") from exc
+    elif query == "-":
+        text = sys.stdin.read()
+    elif query is None:
+        raise UserError("give a query: QUERY, - to read it from standard input, or --file PATH")
+    else:
+        text = query
+    if not text.strip():
+        raise UserError("the query is empty")
+    return text
 
 
 @app.command()
@@ -443,9 +499,7 @@ def _query(path: Path, query: str, fmt: str, empty: str | None = None, timeout: 
 
 
 def _write(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
-    from llmflation.flows.query import write
-
-    write(columns, rows, fmt)
+    render.write(columns, rows, fmt)
 
 
 def _raise_warehouse_failure(state: Any) -> None:
