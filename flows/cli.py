@@ -109,6 +109,8 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
                 "marked Crashed",
                 err=True,
             )
+        from llmflation.flows import query as querying
+
         price_names = [name for name in names if name not in ADOPTION_SOURCES]
         statuses = []
         with prefect_runs.tagged():
@@ -118,7 +120,7 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
                 since = datetime.now(UTC)
                 state = track_prices(sources=price_names, as_of=observed_at, db=str(settings.db), return_state=True)
                 _raise_warehouse_failure(state)
-                statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
+                statuses.extend(querying.print_runs(settings.db, since) or [f"failed: {state.message}"])
             if any(name in ADOPTION_SOURCES for name in names):
                 from llmflation.flows.adoption import census_adoption, track_adoption
 
@@ -126,7 +128,7 @@ def run(sources: str | None, as_of: str | None, census: bool, db: Path | None) -
                 since = datetime.now(UTC)
                 state = adoption_flow(as_of=observed_at, db=str(settings.db), return_state=True)
                 _raise_warehouse_failure(state)
-                statuses.extend(_print_runs(settings, since) or [f"failed: {state.message}"])
+                statuses.extend(querying.print_runs(settings.db, since) or [f"failed: {state.message}"])
     sys.exit(0 if statuses and all(status == "ok" for status in statuses) else 1)
 
 
@@ -198,28 +200,9 @@ def serve(cron: str | None, db: Path | None) -> None:
 def sql(query: str | None, from_file: Path | None, fmt: str, timeout: float | None, db: Path | None) -> None:
     """Run SQL that reads the warehouse (and nothing else) on it; QUERY, `-` for standard input, or --file PATH.
     Rows are written as they come; Ctrl-C stops the query."""
-    _query(Settings.from_env(db=db).db, _query_text(query, from_file), fmt, timeout=timeout)
+    from llmflation.flows import query as querying
 
-
-def _query_text(query: str | None, from_file: Path | None) -> str:
-    if from_file is not None:
-        if query is not None:
-            raise UserError("give the query as QUERY or with --file, not both")
-        try:
-            text = from_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"cannot read the query from {from_file}: {exc.strerror}") from exc
-        except UnicodeDecodeError as exc:
-            raise UserError(f"cannot read the query from {from_file}: not UTF-8 text") from exc
-    elif query == "-":
-        text = sys.stdin.read()
-    elif query is None:
-        raise UserError("give a query: QUERY, - to read it from standard input, or --file PATH")
-    else:
-        text = query
-    if not text.strip():
-        raise UserError("the query is empty")
-    return text
+    _query(Settings.from_env(db=db).db, querying.query_text(query, from_file), fmt, timeout=timeout)
 
 
 @app.command()
@@ -511,46 +494,6 @@ def _raise_warehouse_failure(state: Any) -> None:
     failure = state.result(raise_on_failure=False)
     if isinstance(failure, WarehouseError) or is_damage(failure):
         raise failure
-
-
-def _print_runs(settings: Settings, since: datetime) -> list[str]:
-    """Print the runs started since `since` (the caller holds the run lock, so they are its own); their statuses."""
-    from llmflation.warehouse.db import connect
-
-    con = connect(settings.db, read_only=True, wait_s=10)
-    try:
-        runs = con.execute(
-            "SELECT run_id, status, as_of FROM runs WHERE started_at >= ? ORDER BY started_at", [since]
-        ).fetchall()
-        shown = []
-        for run_id, _, _ in runs:
-            relation = con.execute(
-                "SELECT source, status, items AS models, parsed, rejected, loaded, error AS reason "
-                "FROM source_runs WHERE run_id = ? ORDER BY source",
-                [run_id],
-            )
-            columns = [d[0] for d in relation.description]
-            rows = relation.fetchall()
-            alerts = con.execute(
-                "SELECT d.channel, d.status, d.last_error, e.* FROM alert_deliveries d JOIN price_events e "
-                "USING (event_id) WHERE e.run_id = ? ORDER BY d.channel, e.provider, e.model_key",
-                [run_id],
-            )
-            alert_columns = [d[0] for d in alerts.description]
-            shown.append((columns, rows, [dict(zip(alert_columns, row, strict=True)) for row in alerts.fetchall()]))
-    finally:
-        con.close()
-    for (run_id, status, as_of), (columns, rows, alert_rows) in zip(runs, shown, strict=True):
-        click.echo(f"run {run_id} as of {as_of:%Y-%m-%d %H:%M:%S} UTC: {status}")
-        _write(columns, rows, "table")
-        if alert_rows:
-            from llmflation.flows.alerts import describe
-
-            click.echo(f"alerts ({len(alert_rows)}):")
-            for row in alert_rows:
-                state = row["status"] if row["status"] == "sent" else f"{row['status']}: {row['last_error']}"
-                click.echo(f"  {row['channel']} [{state}] {describe(row)}")
-    return [status for _, status, _ in runs]
 
 
 def main() -> None:

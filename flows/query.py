@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -191,6 +192,68 @@ def _batches(con: duckdb.DuckDBPyConnection, stop: Stop) -> Iterator[list[tuple[
     while batch := con.fetchmany(BATCH_ROWS):
         yield batch
         stop.check()
+
+
+def query_text(query: str | None, from_file: Path | None) -> str:
+    """The text of the query: QUERY itself, standard input for `-`, or the file --file names."""
+    if from_file is not None:
+        if query is not None:
+            raise QueryError("give the query as QUERY or with --file, not both")
+        try:
+            text = from_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise QueryError(f"cannot read the query from {from_file}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise QueryError(f"cannot read the query from {from_file}: not UTF-8 text") from exc
+    elif query == "-":
+        text = sys.stdin.read()
+    elif query is None:
+        raise QueryError("give a query: QUERY, - to read it from standard input, or --file PATH")
+    else:
+        text = query
+    if not text.strip():
+        raise QueryError("the query is empty")
+    return text
+
+
+def print_runs(db: Path, since: datetime) -> list[str]:
+    """Print the runs started since `since` (the caller holds the run lock, so they are its own); their statuses."""
+    from llmflation.warehouse.db import connect
+
+    con = connect(db, read_only=True, wait_s=10)
+    try:
+        runs = con.execute(
+            "SELECT run_id, status, as_of FROM runs WHERE started_at >= ? ORDER BY started_at", [since]
+        ).fetchall()
+        shown = []
+        for run_id, _, _ in runs:
+            relation = con.execute(
+                "SELECT source, status, items AS models, parsed, rejected, loaded, error AS reason "
+                "FROM source_runs WHERE run_id = ? ORDER BY source",
+                [run_id],
+            )
+            columns = [d[0] for d in relation.description]
+            rows = relation.fetchall()
+            alerts = con.execute(
+                "SELECT d.channel, d.status, d.last_error, e.* FROM alert_deliveries d JOIN price_events e "
+                "USING (event_id) WHERE e.run_id = ? ORDER BY d.channel, e.provider, e.model_key",
+                [run_id],
+            )
+            alert_columns = [d[0] for d in alerts.description]
+            shown.append((columns, rows, [dict(zip(alert_columns, row, strict=True)) for row in alerts.fetchall()]))
+    finally:
+        con.close()
+    for (run_id, status, as_of), (columns, rows, alert_rows) in zip(runs, shown, strict=True):
+        click.echo(f"run {run_id} as of {as_of:%Y-%m-%d %H:%M:%S} UTC: {status}")
+        render.write(columns, rows, "table")
+        if alert_rows:
+            from llmflation.flows.alerts import describe
+
+            click.echo(f"alerts ({len(alert_rows)}):")
+            for row in alert_rows:
+                state = row["status"] if row["status"] == "sent" else f"{row['status']}: {row['last_error']}"
+                click.echo(f"  {row['channel']} [{state}] {describe(row)}")
+    return [status for _, status, _ in runs]
 
 
 def _first_line(exc: BaseException) -> str:
