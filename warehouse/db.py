@@ -199,6 +199,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         with transaction(con):
             for statement in statements:
                 con.execute(statement)
+        with transaction(con):  # what the file holds once they are committed
             con.execute("DELETE FROM schema_views")
             con.execute("INSERT INTO schema_views VALUES (?)", [f"{checksum} {catalog_fingerprint(con, names)}"])
     return newest
@@ -215,18 +216,21 @@ def defined_objects(statements: list[str]) -> list[str]:
 def catalog_fingerprint(con: duckdb.DuckDBPyConnection, names: list[str]) -> str:
     """A hash of how the file holds the named objects now: each view's SQL, each macro's definition, each table's
     DDL and row count (a missing object is simply absent from it)."""
-    found = con.execute(
+    found: list[tuple[object, ...]] = con.execute(
         "SELECT 'view', view_name, sql FROM duckdb_views() "
         "WHERE NOT internal AND schema_name = 'main' AND database_name = current_database() "
         "AND lower(view_name) IN (SELECT unnest($names)) "
         "UNION ALL SELECT function_type, function_name, macro_definition || array_to_string(parameters, ',') "
         "FROM duckdb_functions() WHERE NOT internal AND schema_name = 'main' "
         "AND database_name = current_database() AND lower(function_name) IN (SELECT unnest($names)) "
-        "UNION ALL SELECT 'table', table_name, sql || estimated_size FROM duckdb_tables() "
+        "UNION ALL SELECT 'table', table_name, sql FROM duckdb_tables() "
         "WHERE schema_name = 'main' AND database_name = current_database() "
         "AND lower(table_name) IN (SELECT unnest($names)) ORDER BY ALL",
         {"names": names},
     ).fetchall()
+    for kind, name, _ in list(found):
+        if kind == "table":
+            found.append(("rows", name, con.execute(f'SELECT count(*) FROM main."{name}"').fetchall()[0][0]))
     return hashlib.sha256(repr(found).encode()).hexdigest()
 
 
