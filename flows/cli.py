@@ -70,6 +70,10 @@ def app(debug: bool, quiet: bool, verbose: bool) -> None:
     if quiet and verbose:
         raise UserError("--quiet and --verbose contradict each other; give one")
     VERBOSITY["level"] = -1 if quiet else 1 if verbose else 0
+    if quiet:
+        from llmflation.flows import progress
+
+        progress.SHOWN["bar"] = False
 
 
 @app.command()

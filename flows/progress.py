@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-SHOWN = {"bar": True}  # `llmflation -q`: no bar
+SHOWN = {"bar": True}  # `llmflation -q` turns it off
 
 
 def show_logs(verbosity: int) -> None:
@@ -23,7 +23,6 @@ def show_logs(verbosity: int) -> None:
     from prefect.logging.configuration import ensure_logging_setup
 
     ensure_logging_setup()  # Prefect's handlers exist from here on
-    SHOWN["bar"] = verbosity >= 0
     shown = _Shown(verbosity)
     for handler in _all_handlers():
         if isinstance(handler, logging.StreamHandler):

@@ -163,7 +163,7 @@ def refuse_writing(con: duckdb.DuckDBPyConnection, query: str) -> None:
         elif kind not in READING:
             found = KEYWORD.match(statement.query)
             name = found.group(1).upper() if found else kind
-            name = kind if name in READING else name  # PRAGMA threads = 1 is a SET
+            name = kind if name in READING | {"WITH"} else name  # PRAGMA threads = 1 is a SET
             raise QueryError(f"{ONLY_READS}: {name} is not a reading statement (only SELECT, EXPLAIN, CALL, PRAGMA)")
 
 

@@ -78,6 +78,7 @@ def test_each_way_out_of_the_warehouse_is_one_line_and_changes_nothing(warehouse
         ("RESET lock_configuration", f"{ONLY_READS}RESET{NOT_READING}"),
         ("PRAGMA threads = 1", f"{ONLY_READS}SET{NOT_READING}"),
         ("/* a comment first */\nDROP VIEW price_history", f"{ONLY_READS}DROP{NOT_READING}"),
+        ("WITH t AS (SELECT 1) INSERT INTO runs SELECT * FROM t", f"{ONLY_READS}INSERT{NOT_READING}"),
         (
             "CALL pragma_version(); SELECT current_setting('lock_configuration') AS locked",
             None,  # reading statements run: the configuration is locked
