@@ -100,12 +100,12 @@ def test_every_listing_is_one_plain_table_that_never_cuts_a_url(warehouse: Setti
     assert cli("alerts", "list", "--format", "json", "--db", str(warehouse.db)).stdout == "[]\n"
 
 
-def _piped(command: str) -> tuple[str, str]:
+def _piped(command: str, folder: Path) -> tuple[str, str]:
     """`command | head -1` in a shell: (what head printed, llmflation's exit status and stderr)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("LLMFLATION_")}
-    script = f"{command} 2>err.txt | head -1; echo status=${{PIPESTATUS[0]}}; cat err.txt"
-    done = subprocess.run(["bash", "-c", script], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120)
-    Path(ROOT / "err.txt").unlink(missing_ok=True)
+    errors = folder / "stderr.txt"
+    script = f"cd {ROOT} && {command} 2>{errors} | head -1; echo status=${{PIPESTATUS[0]}}; cat {errors}"
+    done = subprocess.run(["bash", "-c", script], env=environ, capture_output=True, text=True, timeout=120)
     first, rest = done.stdout.split("\n", 1)
     return first, rest
 
@@ -113,10 +113,10 @@ def _piped(command: str) -> tuple[str, str]:
 def test_a_reader_that_goes_away_ends_the_command_with_status_0(warehouse: Settings, tmp_path: Path) -> None:
     llmflation = f"{sys.executable} -m llmflation"
     db = f"--db {warehouse.db}"
-    first, rest = _piped(f"{llmflation} models {db}")
+    first, rest = _piped(f"{llmflation} models {db}", tmp_path)
     assert first.split()[:3] == ["model_key", "family", "open_weights"] and rest == "status=0\n"
     for fmt in ("csv", "ndjson", "table", "markdown"):
-        first, rest = _piped(f"{llmflation} sql 'SELECT range AS i FROM range(3000000)' -f {fmt} {db}")
+        first, rest = _piped(f"{llmflation} sql 'SELECT range AS i FROM range(3000000)' -f {fmt} {db}", tmp_path)
         assert rest in ("status=0\n", "status=0\nshowing the first 10000 rows; --format csv or json writes them all\n")
         assert first.strip() in ("i", "| i |", '{"i": 0}'), fmt
 
