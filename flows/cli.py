@@ -10,10 +10,12 @@ from typing import Any
 
 import click
 
+from llmflation import __version__
 from llmflation.extractors.errors import LlmflationError
+from llmflation.flows import render
 from llmflation.flows.settings import ConfigError, Settings, use_own_prefect
 
-FORMATS = click.Choice(["table", "csv", "json"])
+FORMATS = click.Choice(render.FORMATS)
 DEBUG = {"on": False}
 WAREHOUSE: dict[str, Path | None] = {"db": None}  # this command's --db, for a damaged file met outside a query
 
@@ -44,11 +46,31 @@ def format_option(function: Any) -> Any:
     )(function)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The top-level group: a reader that goes away (`| head`) ends the command quietly, with exit status 0."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # click would exit 1; nothing more can be written, not even Python's final flush of stdout
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="llmflation", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
-def app(debug: bool) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors and the result (no progress, no log lines).")
+@click.option("--verbose", "-v", is_flag=True, help="Also print Prefect's own log lines.")
+def app(debug: bool, quiet: bool, verbose: bool) -> None:
     """Track LLM API prices and open-model adoption into DuckDB, and query them with SQL."""
     DEBUG["on"] = debug or os.environ.get("LLMFLATION_DEBUG") == "1"
+    if quiet and verbose:
+        raise UserError("--quiet and --verbose contradict each other; give one")
+    from llmflation.flows import progress
+
+    progress.SHOWN["verbosity"] = -1 if quiet else 1 if verbose else 0
 
 
 @app.command()
@@ -96,6 +118,10 @@ def serve(cron: str | None, db: Path | None) -> None:
         from prefect import serve as prefect_serve
         from prefect.schedules import Cron
 
+        from llmflation.flows.progress import SHOWN, show_logs
+
+        show_logs(SHOWN["verbosity"])
+
         from llmflation.flows.adoption import track_adoption
         from llmflation.flows.pricing import track_prices
         from llmflation.flows.verify import WEEKLY_CRON, verify_archive
@@ -117,7 +143,14 @@ def serve(cron: str | None, db: Path | None) -> None:
 
 
 @app.command()
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option(
+    "--file",
+    "from_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Read the query from this file.",
+)
 @format_option
 @click.option(
     "--timeout",
@@ -126,9 +159,12 @@ def serve(cron: str | None, db: Path | None) -> None:
     help="Stop the query after this many seconds [default: no limit].",
 )
 @db_option
-def sql(query: str, fmt: str, timeout: float | None, db: Path | None) -> None:
-    """Run read-only SQL against the warehouse; rows are written as they come, Ctrl-C stops the query."""
-    _query(Settings.from_env(db=db).db, query, fmt, timeout=timeout)
+def sql(query: str | None, from_file: Path | None, fmt: str, timeout: float | None, db: Path | None) -> None:
+    """Run SQL that reads the warehouse (and nothing else) on it; QUERY, `-` for standard input, or --file PATH.
+    Rows are written as they come; Ctrl-C stops the query."""
+    from llmflation.flows import query as querying
+
+    _query(Settings.from_env(db=db).db, querying.query_text(query, from_file), fmt, timeout=timeout)
 
 
 @app.command()
@@ -405,9 +441,7 @@ def _query(path: Path, query: str, fmt: str, empty: str | None = None, timeout: 
 
 
 def _write(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
-    from llmflation.flows.query import write
-
-    write(columns, rows, fmt)
+    render.write(columns, rows, fmt)
 
 
 def main() -> None:

@@ -46,6 +46,9 @@ def prefect_session(settings: Settings, wait_s: float = 0) -> Iterator[None]:
         ).close()
         use_own_prefect(settings)
         from llmflation.flows import prefect_runs
+        from llmflation.flows.progress import SHOWN, show_logs
+
+        show_logs(SHOWN["verbosity"])
 
         prefect_runs.start_server()
         for flow_run, pid in prefect_runs.crash_runs_of_stopped_processes():
@@ -104,7 +107,9 @@ def flow_statuses(settings: Settings, start: Callable[[], Any]) -> list[str]:
     since = datetime.now(UTC)
     state = start()
     _raise_warehouse_failure(state)
-    return print_runs(settings, since) or [f"failed: {state.message}"]
+    from llmflation.flows.query import print_runs
+
+    return print_runs(settings.db, since) or [f"failed: {state.message}"]
 
 
 def _raise_warehouse_failure(state: Any) -> None:
@@ -116,44 +121,3 @@ def _raise_warehouse_failure(state: Any) -> None:
     failure = state.result(raise_on_failure=False)
     if isinstance(failure, WarehouseError) or is_damage(failure):
         raise failure
-
-
-def print_runs(settings: Settings, since: datetime) -> list[str]:
-    """Print the runs started since `since` (the caller holds the run lock, so they are its own); their statuses."""
-    from llmflation.flows.query import write
-    from llmflation.warehouse.db import connect
-
-    con = connect(settings.db, read_only=True, wait_s=10)
-    try:
-        runs = con.execute(
-            "SELECT run_id, status, as_of FROM runs WHERE started_at >= ? ORDER BY started_at", [since]
-        ).fetchall()
-        shown = []
-        for run_id, _, _ in runs:
-            relation = con.execute(
-                "SELECT source, status, items AS models, parsed, rejected, loaded, error AS reason "
-                "FROM source_runs WHERE run_id = ? ORDER BY source",
-                [run_id],
-            )
-            columns = [d[0] for d in relation.description]
-            rows = relation.fetchall()
-            alerts = con.execute(
-                "SELECT d.channel, d.status, d.last_error, e.* FROM alert_deliveries d JOIN price_events e "
-                "USING (event_id) WHERE e.run_id = ? ORDER BY d.channel, e.provider, e.model_key",
-                [run_id],
-            )
-            alert_columns = [d[0] for d in alerts.description]
-            shown.append((columns, rows, [dict(zip(alert_columns, row, strict=True)) for row in alerts.fetchall()]))
-    finally:
-        con.close()
-    for (run_id, status, as_of), (columns, rows, alert_rows) in zip(runs, shown, strict=True):
-        click.echo(f"run {run_id} as of {as_of:%Y-%m-%d %H:%M:%S} UTC: {status}")
-        write(columns, rows, "table")
-        if alert_rows:
-            from llmflation.flows.alerts import describe
-
-            click.echo(f"alerts ({len(alert_rows)}):")
-            for row in alert_rows:
-                state = row["status"] if row["status"] == "sent" else f"{row['status']}: {row['last_error']}"
-                click.echo(f"  {row['channel']} [{state}] {describe(row)}")
-    return [status for _, status, _ in runs]

@@ -6,11 +6,44 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
+
+# -q: -1 (errors and the result only: no bar, no log line), -v: 1 (Prefect's own lines too); set by the CLI
+SHOWN = {"verbosity": 0}
+
+
+def show_logs(verbosity: int) -> None:
+    """What the console log handlers print: -1 (-q) errors only, 0 llmflation's own lines (Prefect's own info
+    lines, such as "Finished in state Completed()", left out), 1 (-v) everything. Prefect's API log handler, which
+    feeds its UI, keeps every line."""
+    from prefect.logging.configuration import ensure_logging_setup
+
+    ensure_logging_setup()  # Prefect's handlers exist from here on
+    shown = _Shown(verbosity)
+    for handler in _all_handlers():
+        if isinstance(handler, logging.StreamHandler):
+            handler.addFilter(shown)
+
+
+class _Shown(logging.Filter):
+    def __init__(self, verbosity: int) -> None:
+        super().__init__()
+        self.verbosity = verbosity
+        import prefect
+
+        self.prefect_dir = str(Path(prefect.__file__).parent)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR or self.verbosity > 0:
+            return True
+        if self.verbosity < 0:
+            return False
+        return record.levelno >= logging.WARNING or not record.pathname.startswith(self.prefect_dir)
 
 
 class RateColumn(ProgressColumn):
@@ -46,7 +79,7 @@ def progress_bar(description: str, unit: str = "versions", total: int | None = N
     """A Tracker with a bar on stderr when that is a terminal; otherwise it only echoes the lines. While the bar
     shows, log handlers that print through a rich console (Prefect's) print through the bar's, above it."""
     console = Console(stderr=True)
-    if not console.is_terminal:
+    if not console.is_terminal or SHOWN["verbosity"] < 0:
         yield Tracker()
         return
     columns = (

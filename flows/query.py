@@ -1,37 +1,32 @@
-"""Read-only SQL for the command line: one run of the statement, its rows written as they come (memory stays bounded
-however many there are), stopped cleanly by Ctrl-C or a timeout. Imports neither prefect nor rich until a rich
-table is asked for."""
+"""Read-only SQL for the command line: the query reads the warehouse and nothing else, runs once, and its rows are
+written as they come (memory stays bounded however many there are); Ctrl-C or a timeout stops it cleanly. Imports
+neither prefect nor rich."""
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 import os
+import re
 import select
-import shutil
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import date, datetime
-from decimal import Decimal
-from itertools import chain
-from json.encoder import encode_basestring_ascii
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from llmflation.extractors.errors import LlmflationError
+from llmflation.flows import render
 
 if TYPE_CHECKING:
     import duckdb
 
 BATCH_ROWS = 2048  # rows fetched from DuckDB at a time
-TABLE_ROWS = 10_000  # a terminal table shows at most this many (DuckDB's renderer draws no more); csv and json all
+TABLE_ROWS = 10_000  # a text table shows at most this many (it holds them to size its columns); the others all
 
 
 class QueryError(LlmflationError):
@@ -121,8 +116,9 @@ class Stop:
 
 
 def run(path: Path, query: str, fmt: str, *, timeout: float | None = None, empty: str | None = None) -> None:
-    """Run one read-only statement against the warehouse and write its rows to stdout (table, csv or json); while it
-    runs it leaves a record beside the warehouse, so a run held off by it can name it."""
+    """Run read-only SQL against the warehouse and write its rows to stdout in fmt; the connection reads the
+    warehouse and nothing else (warehouse/db.py SANDBOX). While it runs it leaves a record beside the warehouse, so
+    a run held off by it can name it."""
     import duckdb
 
     from llmflation.warehouse import queries
@@ -130,52 +126,70 @@ def run(path: Path, query: str, fmt: str, *, timeout: float | None = None, empty
 
     stop = Stop(timeout)
     with stop.signals(), queries.recorded(path, query):
-        con = connect(path, read_only=True, wait_s=10)
+        # DuckDB's progress bar on a terminal only, and not over rows streaming onto the same screen
+        bar = sys.stderr.isatty() and (fmt == "table" or not sys.stdout.isatty())
+        con = connect(path, sandboxed=True, progress_bar=bar, wait_s=10)
         try:
-            # DuckDB's progress bar on a terminal only, and not over rows streaming onto the same screen
-            bar = sys.stderr.isatty() and (fmt == "table" or not sys.stdout.isatty())
-            con.execute(f"SET enable_progress_bar = {str(bar).lower()}")
             with stop.watching(con):
                 try:
+                    refuse_writing(con, query)
                     _answer(con, query, fmt, empty, stop)
                 except duckdb.Error as exc:
                     stop.check()
                     if is_damage(exc):  # the file, not the query, is at fault
                         raise explain(path, exc) from exc
+                    if isinstance(exc, duckdb.PermissionException) or LOCKED in str(exc):
+                        raise QueryError(f"{ONLY_READS}: {_first_line(exc)}") from exc
                     raise QueryError(f"SQL error: {_first_line(exc)}") from exc
-                except BrokenPipeError:  # the reader has all it wanted (`| head`): stop the query, quietly
-                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                    return
             stop.check()
         finally:
             con.close()
 
 
+ONLY_READS = "the query may only read the warehouse"
+LOCKED = "the configuration has been locked"
+READING = {"SELECT", "EXPLAIN", "CALL", "PRAGMA"}
+EXPLAINED = re.compile(r"\s*EXPLAIN(\s+ANALYZE)?\b", re.IGNORECASE)
+KEYWORD = re.compile(r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*(\w+)", re.DOTALL)
+
+
+def refuse_writing(con: duckdb.DuckDBPyConnection, query: str) -> None:
+    """Refuse a query with any statement that does more than read (attach, detach, use, set, copy, install, ...),
+    before any statement of it runs; what reads (SELECT, EXPLAIN, CALL, PRAGMA) DuckDB's sandbox holds in turn."""
+    for statement in con.extract_statements(query):
+        kind = statement.type.name
+        if kind == "EXPLAIN":  # EXPLAIN ANALYZE runs what it explains
+            import duckdb
+
+            # EXPLAIN (FORMAT json) ... does not parse alone: what it explains, DuckDB's sandbox holds
+            with suppress(duckdb.ParserException):
+                refuse_writing(con, EXPLAINED.sub("", statement.query, count=1))
+        elif kind not in READING:
+            found = KEYWORD.match(statement.query)
+            name = found.group(1).upper() if found else kind
+            name = kind if name in READING | {"WITH"} else name  # PRAGMA threads = 1 is a SET
+            raise QueryError(f"{ONLY_READS}: {name} is not a reading statement (only SELECT, EXPLAIN, CALL, PRAGMA)")
+
+
 def _answer(con: duckdb.DuckDBPyConnection, query: str, fmt: str, empty: str | None, stop: Stop) -> None:
-    if fmt == "table":
-        relation = con.sql(query)
-        if relation is None:
-            return
-        # one run of the statement, held to one row past what the table shows: the row says there are more
-        held = relation.limit(TABLE_ROWS + 1).materialize()
-        count = held.aggregate("count(*)").fetchall()[0][0]
-        stop.check()
-        if empty and not count:
-            click.echo(empty)
-            return
-        if held.columns != relation.columns:  # holding the rows made repeated names unique; show them as written
-            held = held.project(", ".join(f"#{i} AS {_quote(n)}" for i, n in enumerate(relation.columns, 1)))
-        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 10_000
-        held.show(max_rows=TABLE_ROWS, max_width=width)
-        sys.stdout.flush()
-        if count > TABLE_ROWS:
-            click.echo(f"showing the first {TABLE_ROWS} rows; --format csv or json writes them all", err=True)
-        return
     con.execute(query)
     if con.description is None:
         return
-    _stream([d[0] for d in con.description], _batches(con, stop), fmt)
-    sys.stdout.flush()  # a reader gone away shows here, inside the query, not at exit
+    columns = [d[0] for d in con.description]
+    if fmt != "table":
+        render.stream(columns, _batches(con, stop), fmt)
+        return
+    # a table sizes its columns from its rows: it holds at most TABLE_ROWS of them, and one more says there are more
+    rows: list[tuple[Any, ...]] = []
+    while len(rows) <= TABLE_ROWS and (batch := con.fetchmany(min(BATCH_ROWS, TABLE_ROWS + 1 - len(rows)))):
+        rows.extend(batch)
+        stop.check()
+    if empty and not rows:
+        click.echo(empty)
+        return
+    render.write(columns, rows[:TABLE_ROWS], "table")
+    if len(rows) > TABLE_ROWS:
+        click.echo(f"showing the first {TABLE_ROWS} rows; --format csv or json writes them all", err=True)
 
 
 def _batches(con: duckdb.DuckDBPyConnection, stop: Stop) -> Iterator[list[tuple[Any, ...]]]:
@@ -184,103 +198,66 @@ def _batches(con: duckdb.DuckDBPyConnection, stop: Stop) -> Iterator[list[tuple[
         stop.check()
 
 
-def write(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> None:
-    """Rows held in memory to stdout, as json, csv or a rich table (the short lists of the other commands)."""
-    if fmt in ("json", "csv"):
-        _stream(columns, [rows], fmt)
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*["" if v is None else str(_plain(v)) for v in row])
-    Console().print(table)
-
-
-def _stream(columns: Sequence[str], batches: Iterable[Sequence[Sequence[Any]]], fmt: str) -> None:
-    """Batches of rows to stdout as they come: json (one array) or csv (a header, then a line a row)."""
-    out = sys.stdout
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        for batch in batches:
-            if _AS_IS.issuperset(map(type, chain.from_iterable(batch))):
-                writer.writerows(batch)
-                continue
-            values = list(zip(*batch, strict=True))
-            for i, column in enumerate(values):
-                if not _AS_IS.issuperset(map(type, column)):
-                    values[i] = tuple(map(_plain, column))
-            writer.writerows(zip(*values, strict=True))
-        return
-    # what json.dumps(records, indent=1) writes for the {column: value} records, a batch at a time; a dict holds a
-    # repeated name once, in its first place, with its last value
-    keys = list(dict.fromkeys(columns))
-    last = {name: i for i, name in enumerate(columns)}
-    fields = ["  " + json.dumps(key).replace("%", "%%") + ": %s" for key in keys]
-    record = " {\n" + ",\n".join(fields) + "\n }"
-    opening = "[\n"
-    for batch in batches:
-        if not batch:
-            continue
-        values = list(zip(*batch, strict=True))
-        texts = [_json_column(values[last[key]]) for key in keys]
-        out.write(opening + ",\n".join(map(record.__mod__, zip(*texts, strict=True))))
-        opening = ",\n"
-    out.write("[]\n" if opening == "[\n" else "\n]\n")
+def query_text(query: str | None, from_file: Path | None) -> str:
+    """The text of the query: QUERY itself, standard input for `-`, or the file --file names."""
+    if from_file is not None:
+        if query is not None:
+            raise QueryError("give the query as QUERY or with --file, not both")
+        try:
+            text = from_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise QueryError(f"cannot read the query from {from_file}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise QueryError(f"cannot read the query from {from_file}: not UTF-8 text") from exc
+    elif query == "-":
+        text = sys.stdin.read()
+    elif query is None:
+        raise QueryError("give a query: QUERY, - to read it from standard input, or --file PATH")
+    else:
+        text = query
+    if not text.strip():
+        raise QueryError("the query is empty")
+    return text
 
 
-_AS_IS = {str, int, float, bool, type(None)}
+def print_runs(db: Path, since: datetime) -> list[str]:
+    """Print the runs started since `since` (the caller holds the run lock, so they are its own); their statuses."""
+    from llmflation.warehouse.db import connect
 
+    con = connect(db, read_only=True, wait_s=10)
+    try:
+        runs = con.execute(
+            "SELECT run_id, status, as_of FROM runs WHERE started_at >= ? ORDER BY started_at", [since]
+        ).fetchall()
+        shown = []
+        for run_id, _, _ in runs:
+            relation = con.execute(
+                "SELECT source, status, items AS models, parsed, rejected, loaded, error AS reason "
+                "FROM source_runs WHERE run_id = ? ORDER BY source",
+                [run_id],
+            )
+            columns = [d[0] for d in relation.description]
+            rows = relation.fetchall()
+            alerts = con.execute(
+                "SELECT d.channel, d.status, d.last_error, e.* FROM alert_deliveries d JOIN price_events e "
+                "USING (event_id) WHERE e.run_id = ? ORDER BY d.channel, e.provider, e.model_key",
+                [run_id],
+            )
+            alert_columns = [d[0] for d in alerts.description]
+            shown.append((columns, rows, [dict(zip(alert_columns, row, strict=True)) for row in alerts.fetchall()]))
+    finally:
+        con.close()
+    for (run_id, status, as_of), (columns, rows, alert_rows) in zip(runs, shown, strict=True):
+        click.echo(f"run {run_id} as of {as_of:%Y-%m-%d %H:%M:%S} UTC: {status}")
+        render.write(columns, rows, "table")
+        if alert_rows:
+            from llmflation.flows.alerts import describe
 
-def _json_column(values: Sequence[Any]) -> list[str]:
-    """The JSON text of each value of one column of a batch (DuckDB columns are typed: one kind, or None)."""
-    kinds = set(map(type, values))
-    if kinds == {int}:
-        return list(map(int.__repr__, values))
-    if kinds == {str}:
-        return list(map(encode_basestring_ascii, values))
-    return list(map(_json_value, values))
-
-
-def _json_value(value: Any) -> str:
-    kind = type(value)
-    if kind is str:
-        return encode_basestring_ascii(value)
-    if kind is int:
-        return int.__repr__(value)
-    if value is None:
-        return "null"
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is float:
-        return _json_float(value)
-    nested = json.dumps(_plain(value, for_json=True), indent=1, default=lambda v: _plain(v, for_json=True))
-    return nested.replace("\n", "\n  ")
-
-
-def _json_float(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return float.__repr__(value)
-
-
-def _plain(value: Any, for_json: bool = False) -> Any:
-    if isinstance(value, Decimal):
-        text = format(value.normalize(), "f")
-        return float(text) if for_json else text
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if for_json and not isinstance(value, str | int | float | bool | type(None) | list | dict):
-        return str(value)
-    return value
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+            click.echo(f"alerts ({len(alert_rows)}):")
+            for row in alert_rows:
+                state = row["status"] if row["status"] == "sent" else f"{row['status']}: {row['last_error']}"
+                click.echo(f"  {row['channel']} [{state}] {describe(row)}")
+    return [status for _, status, _ in runs]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -52,13 +52,15 @@ def build(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> str:
 
 
 def write(db_path: Path, out: Path) -> Path:
-    """Build the report from the warehouse at db_path into out (a writer's connection, so a warehouse from an
-    earlier release gets this release's views first; nothing else is written)."""
+    """Build the report from the warehouse at db_path into out. A writer opens the file first, so a warehouse from
+    an earlier release gets this release's views (and a damaged view is restored); the report then reads it as
+    `llmflation sql` does, read-only and nothing but the warehouse."""
     from llmflation.warehouse.db import WarehouseError, connect
 
     if not db_path.exists():
         raise WarehouseError(f"no warehouse at {db_path}; run `llmflation run` first")
-    con = connect(db_path, wait_s=30)
+    connect(db_path, wait_s=30).close()
+    con = connect(db_path, sandboxed=True, wait_s=30)
     try:
         document = build(con)
     finally:

@@ -77,11 +77,12 @@ def cli(
     embedded: bool = False,
     terminal: bool = False,
     unprivileged: bool = False,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m flows.cli ARGS` in a subprocess, without this shell's LLMFLATION_ settings (embedded: without its
     PREFECT_ ones either, so Prefect runs on the embedded defaults), plus env. terminal: its stderr is a
     pseudo-terminal, and `stderr` is what that terminal showed. unprivileged: as user nobody when the tests run as
-    root, whom file modes do not stop."""
+    root, whom file modes do not stop. stdin: the text its standard input reads (else none)."""
     environ = _cli_environment(env, embedded)
     command = [sys.executable, "-m", "llmflation", *args]
     if unprivileged and os.geteuid() == 0:
@@ -90,7 +91,16 @@ def cli(
             pytest.fail("running as root, and setpriv (util-linux) is not installed to drop to user nobody")
         command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *command]
     if not terminal:
-        return subprocess.run(command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            command,
+            cwd=cwd,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+        )
     import pty
 
     leader, follower = pty.openpty()

@@ -44,8 +44,8 @@ def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -
         ),
         (
             ("sql", "delete from observations", "--db", db),
-            'error: SQL error: Invalid Input Error: Cannot execute statement of type "DELETE" on database '
-            '"llmflation" which is attached in read-only mode!\n',
+            "error: the query may only read the warehouse: DELETE is not a reading statement "
+            "(only SELECT, EXPLAIN, CALL, PRAGMA)\n",
         ),
         (
             ("sql", "select 1", "--db", str(tmp_path / "absent.duckdb")),

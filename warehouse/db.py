@@ -38,6 +38,14 @@ DAMAGE = re.compile(
 NOT_DUCKDB = re.compile(r'IO Error: The file "[^"]*" exists, but it is not a valid DuckDB database file!')
 PERMISSION_DENIED = re.compile(r'IO Error: Cannot open file "[^"]*": Permission denied')
 
+# A reader that may read the warehouse and nothing else: no other file, URL or extension, and no setting changed
+# afterwards (so none of these can be turned back on); the file is opened read-only, so nothing in it changes.
+SANDBOX = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
 
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every migration shipped with this release, in order."""
@@ -72,10 +80,15 @@ def connect(
     wait_s: float = 30.0,
     query_wait_s: float | None = None,
     on_wait: Callable[[str], None] | None = None,
+    sandboxed: bool = False,
+    progress_bar: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse; a writer migrates it. Waits up to wait_s while another process holds the file; a writer
-    held off by open queries (warehouse/queries.py) waits for them up to query_wait_s, telling on_wait which."""
+    held off by open queries (warehouse/queries.py) waits for them up to query_wait_s, telling on_wait which.
+    sandboxed: read-only, and the connection reads this file alone, with its configuration locked (DuckDB's
+    progress bar on or off first, as progress_bar says)."""
     path = Path(path)
+    read_only = read_only or sandboxed
     if str(path) != ":memory:":
         if path.is_dir():
             raise WarehouseError(f"{path} is a directory, not a warehouse file")
@@ -88,7 +101,7 @@ def connect(
     announced: set[int] = set()
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config=SANDBOX if sandboxed else {})
             break
         except duckdb.Error as exc:
             held_by = queries.open_queries(path) if not read_only and is_lock_conflict(exc) else []
@@ -104,7 +117,10 @@ def connect(
             if held_by:
                 raise WarehouseError(_held_by_queries(path, held_by, limit)) from exc
             raise explain(path, exc) from exc
-    if not read_only:
+    if sandboxed:
+        con.execute(f"SET enable_progress_bar = {str(progress_bar).lower()}")
+        con.execute("SET lock_configuration = true")
+    elif not read_only:
         try:
             migrate(con)
         except Exception:
@@ -185,14 +201,48 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         (data / name).read_bytes() for name in sorted(p.name for p in data.iterdir() if p.name.endswith(".csv"))
     )
     checksum = hashlib.sha256("\n".join(statements).encode() + reference).hexdigest()
+    # the views are recreated when their SQL changed, and when what the file holds is no longer what that SQL made
+    # (a view dropped or replaced, a reference table emptied): the stored mark covers both
+    names = defined_objects(statements)
     con.execute("CREATE TABLE IF NOT EXISTS schema_views (checksum VARCHAR)")
-    if con.execute("SELECT checksum FROM schema_views").fetchall() != [(checksum,)]:
+    stored = con.execute("SELECT checksum FROM schema_views").fetchall()
+    if stored != [(f"{checksum} {catalog_fingerprint(con, names)}",)]:
         with transaction(con):
             for statement in statements:
                 con.execute(statement)
+        with transaction(con):  # what the file holds once they are committed
             con.execute("DELETE FROM schema_views")
-            con.execute("INSERT INTO schema_views VALUES (?)", [checksum])
+            con.execute("INSERT INTO schema_views VALUES (?)", [f"{checksum} {catalog_fingerprint(con, names)}"])
     return newest
+
+
+DEFINED = re.compile(r"^CREATE OR REPLACE (VIEW|TABLE|MACRO) (\w+)", re.MULTILINE | re.IGNORECASE)
+
+
+def defined_objects(statements: list[str]) -> list[str]:
+    """Names of the views, tables and macros the public SQL defines."""
+    return sorted({match.group(2).lower() for sql in statements for match in DEFINED.finditer(sql)})
+
+
+def catalog_fingerprint(con: duckdb.DuckDBPyConnection, names: list[str]) -> str:
+    """A hash of how the file holds the named objects now: each view's SQL, each macro's definition, each table's
+    DDL and row count (a missing object is simply absent from it)."""
+    found: list[tuple[object, ...]] = con.execute(
+        "SELECT 'view', view_name, sql FROM duckdb_views() "
+        "WHERE NOT internal AND schema_name = 'main' AND database_name = current_database() "
+        "AND lower(view_name) IN (SELECT unnest($names)) "
+        "UNION ALL SELECT function_type, function_name, macro_definition || array_to_string(parameters, ',') "
+        "FROM duckdb_functions() WHERE NOT internal AND schema_name = 'main' "
+        "AND database_name = current_database() AND lower(function_name) IN (SELECT unnest($names)) "
+        "UNION ALL SELECT 'table', table_name, sql FROM duckdb_tables() "
+        "WHERE schema_name = 'main' AND database_name = current_database() "
+        "AND lower(table_name) IN (SELECT unnest($names)) ORDER BY ALL",
+        {"names": names},
+    ).fetchall()
+    for kind, name, _ in list(found):
+        if kind == "table":
+            found.append(("rows", name, con.execute(f'SELECT count(*) FROM main."{name}"').fetchall()[0][0]))
+    return hashlib.sha256(repr(found).encode()).hexdigest()
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
