@@ -117,10 +117,7 @@ def connect(
             if held_by:
                 raise WarehouseError(_held_by_queries(path, held_by, limit)) from exc
             raise explain(path, exc) from exc
-    if sandboxed:
-        con.execute(f"SET enable_progress_bar = {str(progress_bar).lower()}")
-        con.execute("SET lock_configuration = true")
-    elif not read_only:
+    if not read_only:
         try:
             migrate(con)
         except Exception:
@@ -135,6 +132,9 @@ def connect(
         if not ours:  # another DuckDB file: say so, rather than which of our tables it lacks
             con.close()
             raise WarehouseError(f"{path} is not an llmflation warehouse (no schema_migrations table)")
+    if sandboxed:
+        con.execute(f"SET enable_progress_bar = {str(progress_bar).lower()}")
+        con.execute("SET lock_configuration = true")
     return con
 
 
