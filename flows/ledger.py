@@ -86,6 +86,8 @@ def run_lock(settings: Settings, wait_s: float = 0) -> Iterator[None]:
 
     Re-entrant within a process: `llmflation run` takes it before anything else and holds it for the whole
     command, and the flows it runs in the same process take it again without waiting."""
+    if settings.db.is_dir():  # before the lock file beside it is made
+        raise DataFolderError(f"{settings.db} is a directory, not a warehouse file")
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -61,6 +61,9 @@ def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -
         (("models", "--db", str(other)), not_ours),
         (("status", "--db", str(tmp_path)), f"error: {tmp_path} is a directory, not a warehouse file\n"),
         (("sql", "select 1", "--db", str(tmp_path)), f"error: {tmp_path} is a directory, not a warehouse file\n"),
+        (("run", "--db", str(tmp_path)), f"error: {tmp_path} is a directory, not a warehouse file\n"),
+        (("run", "--sources", "openrouter", "--db", str(other)), not_ours),
+        (("import", "hf-snapshots", str(garbage), "--db", str(other)), not_ours),
         (
             ("run", "--sources", "openrouter,nope", "--db", db),
             f"error: unknown source 'nope'; known sources: {', '.join([*source_names(), 'huggingface'])}\n",
@@ -73,6 +76,13 @@ def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -
     for args, expected in cases:
         done = cli(*args)
         assert (done.returncode, done.stderr, done.stdout) == (1, expected, ""), args
+    # a write refused leaves the other file as it was, and nothing beside the directory
+    con = duckdb.connect(str(other), read_only=True)
+    try:
+        assert con.execute("SELECT table_name FROM duckdb_tables()").fetchall() == [("t",)]
+    finally:
+        con.close()
+    assert not tmp_path.with_suffix(".lock").exists()
 
 
 def test_bad_configuration_is_one_line(warehouse: Settings) -> None:

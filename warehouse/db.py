@@ -119,6 +119,8 @@ def connect(
             raise explain(path, exc) from exc
     if not read_only:
         try:
+            if not _ours_or_empty(con):  # another DuckDB file: never turned into a warehouse
+                raise WarehouseError(f"{path} is not an llmflation warehouse (no schema_migrations table)")
             migrate(con)
         except Exception:
             con.close()
@@ -136,6 +138,15 @@ def connect(
         con.execute(f"SET enable_progress_bar = {str(progress_bar).lower()}")
         con.execute("SET lock_configuration = true")
     return con
+
+
+def _ours_or_empty(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the file is an llmflation warehouse (it has schema_migrations) or holds no table at all."""
+    ((ours, tables),) = con.execute(
+        "SELECT count(*) FILTER (WHERE table_name = 'schema_migrations'), count(*) FROM duckdb_tables() "
+        "WHERE database_name = current_database()"
+    ).fetchall()
+    return ours > 0 or tables == 0
 
 
 @contextmanager
