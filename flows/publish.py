@@ -116,10 +116,6 @@ def emit(news: list[dict[str, Any]]) -> None:
             payload=payload,
             id=uuid.UUID(hex=event["event_id"]),
         )
-    if news:  # emit_event only queues: send them all before the flow, and the process, can end
-        from prefect.events.worker import EventsWorker
-
-        EventsWorker.drain_all(timeout=30, at_exit=False)
 
 
 def _markdown(summary: RunSummary, events: list[dict[str, Any]]) -> str:
