@@ -6,7 +6,7 @@ import pytest
 
 from llmflation.flows.settings import Settings
 from tests.helpers import openrouter_body, payload, real, real_glob, ts
-from tests.ledger_helpers import run_once
+from tests.ledger_helpers import openrouter_payload, run_once
 
 # The real saved payloads of every stable price source (tests/test_official_vs_aggregators.py's official pages and
 # the feeds and resellers saved beside them), each loaded at the time it was saved.
@@ -47,4 +47,16 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         for path in real_glob("llm-prices/data/*.json")
     ]
     assert run_once(settings, "llm_prices", vendors, ts("2026-08-21T00:00")).status == "ok"
+    return settings
+
+
+@pytest.fixture
+def warehouse(settings: Settings) -> Settings:
+    """A warehouse holding one OpenRouter run of one model."""
+    run_once(
+        settings,
+        "openrouter",
+        openrouter_payload({"x/a": {"prompt": "0.000001", "completion": "0.000002"}}),
+        ts("2026-01-01T00:00"),
+    )
     return settings

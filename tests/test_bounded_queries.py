@@ -26,17 +26,6 @@ EXACT = "\0"  # a decimal's text in `expected`, written as a number
 ENDLESS = "SELECT count(*) FROM range(1000000000000000)"
 
 
-@pytest.fixture
-def warehouse(settings: Settings) -> Settings:
-    run_once(
-        settings,
-        "openrouter",
-        openrouter_payload({"x/a": {"prompt": "0.000001", "completion": "0.000002"}}),
-        ts("2026-01-01T00:00"),
-    )
-    return settings
-
-
 def _environ(extra: dict[str, str] | None = None, embedded: bool = False) -> dict[str, str]:
     dropped = ("LLMFLATION_", "PREFECT_") if embedded else ("LLMFLATION_",)
     return {**{k: v for k, v in os.environ.items() if not k.startswith(dropped)}, **(extra or {})}

@@ -14,19 +14,7 @@ from pydantic import ValidationError
 from llmflation.extractors.base import source_names
 from llmflation.flows.cli import app
 from llmflation.flows.settings import ConfigError, Settings, prefect_environment
-from tests.helpers import ROOT, cli, ts
-from tests.ledger_helpers import openrouter_payload, run_once
-
-
-@pytest.fixture
-def warehouse(settings: Settings) -> Settings:
-    run_once(
-        settings,
-        "openrouter",
-        openrouter_payload({"x/a": {"prompt": "0.000001", "completion": "0.000002"}}),
-        ts("2026-01-01T00:00"),
-    )
-    return settings
+from tests.helpers import ROOT, cli
 
 
 def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -> None:

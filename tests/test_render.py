@@ -16,21 +16,9 @@ from pytest_httpserver import HTTPServer
 from llmflation import __version__
 from llmflation.extractors.base import listed_sources
 from llmflation.flows.settings import Settings
-from tests.helpers import ROOT, cli, openrouter_body, real, ts
-from tests.ledger_helpers import openrouter_payload, run_once
+from tests.helpers import ROOT, cli, openrouter_body, real
 
 EXACT = "SELECT 0.000000000000000001::DECIMAL(38,18) AS a, 12345678901234567.5::DECIMAL(38,18) AS b"
-
-
-@pytest.fixture
-def warehouse(settings: Settings) -> Settings:
-    run_once(
-        settings,
-        "openrouter",
-        openrouter_payload({"x/a": {"prompt": "0.000001", "completion": "0.000002"}}),
-        ts("2026-01-01T00:00"),
-    )
-    return settings
 
 
 def test_json_writes_decimals_exactly_as_numbers(warehouse: Settings) -> None:

@@ -8,12 +8,10 @@ import re
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from llmflation.flows.settings import Settings
 from llmflation.warehouse import db as warehouse_db
-from tests.helpers import ROOT, cli, ts
-from tests.ledger_helpers import openrouter_payload, run_once
+from tests.helpers import ROOT, cli
 
 ONLY_READS = "error: the query may only read the warehouse: "
 NOT_READING = " is not a reading statement (only SELECT, EXPLAIN, CALL, PRAGMA)\n"
@@ -22,17 +20,6 @@ CHAIN = (
     "ATTACH '/tmp/x.duckdb' AS o (READ_WRITE); USE o; DETACH llmflation; "
     "ATTACH 'data/llmflation.duckdb' AS wh (READ_WRITE); DROP VIEW wh.main.price_history CASCADE"
 )
-
-
-@pytest.fixture
-def warehouse(settings: Settings) -> Settings:
-    run_once(
-        settings,
-        "openrouter",
-        openrouter_payload({"x/a": {"prompt": "0.000001", "completion": "0.000002"}}),
-        ts("2026-01-01T00:00"),
-    )
-    return settings
 
 
 def _catalog(db: Path) -> list[tuple[str, ...]]:
