@@ -352,6 +352,75 @@ def report(out: Path, db: Path | None) -> None:
     click.echo(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
 
 
+@app.command()
+@click.option("--input", "input_", default=None, help="Prompt tokens a month, cache reads and writes included (50M).")
+@click.option("--output", default=None, help="Output tokens a month (10M).")
+@click.option("--cached", default=None, help="Of the input, tokens read from a prompt cache (30M).")
+@click.option("--cache-write", default=None, help="Of the input, tokens written to a prompt cache.")
+@click.option("--batch-share", type=click.FloatRange(0, 1), default=None, help="Share sent through batch APIs.")
+@click.option("--long-context-share", type=click.FloatRange(0, 1), default=None, help="Share in long-context requests.")
+@click.option("--profile", default=None, help="A named workload: chat, rag, batch-summaries or [workloads.NAME].")
+@click.option("--model", default=None, help="Only models whose key or id holds this text (* as a wildcard).")
+@click.option("--open-weights", is_flag=True, help="Only open-weights models.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Offers to print.")
+@format_option
+@db_option
+def cost(
+    input_: str | None,
+    output: str | None,
+    cached: str | None,
+    cache_write: str | None,
+    batch_share: float | None,
+    long_context_share: float | None,
+    profile: str | None,
+    model: str | None,
+    open_weights: bool,
+    limit: int,
+    fmt: str,
+    db: Path | None,
+) -> None:
+    """What a month of a workload costs at the cheapest offers in force, with each offer's own cache, batch and
+    long-context prices (and what was assumed where it has none). Amounts: 50M, 200k, 1.5B or a count."""
+    from llmflation.flows import workloads
+
+    settings = Settings.from_env(db=db)
+    given = {
+        "input": input_,
+        "output": output,
+        "cached": cached,
+        "cache_write": cache_write,
+        "batch_share": batch_share,
+        "long_context_share": long_context_share,
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    if profile is None and not {"input", "output"} <= given.keys():
+        raise UserError("give --input and --output (for example --input 50M --output 10M), or --profile NAME")
+    try:
+        workload = (
+            settings.workload(profile, **given) if profile else workloads.Workload.model_validate(given)
+        ).check()
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise UserError(_workload_problem(exc)) from None
+    _query(
+        settings.db,
+        workloads.sql(workload, model=model, open_weights=open_weights, limit=limit),
+        fmt,
+        empty="no offer in force matches",
+    )
+
+
+def _workload_problem(exc: ValueError) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        option = "--" + str(first["loc"][0]).replace("_", "-")
+        return f"{option}: {str(first['msg']).removeprefix('Value error, ')}"
+    return str(exc)
+
+
 @app.group()
 def alerts() -> None:
     """Price alerts: what was queued and sent, test a channel, retry failed deliveries."""

@@ -6,6 +6,7 @@ Import this only after flows.settings.prefect_environment() is in os.environ: it
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -67,10 +68,8 @@ class BoundServer(SubprocessASGIServer):
         if process is not None:
             send_queued_events()
             process.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # then Prefect's stop kills it
                 process.wait(timeout=STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                pass  # Prefect's stop kills it
         super().stop()
         if process is not None:
             watchdog.forget(process.pid)

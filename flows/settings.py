@@ -23,6 +23,7 @@ from llmflation.extractors.base import ADOPTION_SOURCES, source_names
 
 if TYPE_CHECKING:
     from llmflation.flows.alert_config import AlertConfig
+    from llmflation.flows.workloads import Workload
 
 DEFAULT_DB = Path("data") / "llmflation.duckdb"
 DEFAULT_CRON = "0 3 * * *"
@@ -42,7 +43,7 @@ DEFAULT_HF_AUTHORS = (
 CONFIG_FILE = "llmflation.toml"
 # fields no single LLMFLATION_<FIELD> variable sets: one variable per source's URL, the file found before it is read,
 # and alerts from llmflation.toml alone
-NOT_FROM_ENV = ("source_urls", "config_path", "alerts")
+NOT_FROM_ENV = ("source_urls", "config_path", "alerts", "workloads")
 
 
 class Settings(BaseSettings):
@@ -75,6 +76,7 @@ class Settings(BaseSettings):
     hf_token: str | None = Field(None, repr=False, validation_alias=AliasChoices("hf_token", "HF_TOKEN"))
     config_path: Path | None = None  # llmflation.toml; None: no file, the built-in alert rule
     alerts: dict[str, Any] = Field(default_factory=dict, repr=False)  # [alerts], validated by alert_config()
+    workloads: dict[str, Any] = Field(default_factory=dict, repr=False)  # [workloads.NAME], validated by workload()
 
     @field_validator("hf_authors", mode="before")
     @classmethod
@@ -117,6 +119,24 @@ class Settings(BaseSettings):
             return cls(**{**_toml(cls, config), **_Environment(cls, env)(), **explicit})
         except ValidationError as exc:
             raise ConfigError(_problem(exc.errors()[0], env, config)) from None
+
+    def workload(self, name: str, **given: Any) -> Workload:
+        """The workload profile `name` ([workloads.NAME] of llmflation.toml, or a built-in one: flows/workloads.py),
+        with the amounts in `given` in place of the profile's."""
+        from llmflation.flows.workloads import PROFILES, Workload
+
+        where = self.config_path or CONFIG_FILE
+        profiles = {**PROFILES, **self.workloads}
+        if name not in profiles:
+            raise ConfigError(f"no workload profile {name!r}; known: {', '.join(sorted(profiles))}")
+        try:
+            Workload.model_validate(profiles[name])
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(["workloads", name, *(str(part) for part in first["loc"])])
+            source = where if name in self.workloads else "built-in profile"
+            raise ConfigError(f"{source}: {loc}: {_toml_problem(first).removeprefix('Value error, ')}") from None
+        return Workload.model_validate({**profiles[name], **given})  # a mistake in `given` is the caller's to name
 
     def alert_config(self, environ: Mapping[str, str] | None = None) -> AlertConfig:
         """The [alerts] of llmflation.toml, with channel URLs resolved from the environment (env:NAME) or left for
