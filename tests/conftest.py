@@ -5,27 +5,8 @@ from pathlib import Path
 import pytest
 
 from llmflation.flows.settings import Settings
-from tests.helpers import openrouter_body, payload, real, real_glob, ts
+from tests.helpers import MARKET, openrouter_body, payload, real, real_glob, ts
 from tests.ledger_helpers import openrouter_payload, run_once
-
-# The real saved payloads of every stable price source (tests/test_official_vs_aggregators.py's official pages and
-# the feeds and resellers saved beside them), each loaded at the time it was saved.
-OFFICIAL = [
-    ("openai", "html/openai_api_pricing_developers.openai.com_2026-08-21.html", "2026-08-21T00:00"),
-    ("anthropic", "html/anthropic_pricing_2025-11-13.html", "2025-11-13T00:00"),
-    ("google", "html/gemini_api_pricing_2026-09-04.html", "2026-09-04T00:00"),
-    ("deepseek", "html/deepseek_pricing_zh-cn_2026-07-17.html", "2026-07-17T00:00"),
-    ("aws_bedrock", "bedrock/aws_price_list_bedrock_subset.json", "2026-10-01T00:00"),
-]
-MARKET = [
-    ("ecb", "fx/eurofxref-hist_2026-10-30.zip", "2026-10-30T18:00"),
-    *OFFICIAL,
-    ("openrouter", "openrouter/openrouter_models_top-weekly_2026-07-17.json", "2026-07-17T18:48"),
-    ("hf_providers", "hf/hf_router_v1_models_fixture_genai-prices_2026-07-30.json", "2026-07-30T00:00"),
-    ("litellm", "litellm/model_prices_2026-07-24.json", "2026-07-24T00:00"),
-    ("models_dev", "models-dev/models_dev_api_2026-05.json.gz", "2026-05-21T00:00"),
-    ("genai_prices", "llm-prices/genai-prices_v2_data_2026-08-21.json", "2026-08-21T00:00"),
-]
 
 
 @pytest.fixture

@@ -256,3 +256,23 @@ def through_prefect(cwd: Path, script: str, timeout: float = 300) -> object:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# The real saved payloads of every stable price source (the official pages and the feeds and resellers saved beside
+# them), each loaded at the time it was saved.
+OFFICIAL = [
+    ("openai", "html/openai_api_pricing_developers.openai.com_2026-08-21.html", "2026-08-21T00:00"),
+    ("anthropic", "html/anthropic_pricing_2025-11-13.html", "2025-11-13T00:00"),
+    ("google", "html/gemini_api_pricing_2026-09-04.html", "2026-09-04T00:00"),
+    ("deepseek", "html/deepseek_pricing_zh-cn_2026-07-17.html", "2026-07-17T00:00"),
+    ("aws_bedrock", "bedrock/aws_price_list_bedrock_subset.json", "2026-10-01T00:00"),
+]
+MARKET = [
+    ("ecb", "fx/eurofxref-hist_2026-10-30.zip", "2026-10-30T18:00"),
+    *OFFICIAL,
+    ("openrouter", "openrouter/openrouter_models_top-weekly_2026-07-17.json", "2026-07-17T18:48"),
+    ("hf_providers", "hf/hf_router_v1_models_fixture_genai-prices_2026-07-30.json", "2026-07-30T00:00"),
+    ("litellm", "litellm/model_prices_2026-07-24.json", "2026-07-24T00:00"),
+    ("models_dev", "models-dev/models_dev_api_2026-05.json.gz", "2026-05-21T00:00"),
+    ("genai_prices", "llm-prices/genai-prices_v2_data_2026-08-21.json", "2026-08-21T00:00"),
+]

@@ -10,16 +10,9 @@ from decimal import Decimal
 import pytest
 
 from llmflation.flows.settings import Settings
-from tests.helpers import openrouter_body, payload, real, ts
+from tests.helpers import OFFICIAL, openrouter_body, payload, real, ts
 from tests.ledger_helpers import query, run_once
 
-OFFICIAL = [
-    ("openai", "html/openai_api_pricing_developers.openai.com_2026-08-21.html", "2026-08-21T00:00"),
-    ("anthropic", "html/anthropic_pricing_2025-11-13.html", "2025-11-13T00:00"),
-    ("google", "html/gemini_api_pricing_2026-09-04.html", "2026-09-04T00:00"),
-    ("deepseek", "html/deepseek_pricing_zh-cn_2026-07-17.html", "2026-07-17T00:00"),
-    ("aws_bedrock", "bedrock/aws_price_list_bedrock_subset.json", "2026-10-01T00:00"),
-]
 OPENROUTER = "openrouter/openrouter_models_top-weekly_2026-07-17.json"
 LITELLM = "litellm/model_prices_2026-07-24.json"
 
