@@ -185,6 +185,7 @@ def test_every_command_is_documented_in_readme() -> None:
     names = sorted(app.commands)
     assert names == [
         "alerts",
+        "cost",
         "import",
         "models",
         "rebuild",
@@ -290,7 +291,7 @@ def test_alerts_commands_and_llmflation_toml_mistakes_print_one_clear_line(wareh
             'error: llmflation.toml: unknown key "alert" (known: alerts, cron, db, hf_authors, hf_census_deadline, '
             "hf_census_memory_mb, hf_census_pages_per_commit, hf_census_workers, hf_page_size, hf_top_downloads, "
             "hf_top_trending, http_backoff, http_deadline, http_max_retry_after, http_retries, http_timeout, "
-            "lock_wait, removal_runs, run_deadline, suspect_ratio)\n",
+            "lock_wait, removal_runs, run_deadline, suspect_ratio, workloads)\n",
         ),
     ]
     for text, expected in cases:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from llmflation.flows.settings import Settings
-from tests.helpers import cli, ts
+from tests.helpers import ROOT, cli, ts
 from tests.ledger_helpers import openrouter_payload, query, run_once
 
 # USD per token, as OpenRouter states them: cache reads cheap at Anthropic and DeepSeek, dear at OpenAI, none at z
@@ -208,3 +208,15 @@ def test_cost_errors(stated: Settings, tmp_path: Path, args: list[str], toml: st
         (tmp_path / "llmflation.toml").write_text(toml)
     done = cli("cost", *args, "--db", str(stated.db), cwd=tmp_path)
     assert (done.returncode, done.stdout, done.stderr) == (1, "", f"error: {message}\n")
+
+
+def test_the_readme_profile_is_one_cost_reads(stated: Settings, tmp_path: Path) -> None:
+    import re
+
+    (block,) = re.findall(r"```toml\n(\[workloads\..*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+    (tmp_path / "llmflation.toml").write_text(block)
+    name = re.match(r"\[workloads\.([a-z-]+)\]", block)[1]
+    done = cli("cost", "--profile", name, "--model", "*-x", "--db", str(stated.db), "-f", "csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    # deepseek: 16M fresh x 0.27 + 60M cached x 0.07 + 4M written at the input price 0.27 + 12M out x 1.1, over 92M
+    assert done.stdout.splitlines()[1].split(",")[4:] == ["22.8", "0.247826", "cache writes at the input price"]
