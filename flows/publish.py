@@ -9,9 +9,10 @@ Prefect event's id is the warehouse event's own.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +29,8 @@ RUN_ARTIFACT = "llmflation-run"
 EVENTS_ARTIFACT = "llmflation-price-events"
 PRICE_CHANGED = "llmflation.price.changed"
 SOURCE_BROKEN = "llmflation.source.broken"
+STORED_WAIT_S = 60.0  # for Prefect's API to hold the events a run emitted
+PAGE = 50  # events read back at a time: the most Prefect's API returns
 LISTED = 200  # price events listed in the artifact; the rest are counted (all are in price_events)
 FIELDS = (
     "event_id, event_type, detected_at, effective_at, provider, model_key, provider_model_id, metric, tier, region, "
@@ -116,6 +119,31 @@ def emit(news: list[dict[str, Any]]) -> None:
             payload=payload,
             id=uuid.UUID(hex=event["event_id"]),
         )
+    if news:
+        stored([uuid.UUID(hex=event["event_id"]) for event in news], min(event["detected_at"] for event in news))
+
+
+def stored(ids: list[uuid.UUID], since: datetime, timeout_s: float = STORED_WAIT_S) -> bool:
+    """Wait until Prefect's API holds the events `ids` (emit_event only queues them, and a server stores what it
+    receives a few seconds later), so that a run's events are kept even when its Prefect server stops with it;
+    False if they are not all there after timeout_s (the run goes on: the warehouse has them all)."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventIDFilter, EventOccurredFilter
+
+    from llmflation.flows.prefect_runs import send_queued_events
+
+    send_queued_events(timeout_s)
+    deadline = time.monotonic() + timeout_s
+    window = EventOccurredFilter(since=since - timedelta(days=1), until=datetime.now(UTC) + timedelta(days=1))
+    with get_client(sync_client=True) as client:
+        for start in range(0, len(ids), PAGE):
+            chunk = ids[start : start + PAGE]
+            wanted = EventFilter(id=EventIDFilter(id=chunk), occurred=window)
+            while client.read_events(filter=wanted, limit=len(chunk)).total < len(chunk):
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.25)
+    return True
 
 
 def _markdown(summary: RunSummary, events: list[dict[str, Any]]) -> str:
