@@ -6,9 +6,7 @@ Import this only after flows.settings.prefect_environment() is in os.environ: it
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
 import os
 import socket
 import subprocess
@@ -30,14 +28,12 @@ from prefect.client.schemas.filters import (
     TaskRunFilterStateType,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.events.worker import EventsWorker
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Crashed
 
 from llmflation.flows import watchdog
 
-STOP_GRACE_S = 30.0  # for the temporary server to write what it holds and stop
 TAG = "llmflation-run"  # then :HOST:PID of the process that runs the flow run
 UNFINISHED = [StateType.PENDING, StateType.RUNNING]
 
@@ -62,29 +58,10 @@ class BoundServer(SubprocessASGIServer):
         return process
 
     def stop(self) -> None:
-        """Send the events still queued in this process, then let the server shut down gracefully: its event
-        persister writes what it holds only then, and Prefect's own stop kills it after 5 s."""
         process = self.server_process
-        if process is not None:
-            send_queued_events()
-            process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):  # then Prefect's stop kills it
-                process.wait(timeout=STOP_GRACE_S)
         super().stop()
         if process is not None:
             watchdog.forget(process.pid)
-
-
-def send_queued_events(timeout_s: float = STOP_GRACE_S) -> None:
-    """Wait until the Prefect events emitted by this process are sent (emit_event only queues them). Prefect's
-    worker warns "Still processing items" while it sends: that is its normal work here, not a problem to show."""
-    worker_log = logging.getLogger(EventsWorker.__name__)
-    level = worker_log.level
-    worker_log.setLevel(logging.ERROR)
-    try:
-        EventsWorker.drain_all(timeout=timeout_s)
-    finally:
-        worker_log.setLevel(level)
 
 
 def start_server() -> None:

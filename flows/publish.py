@@ -9,6 +9,7 @@ Prefect event's id is the warehouse event's own.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
+from prefect.events.worker import EventsWorker
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
@@ -130,9 +132,7 @@ def stored(ids: list[uuid.UUID], since: datetime, timeout_s: float = STORED_WAIT
     from prefect.client.orchestration import get_client
     from prefect.events.filters import EventFilter, EventIDFilter, EventOccurredFilter
 
-    from llmflation.flows.prefect_runs import send_queued_events
-
-    send_queued_events(timeout_s)
+    _send_queued_events(timeout_s)
     deadline = time.monotonic() + timeout_s
     window = EventOccurredFilter(since=since - timedelta(days=1), until=datetime.now(UTC) + timedelta(days=1))
     with get_client(sync_client=True) as client:
@@ -144,6 +144,18 @@ def stored(ids: list[uuid.UUID], since: datetime, timeout_s: float = STORED_WAIT
                     return False
                 time.sleep(0.25)
     return True
+
+
+def _send_queued_events(timeout_s: float) -> None:
+    """Wait until the Prefect events emitted by this process are sent. Prefect's worker warns "Still processing
+    items" while it sends: that is its normal work here, not a problem to show."""
+    worker_log = logging.getLogger(EventsWorker.__name__)
+    level = worker_log.level
+    worker_log.setLevel(logging.ERROR)
+    try:
+        EventsWorker.drain_all(timeout=timeout_s)
+    finally:
+        worker_log.setLevel(level)
 
 
 def _markdown(summary: RunSummary, events: list[dict[str, Any]]) -> str:
