@@ -272,7 +272,7 @@ def import_prices(
 
     settings = Settings.from_env(db=db)
     dated = parse_timestamp(as_of) if as_of else None
-    start, end = (parse_timestamp(t) if t else None for t in (since, until))
+    start, end = (parse_timestamp(t, option) if t else None for t, option in ((since, "--since"), (until, "--until")))
     try:
         chosen = backfill.choose(backfill.documents(source, paths, repo, in_repo, dated), start, end)
         with interrupts.handled(f"the import of {source} prices"):
@@ -350,6 +350,23 @@ def report(out: Path, db: Path | None) -> None:
 
     written = reporting.write(Settings.from_env(db=db).db, out)
     click.echo(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command("export")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--since", default=None, help="Leave months and census days before this date as they are (2026-11-01).")
+@db_option
+def export_(directory: Path, since: str | None, db: Path | None) -> None:
+    """Write the public views, and the census as of each day, as Parquet (Hive partitions source/year/month) with a
+    manifest of every file's rows and sha256, for DuckDB, Polars, pyarrow, Spark or Trino; files whose rows did not
+    change are left as they are."""
+    from llmflation.flows import export as exporting
+    from llmflation.flows.progress import progress_bar
+
+    first = parse_timestamp(since, "--since").date() if since else None
+    with progress_bar("export", unit="datasets", total=len(exporting.public_views()) + 1) as advance:
+        summary = exporting.export(Settings.from_env(db=db).db, directory, first, on_dataset=lambda _: advance())
+    click.echo(summary.line())
 
 
 @app.command()
@@ -494,12 +511,12 @@ def alerts_retry(db: Path | None) -> None:
     sys.exit(0 if all(result.sent for result in results) else 1)
 
 
-def parse_timestamp(text: str) -> datetime:
+def parse_timestamp(text: str, option: str = "--as-of") -> datetime:
     """ISO 8601 date or timestamp; a value without a zone is taken as UTC."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise UserError(f"--as-of {text!r} is not an ISO 8601 timestamp (for example 2025-12-29T18:00:00Z)") from exc
+        raise UserError(f"{option} {text!r} is not an ISO 8601 timestamp (for example 2025-12-29T18:00:00Z)") from exc
     return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
 
 

@@ -132,6 +132,10 @@ def _track_prices(sources: list[str] | None, as_of: datetime | None, db: str | N
         else:
             logger.warning("alerts to %s: %d event(s) not sent (%s); kept for retry", *_failed(delivery))
     publish.publish_run(settings, summary)
+    if settings.export_dir and summary.status != "failed":
+        from llmflation.flows import export
+
+        logger.info("%s", export.export(settings.db, settings.export_dir).line())
     if summary.status == "failed":
         raise RuntimeError(f"every source failed: {'; '.join(o.error or o.status for o in summary.outcomes)}")
     return publish.final_state(summary)

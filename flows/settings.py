@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     hf_census_workers: int = Field(2, ge=1)  # processes that archive, decode and stage census pages
     # a secret: never in repr, logs or the warehouse; HF_TOKEN, the Hub's own name for it
     hf_token: str | None = Field(None, repr=False, validation_alias=AliasChoices("hf_token", "HF_TOKEN"))
+    export_dir: Path | None = None  # where a price run brings `llmflation export` up to date after it; None: no export
     config_path: Path | None = None  # llmflation.toml; None: no file, the built-in alert rule
     alerts: dict[str, Any] = Field(default_factory=dict, repr=False)  # [alerts], validated by alert_config()
     workloads: dict[str, Any] = Field(default_factory=dict, repr=False)  # [workloads.NAME], validated by workload()

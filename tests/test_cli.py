@@ -116,7 +116,8 @@ def test_settings_take_the_environment_then_llmflation_toml_then_defaults(tmp_pa
     config.write_text('hf_token = "hf_x"\n')  # a secret: from the environment only
     with pytest.raises(ConfigError) as refused:
         Settings.from_env(environ={"LLMFLATION_CONFIG": str(config)})
-    assert str(refused.value).startswith(f'{config}: unknown key "hf_token" (known: alerts, cron, db, hf_authors, ')
+    known = "alerts, cron, db, export_dir, hf_authors, "
+    assert str(refused.value).startswith(f'{config}: unknown key "hf_token" (known: {known}')
     config.write_text('http_timeout = "soon"\n')
     with pytest.raises(ConfigError) as refused:
         Settings.from_env(environ={"LLMFLATION_CONFIG": str(config)})
@@ -186,6 +187,7 @@ def test_every_command_is_documented_in_readme() -> None:
     assert names == [
         "alerts",
         "cost",
+        "export",
         "import",
         "models",
         "rebuild",
@@ -288,10 +290,10 @@ def test_alerts_commands_and_llmflation_toml_mistakes_print_one_clear_line(wareh
         ("[alerts\n", "error: llmflation.toml: Expected ']' at the end of a table declaration (at line 1, column 8)\n"),
         (
             "[alert]\nbackoff_minutes = 1\n",
-            'error: llmflation.toml: unknown key "alert" (known: alerts, cron, db, hf_authors, hf_census_deadline, '
-            "hf_census_memory_mb, hf_census_pages_per_commit, hf_census_workers, hf_page_size, hf_top_downloads, "
-            "hf_top_trending, http_backoff, http_deadline, http_max_retry_after, http_retries, http_timeout, "
-            "lock_wait, removal_runs, run_deadline, suspect_ratio, workloads)\n",
+            'error: llmflation.toml: unknown key "alert" (known: alerts, cron, db, export_dir, hf_authors, '
+            "hf_census_deadline, hf_census_memory_mb, hf_census_pages_per_commit, hf_census_workers, hf_page_size, "
+            "hf_top_downloads, hf_top_trending, http_backoff, http_deadline, http_max_retry_after, http_retries, "
+            "http_timeout, lock_wait, removal_runs, run_deadline, suspect_ratio, workloads)\n",
         ),
     ]
     for text, expected in cases:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
+from llmflation.flows import export
 from llmflation.flows.pipeline import run_prices
 from llmflation.flows.settings import Settings
 from tests.helpers import ROOT, TricklingServer, cli, openrouter_body, real, ts
@@ -28,7 +30,11 @@ def test_first_runs_replay_cleanly_through_prefect(httpserver: HTTPServer, tmp_p
     ]
     home = tmp_path / "home"
     home.mkdir()
-    env = {"HOME": str(home), "LLMFLATION_OPENROUTER_URL": httpserver.url_for("/api/v1/models")}
+    env = {
+        "HOME": str(home),
+        "LLMFLATION_OPENROUTER_URL": httpserver.url_for("/api/v1/models"),
+        "LLMFLATION_EXPORT_DIR": str(tmp_path / "export"),  # each run brings the export up to date after it
+    }
     for name, as_of in snapshots:
         httpserver.clear()
         httpserver.expect_request("/api/v1/models").respond_with_data(openrouter_body(real(name)))
@@ -39,6 +45,7 @@ def test_first_runs_replay_cleanly_through_prefect(httpserver: HTTPServer, tmp_p
         assert done.returncode == 0, output
         assert not [word for word in NOISE if word in output], output
         assert "openrouter: ok" in output and f"as of {as_of[:10]}" in output
+        assert f"to {tmp_path / 'export'}: " in output
     # Prefect's state lives in llmflation's data folder, never in ~/.prefect
     assert (tmp_path / "data" / "prefect").is_dir()
     assert not (home / ".prefect").exists()
@@ -60,6 +67,9 @@ def test_first_runs_replay_cleanly_through_prefect(httpserver: HTTPServer, tmp_p
     sql = f"SELECT {columns} FROM price_segments ORDER BY ALL"
     assert query(via_cli, sql) == query(direct, sql)
     assert len(query(via_cli, sql)) > 1000
+    manifest = json.loads((tmp_path / "export" / "manifest.json").read_text())
+    assert manifest["datasets"]["price_history"]["rows"] == query(via_cli, "SELECT count(*) FROM price_history")[0][0]
+    assert export.verify(tmp_path / "export") == []
 
 
 def test_secrets_appear_in_no_log_line_no_output_and_no_file(httpserver: HTTPServer, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
--- Two sources pricing the same offer differently at overlapping times. Public contract.
+-- Two sources pricing the same offer differently at overlapping times (price_disagreements, at the end).
 -- "The same offer": same comparable provider, model_key, metric and tier, and the same region (or one side not
 -- region-specific). A reseller that passes a model maker's price through (OpenRouter) is compared with the maker
 -- (openrouter's anthropic/claude-opus-4.1 with anthropic's). Prices compare exactly, in their own currency: a
@@ -55,5 +55,6 @@ JOIN po b
  AND a.free = b.free
 WHERE a.price_per_mtok <> b.price_per_mtok;
 
+-- Two sources pricing the same offer differently at overlapping times. Public contract.
 CREATE OR REPLACE VIEW price_disagreements AS
 SELECT * FROM price_disagreements_in(false);
