@@ -1,15 +1,20 @@
 """`llmflation report` in headless Chromium (Debian's chromium and chromedriver): one self-contained file that loads
-with no console error, draws every chart, and leaves a screenshot at build/report.png."""
+with no console error, draws every chart with data, states price_decline()'s rates, sorts and filters its events, and
+leaves screenshots of the top of the page and of each section in build/."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from pytest_httpserver import HTTPServer
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from llmflation.flows import report
 from llmflation.flows.hub import import_files
@@ -17,7 +22,7 @@ from llmflation.flows.pipeline import run_prices
 from llmflation.flows.settings import Settings
 from tests.helpers import ROOT, openrouter_body, real, ts
 
-SCREENSHOT = ROOT / "build" / "report.png"
+SHOTS = ROOT / "build"
 
 
 def _browser():
@@ -63,30 +68,104 @@ def test_the_report_renders_in_chromium_with_its_charts_and_no_console_error(
 ) -> None:
     out = report.write(warehouse.db, tmp_path / "report.html")
     document = out.read_text()
-    assert not re.search(r"<script[^>]+src=|<link[^>]+href=['\"]https?:", document)  # nothing fetched: works offline
+    assert not re.search(r"<script[^>]+src=|<link[^>]+href=|https?://[^\s\"']*\.(js|css)\b", document)  # offline
+    con = duckdb.connect(str(warehouse.db), read_only=True)
     driver = _browser()
     try:
         driver.get(out.as_uri())
-        from selenium.webdriver.support.ui import WebDriverWait
-
         WebDriverWait(driver, 60).until(
             lambda d: d.execute_script("return document.querySelectorAll('.js-plotly-plot .main-svg').length") > 0
         )
+        # every chart is drawn, with data
         charts = driver.execute_script(
-            "return Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => "
-            "p.querySelectorAll('.scatterlayer .trace, .barlayer .trace').length)"
+            "return Array.from(document.querySelectorAll('section.chart')).map(s => [s.id, "
+            "s.querySelector('.js-plotly-plot').data.filter(t => t.x && t.x.length).length])"
         )
-        assert len(charts) == report.CHART_COUNT
-        assert charts[0] >= 2, "price at constant capability: a line per capability threshold with data"
-        assert charts[2] >= 3, "open-family adoption: a line per family"
-        tables = driver.execute_script("return document.querySelectorAll('section table').length")
-        assert tables == 2  # the last 30 days of events and the freshness per source
-        height = driver.execute_script("return document.body.scrollHeight")
-        driver.set_window_size(1280, min(int(height) + 100, 8000))
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        driver.save_screenshot(str(SCREENSHOT))
+        assert [key for key, _ in charts] == ["capability", "price-vs-capability", "open-vs-closed", "adoption"]
+        assert all(traces > 0 for _, traces in charts), charts
+        # the headline rates are price_decline()'s, by both methods, with the query that gives them
+        for key, _, bench, threshold, w_in, w_out in report.CAPABILITY_SERIES:
+            cell = driver.find_element(By.CSS_SELECTOR, f"#rates tr[data-rate='{key}']")
+            sql = report.decline_sql(bench, threshold, w_in, w_out)
+            ((points, decline, r2),) = con.execute(f"SELECT points, decline_per_year, r2 FROM ({sql})").fetchall()
+            assert int(cell.get_attribute("data-points")) == points
+            if key in ("a16z", "epoch"):
+                assert points >= 2 and float(cell.get_attribute("data-decline")) == decline
+                assert float(cell.get_attribute("data-r2")) == r2
+            assert sql in document.replace("&#39;", "'")
+        ratios = {
+            row.get_attribute("data-class"): row.get_attribute("data-ratio")
+            for row in driver.find_elements(By.CSS_SELECTOR, "#ratios tr[data-class]")
+        }
+        expected = con.execute(f"SELECT class, closed_to_open_ratio FROM ({report.RATIO_SQL})").fetchall()
+        assert ratios == {klass: str(ratio) for klass, ratio in expected} and ratios
+        # every chart's data downloads as CSV: the rows it was drawn from
+        for link in driver.find_elements(By.CSS_SELECTOR, "section.chart a.csv"):
+            text = base64.b64decode(link.get_attribute("href").split(",", 1)[1]).decode()
+            assert len(text.splitlines()) > 1, link.get_attribute("download")
+        _check_the_events_table(driver, con)
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         assert not errors, errors
+        _screenshots(driver)
     finally:
         driver.quit()
-    assert SCREENSHOT.stat().st_size > 20_000
+        con.close()
+    assert (SHOTS / "report-top.png").stat().st_size > 20_000
+
+
+def _check_the_events_table(driver, con: duckdb.DuckDBPyConnection) -> None:
+    """The events table holds the news events (no baseline), marks implausible ones, sorts and filters."""
+    news, implausible = con.execute("SELECT count(*), count_if(NOT plausible) FROM price_events WHERE news").fetchall()[
+        0
+    ]
+    rows = driver.find_elements(By.CSS_SELECTOR, "#event-table tbody tr")
+    assert len(rows) == min(news, report.EVENT_ROWS) > 0
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#event-table tbody tr.implausible")) == implausible
+
+    def column(index: int) -> list[str]:
+        return driver.execute_script(
+            "return Array.from(document.querySelectorAll('#event-table tbody tr'))"
+            f".filter(r => r.style.display !== 'none').map(r => r.cells[{index}].textContent.trim())"
+        )
+
+    change = driver.find_element(By.CSS_SELECTOR, "#event-table thead th:nth-child(10)")
+    change.click()
+    values = [float(v) for v in column(9) if v]
+    assert values == sorted(values) and len(values) > 1 and values[0] < values[-1]
+    change.click()
+    values = [float(v) for v in column(9) if v]
+    assert values == sorted(values, reverse=True)
+    driver.find_element(By.CSS_SELECTOR, "#event-table thead th:nth-child(5)").click()
+    assert column(4) == sorted(column(4)) and len(set(column(4))) > 1
+    # filter by text and by type
+    provider, count = con.execute(
+        "SELECT provider, count(*) FROM price_events WHERE news GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
+    ).fetchall()[0]
+    other = con.execute("SELECT count(*) FROM price_events WHERE news AND provider <> ?", [provider]).fetchall()[0][0]
+    box = driver.find_element(By.ID, "event-filter")
+    box.send_keys("no such model anywhere")
+    assert column(0) == []
+    box.clear()
+    box.send_keys(provider)
+    shown = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#event-table tbody tr'))"
+        ".filter(r => r.style.display !== 'none').map(r => r.textContent.toLowerCase())"
+    )
+    assert all(provider.lower() in text for text in shown)
+    assert len(shown) >= count and (other == 0 or len(shown) < len(rows))
+    box.clear()
+    box.send_keys(" ")  # an input event with no words: every row again
+    Select(driver.find_element(By.ID, "event-type")).select_by_visible_text("price_cut")
+    cuts = con.execute("SELECT count(*) FROM price_events WHERE news AND event_type = 'price_cut'").fetchall()[0][0]
+    assert len(column(2)) == cuts > 0 and set(column(2)) == {"price_cut"}
+    assert driver.find_element(By.ID, "event-count").text == f"{cuts} of {len(rows)} events"
+
+
+def _screenshots(driver) -> None:
+    """The top of the page, then each section, in build/."""
+    SHOTS.mkdir(exist_ok=True)
+    driver.execute_script("window.scrollTo(0, 0)")
+    driver.save_screenshot(str(SHOTS / "report-top.png"))
+    for section in driver.find_elements(By.CSS_SELECTOR, "body > section"):
+        driver.execute_script("arguments[0].scrollIntoView()", section)
+        section.screenshot(str(SHOTS / f"report-{section.get_attribute('id')}.png"))

@@ -50,7 +50,8 @@ ORDER BY month;
 -- How fast the price of a capability falls: a log-linear fit of the monthly cheapest blended price at or above the
 -- threshold between two months (inclusive). decline_per_year = exp(-slope), so 10 means ten times cheaper a year;
 -- total_factor is first / last price; points are months; spread is the standard deviation of the fit's residuals
--- in natural-log units, and r2 its coefficient of determination.
+-- in natural-log units, and r2 its coefficient of determination; fit_first_price and fit_last_price are the fitted
+-- line's prices at the first and last month (a straight line between them on a log scale).
 --   SELECT * FROM price_decline('mmlu', 42, 1, 1, DATE '2021-11-01', DATE '2024-11-01'). Public contract.
 CREATE OR REPLACE MACRO price_decline(benchmark_name, min_score, input_parts, output_parts, from_month, to_month) AS TABLE
 WITH points AS (
@@ -62,11 +63,13 @@ WITH points AS (
 fit AS (
     SELECT regr_slope(y, t) AS slope, regr_intercept(y, t) AS intercept, regr_r2(y, t) AS r2, count(*) AS points,
            min(month) AS first_month, max(month) AS last_month,
-           arg_min(price, month) AS first_price, arg_max(price, month) AS last_price
+           arg_min(price, month) AS first_price, arg_max(price, month) AS last_price, min(t) AS first_t,
+           max(t) AS last_t
     FROM points
 )
 SELECT benchmark_name AS benchmark, min_score AS threshold, input_parts || ':' || output_parts AS blend, f.points, f.first_month, f.last_month,
        f.first_price, f.last_price, f.first_price / f.last_price AS total_factor,
        exp(-f.slope) AS decline_per_year, f.r2,
-       (SELECT stddev_samp(y - (f.intercept + f.slope * t)) FROM points) AS spread
+       (SELECT stddev_samp(y - (f.intercept + f.slope * t)) FROM points) AS spread,
+       exp(f.intercept + f.slope * f.first_t) AS fit_first_price, exp(f.intercept + f.slope * f.last_t) AS fit_last_price
 FROM fit f;
