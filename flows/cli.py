@@ -344,8 +344,9 @@ def verify(repair: bool, db: Path | None) -> None:
 )
 @db_option
 def report(out: Path, db: Path | None) -> None:
-    """Write one self-contained HTML report (charts work offline): price at constant capability, open versus
-    closed, the last 30 days of price events, open-family adoption, and each source's freshness."""
+    """Write one self-contained HTML report (works offline): headline rates of the price decline, price at
+    constant capability, price versus capability, open versus closed, adoption, price events to sort and filter,
+    methodology, and each source's freshness; every chart's data downloads as CSV."""
     from llmflation.flows import report as reporting
 
     written = reporting.write(Settings.from_env(db=db).db, out)
