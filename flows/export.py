@@ -187,10 +187,9 @@ def _export_census(
             continue
         if since and day < since:
             continue
-        con.execute(f"CREATE OR REPLACE TEMP TABLE export_rows AS SELECT * FROM census_as_of(DATE '{day.isoformat()}')")
         partition = {"year": day.year, "month": day.month, "day": day.isoformat()}
-        files.append(_write_file(con, out / CENSUS, partition, "*", "", summary))
-        con.execute("DROP TABLE export_rows")
+        rows = f"SELECT * FROM census_as_of(DATE '{day.isoformat()}') ORDER BY repo_id"  # read once, as it is written
+        files.append(_write_file(con, out / CENSUS, partition, rows, summary))
     columns = con.execute("DESCRIBE SELECT * FROM census_as_of(DATE '2000-01-01')").fetchall()
     return {
         "description": "Every model of the full-Hub census as it stood on each complete census day "
@@ -218,7 +217,8 @@ def _write_partitions(
     if not partitions:
         if not schema_only:
             return []
-        return [_write_file(con, folder, {}, ", ".join(_ident(column) for column in columns), "", summary)]
+        every = ", ".join(_ident(column) for column in columns)
+        return [_write_file(con, folder, {}, f"SELECT {every} FROM export_rows ORDER BY ALL", summary)]
     select = ", ".join(_ident(column) for column in columns if column not in keys)
     files = []
     for values in partitions:
@@ -227,7 +227,8 @@ def _write_partitions(
             f"{_ident(key)} IS NULL" if value is None else f"{_ident(key)} = {_literal(value)}"
             for key, value in partition.items()
         )
-        files.append(_write_file(con, folder, partition, select, f" WHERE {condition}", summary))
+        rows = f"SELECT {select} FROM export_rows WHERE {condition} ORDER BY ALL"
+        files.append(_write_file(con, folder, partition, rows, summary))
     return files
 
 
@@ -235,20 +236,17 @@ def _write_file(
     con: duckdb.DuckDBPyConnection,
     folder: Path,
     partition: dict[str, Any],
-    select: str,
-    where: str,
+    rows: str,
     summary: Summary,
 ) -> dict[str, Any]:
-    """Write one partition's rows (ordered, so the same rows give the same bytes); keep the file there if equal."""
+    """Write one partition's rows (a query with an ORDER BY, so the same rows give the same bytes); keep the file
+    there if it holds the same bytes."""
     target = folder.joinpath(*(f"{key}={_path_value(value)}" for key, value in partition.items()), "data.parquet")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(".data.parquet.partial")
     path_sql = str(partial).replace("'", "''")
-    con.execute(
-        f"COPY (SELECT {select} FROM export_rows{where} ORDER BY ALL) TO '{path_sql}' "
-        "(FORMAT parquet, COMPRESSION zstd)"
-    )
-    rows = con.execute(f"SELECT count(*) FROM export_rows{where}").fetchall()[0][0]
+    con.execute(f"COPY ({rows}) TO '{path_sql}' (FORMAT parquet, COMPRESSION zstd)")
+    count = con.execute(f"SELECT count(*) FROM read_parquet('{path_sql}')").fetchall()[0][0]  # from its footer
     digest = _sha256(partial)
     path = target.relative_to(folder.parent).as_posix()
     if target.exists() and _sha256(target) == digest:
@@ -260,7 +258,7 @@ def _write_file(
     return {
         "path": path,
         "partition": {key: _json_value(value) for key, value in partition.items()},
-        "rows": rows,
+        "rows": count,
         "bytes": target.stat().st_size,
         "sha256": digest,
     }
