@@ -382,7 +382,8 @@ GROUP BY provider ORDER BY cuts + increases DESC, provider"""
 MOVES_SQL = """
 SELECT strftime(effective_at, '%Y-%m-%d') AS effective, event_type, provider,
        coalesce(provider_model_id, model_key) AS model, metric, tier,
-       CAST(round(old_usd_per_mtok, 6) AS DOUBLE) AS old_usd, CAST(round(new_usd_per_mtok, 6) AS DOUBLE) AS new_usd, round(pct_change, 1) AS pct
+       CAST(round(old_usd_per_mtok, 6) AS DOUBLE) AS old_usd,
+       CAST(round(new_usd_per_mtok, 6) AS DOUBLE) AS new_usd, round(pct_change, 1) AS pct
 FROM price_events
 WHERE news AND plausible AND event_type IN ('price_cut', 'price_increase') AND old_usd_per_mtok > 0
   AND new_usd_per_mtok > 0
@@ -390,7 +391,8 @@ ORDER BY abs(ln(new_usd_per_mtok / old_usd_per_mtok)) DESC, effective_at DESC, p
 EVENTS_SQL = """
 SELECT strftime(effective_at, '%Y-%m-%d') AS effective, strftime(detected_at, '%Y-%m-%d') AS detected, event_type,
        provider, coalesce(provider_model_id, model_key) AS model, metric, tier,
-       CAST(round(old_usd_per_mtok, 6) AS DOUBLE) AS old_usd, CAST(round(new_usd_per_mtok, 6) AS DOUBLE) AS new_usd, round(pct_change, 1) AS pct,
+       CAST(round(old_usd_per_mtok, 6) AS DOUBLE) AS old_usd,
+       CAST(round(new_usd_per_mtok, 6) AS DOUBLE) AS new_usd, round(pct_change, 1) AS pct,
        source, plausible
 FROM price_events WHERE news
 ORDER BY effective_at DESC, detected_at DESC, provider, model, metric, tier LIMIT ?"""
