@@ -204,16 +204,6 @@ def parse_source_list(text: str | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def data_list(source: str, payload: Payload, body: Any) -> list[Any]:
-    """The non-empty "data" list of models of an OpenAI-style /models body, or a ParseError saying what is wrong."""
-    models = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(models, list):
-        raise ParseError(source, payload.url, 'no "data" list of models', payload.content)
-    if not models:
-        raise ParseError(source, payload.url, 'the "data" list is empty', payload.content)
-    return models
-
-
 def json_body(source: str, payload: Payload) -> Any:
     """The payload decoded as JSON, or a ParseError naming the source, the URL and the payload's start."""
     try:

@@ -56,7 +56,7 @@ def fetch_source(
     fetch = getattr(module, "fetch", None)
     url = settings.url_for(name)
     if fetch is not None:
-        return list(fetch(session, url, timeout=settings.http_timeout))
+        return list(fetch(session, url, timeout=settings.http_timeout, **settings.source_options.get(name, {})))
     return [http.fetch(session, name, url, timeout=settings.http_timeout)]
 
 

@@ -43,7 +43,7 @@ DEFAULT_HF_AUTHORS = (
 CONFIG_FILE = "llmflation.toml"
 # fields no single LLMFLATION_<FIELD> variable sets: one variable per source's URL, the file found before it is read,
 # and alerts from llmflation.toml alone
-NOT_FROM_ENV = ("source_urls", "config_path", "alerts", "workloads")
+NOT_FROM_ENV = ("source_urls", "source_options", "config_path", "alerts", "workloads")
 
 
 class Settings(BaseSettings):
@@ -54,6 +54,8 @@ class Settings(BaseSettings):
 
     db: Annotated[Path, AfterValidator(Path.expanduser)] = DEFAULT_DB
     source_urls: dict[str, str] = Field(default_factory=dict)  # LLMFLATION_<SOURCE>_URL, by source
+    # LLMFLATION_<SOURCE>_<KEY> for the settings a source module declares (SETTINGS), by source; may hold secrets
+    source_options: dict[str, dict[str, str]] = Field(default_factory=dict, repr=False)
     http_timeout: float = Field(30.0, ge=0)
     http_retries: int = Field(3, ge=0)
     http_backoff: float = Field(1.0, ge=0)
@@ -115,7 +117,12 @@ class Settings(BaseSettings):
         config = _config_path(env)
         variables = {name: f"LLMFLATION_{name.upper()}_URL" for name in [*source_names(), *ADOPTION_SOURCES]}
         urls = {name: env[variable] for name, variable in variables.items() if env.get(variable)}
-        explicit = {"config_path": config, "source_urls": urls, **({"db": db} if db else {})}
+        explicit = {
+            "config_path": config,
+            "source_urls": urls,
+            "source_options": _source_options(env),
+            **({"db": db} if db else {}),
+        }
         try:
             return cls(**{**_toml(cls, config), **_Environment(cls, env)(), **explicit})
         except ValidationError as exc:
@@ -194,11 +201,34 @@ def _toml(settings_cls: type[Settings], path: Path | None) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text ({where}); save it as UTF-8") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    known = sorted(set(settings_cls.model_fields) - {"source_urls", "config_path", "hf_token"})
+    known = sorted(set(settings_cls.model_fields) - {"source_urls", "source_options", "config_path", "hf_token"})
     for key in values:
         if key not in known:
             raise ConfigError(f'{path}: unknown key "{key}" (known: {", ".join(known)})')
     return values
+
+
+def _source_options(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """LLMFLATION_<SOURCE>_<KEY> (the URL aside) for each key the source's module declares in SETTINGS; a key it
+    does not declare stops the command, naming the ones it has. Only the modules of the sources named are read."""
+    from llmflation.extractors.base import source_module
+
+    names = sorted(source_names(), key=len, reverse=True)  # aws_bedrock before a source named aws
+    found: dict[str, dict[str, str]] = {}
+    for variable, value in env.items():
+        rest = variable.lower().removeprefix("llmflation_")
+        if not value or rest == variable.lower() or rest.endswith("_url"):
+            continue
+        name = next((name for name in names if rest.startswith(f"{name}_")), None)
+        if name is None:
+            continue
+        key = rest.removeprefix(f"{name}_")
+        declared = getattr(source_module(name), "SETTINGS", {})
+        if key not in declared:
+            keys = ", ".join(f"LLMFLATION_{name.upper()}_{k.upper()}" for k in ["url", *declared])
+            raise ConfigError(f"{variable}: the source {name} has no setting {key!r} (it reads {keys})")
+        found.setdefault(name, {})[key] = value
+    return found
 
 
 def _config_path(env: Mapping[str, str]) -> Path | None:

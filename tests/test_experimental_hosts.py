@@ -6,14 +6,11 @@ tests pin the parsers' reading of that shape, not the live pages.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from types import ModuleType
 
 import pytest
-from pytest_httpserver import HTTPServer
 
-from llmflation.extractors import http
 from llmflation.extractors.errors import ParseError
 from llmflation.extractors.sources import deepinfra, fireworks, groq, mistral, together
 from llmflation.warehouse.models import validate_rows
@@ -108,16 +105,6 @@ def test_mistral_reads_the_sale_price_and_ignores_unit_priced_sections() -> None
     rows = _parse(mistral)
     assert rows[("mistral-large-3", "output", "standard")] == Decimal("1.5")  # list price $6 struck through
     assert not any(key[0].startswith(("ocr", "voxtral")) for key in rows)
-
-
-def test_together_fetch_sends_a_key_only_when_given(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/v1/models").respond_with_data(json.dumps([]), content_type="application/json")
-    url = httpserver.url_for("/v1/models")
-    together.fetch(http.make_session(retries=0), url, timeout=5)
-    together.fetch(http.make_session(retries=0), url, timeout=5, api_key="k-123")
-    (first, _), (second, _) = httpserver.log
-    assert "Authorization" not in first.headers
-    assert second.headers["Authorization"] == "Bearer k-123"
 
 
 def test_mistral_table_without_a_header_row_uses_the_documented_column_order() -> None:

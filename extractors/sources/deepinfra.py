@@ -10,11 +10,8 @@ https://deepinfra.com/docs/advanced/openai_api. No real capture has been tested 
 
 from __future__ import annotations
 
-from typing import Any
-
-from llmflation.extractors.base import ParseResult, Payload, json_body
-from llmflation.extractors.errors import ParseError
-from llmflation.extractors.identity import model_key
+from llmflation.extractors.base import ParseResult, Payload
+from llmflation.extractors.sources import _model_list
 
 NAME = "deepinfra"
 URL = "https://api.deepinfra.com/v1/openai/models"
@@ -33,37 +30,17 @@ FIELDS = {"input_tokens": "input", "output_tokens": "output", "cache_read_tokens
 
 def parse(payload: Payload) -> ParseResult:
     """Parse the body of GET /v1/openai/models."""
-    body = json_body(NAME, payload)
-    models = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(models, list) or not models:
-        raise ParseError(NAME, payload.url, 'no non-empty "data" list of models', payload.content)
-    result = ParseResult(items=len(models))
-    for model in models:
-        _parse_model(model, result)
-    return result.require_rows(NAME, payload, f"{len(models)} models")
+    return _model_list.parse_prices(
+        NAME,
+        payload,
+        provider=PROVIDER,
+        fields=FIELDS,
+        pricing_of=_pricing,
+        no_pricing="model without metadata.pricing",
+        zero_reason="zero: free or not charged separately",
+    )
 
 
-def _parse_model(model: Any, result: ParseResult) -> None:
-    model_id = model.get("id") if isinstance(model, dict) else None
-    if not isinstance(model_id, str) or not model_id.strip():
-        result.rejects.append((str(model)[:80], "model without an id"))
-        return
-    metadata = model.get("metadata")
-    pricing = metadata.get("pricing") if isinstance(metadata, dict) else None
-    if not isinstance(pricing, dict):
-        result.skipped["model without metadata.pricing"] += 1
-        return
-    for field_name, value in pricing.items():
-        if field_name not in FIELDS:
-            result.skipped[f"unknown pricing field {field_name}"] += 1
-            continue
-        amount = result.amount(model_id, field_name, value, zero_reason="zero: free or not charged separately")
-        if amount is None:
-            continue
-        result.add(
-            provider=PROVIDER,
-            provider_model_id=model_id,
-            model_key=model_key(PROVIDER, model_id),
-            metric=FIELDS[field_name],
-            amount=amount,
-        )
+def _pricing(model: dict) -> object:
+    metadata = model.get("metadata")  # may be null
+    return metadata.get("pricing") if isinstance(metadata, dict) else None

@@ -12,8 +12,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from llmflation.extractors.base import ParseResult, Payload, data_list, json_body
+from llmflation.extractors.base import ParseResult, Payload
 from llmflation.extractors.identity import hf_router_provider_slug, model_key
+from llmflation.extractors.sources import _model_list
 from llmflation.extractors.units import PriceValueError, per_mtok
 
 NAME = "hf_providers"
@@ -44,8 +45,7 @@ HUB_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 def parse(payload: Payload) -> ParseResult:
     """Parse the body of GET /v1/models."""
-    body = json_body(NAME, payload)
-    models = data_list(NAME, payload, body)
+    models = _model_list.models(NAME, payload)
     result = ParseResult(items=len(models))
     for model in models:
         _parse_model(model, result)

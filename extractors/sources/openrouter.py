@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmflation.extractors.base import ParseResult, Payload, data_list, json_body, tier_name, token_count_label
+from llmflation.extractors.base import ParseResult, Payload, tier_name, token_count_label
 from llmflation.extractors.identity import model_key, strip_variant
+from llmflation.extractors.sources import _model_list
 from llmflation.extractors.units import PriceValueError, per_mtok, to_decimal
 
 NAME = "openrouter"
@@ -37,10 +38,7 @@ ZERO_IS_PRICE = {"prompt", "completion"}
 
 def parse(payload: Payload) -> ParseResult:
     """Parse the body of GET /api/v1/models."""
-    body = json_body(NAME, payload)
-    if isinstance(body, dict) and "data" not in body and isinstance(body.get("body"), dict):
-        body = body["body"]  # a saved response wrapped as {fetched_at, url, body: {...}} by a collector
-    models = data_list(NAME, payload, body)
+    models = _model_list.models(NAME, payload)
     result = ParseResult(items=len(models))
     for model in models:
         _parse_model(model, result)

@@ -4,18 +4,17 @@ Format learned from the API reference https://docs.together.ai/reference/models 
 JSON array of {id, object, created, type, display_name, organization, link, license, context_length,
 pricing: {hourly, input, output, base, finetune}}) and from client types in public code (e.g. a TypeScript
 `Together.ModelPricing {hourly, input, output, base, finetune}`). The endpoint needs an API key
-(`Authorization: Bearer $TOGETHER_API_KEY`); fetch() adds the header only when its caller passes `api_key`,
-since sources read no configuration themselves. The public https://www.together.ai/pricing page was not
-used: no documented shape for it was found. No real capture has been tested yet: EXPERIMENTAL.
+(`Authorization: Bearer ...`): the setting `api_key` (LLMFLATION_TOGETHER_API_KEY), handed to fetch(). The
+public https://www.together.ai/pricing page was not used: no documented shape for it was found. No real capture
+has been tested yet: EXPERIMENTAL.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from llmflation.extractors.base import ParseResult, Payload, json_body
-from llmflation.extractors.errors import ParseError
-from llmflation.extractors.identity import model_key
+from llmflation.extractors.base import ParseResult, Payload
+from llmflation.extractors.sources import _model_list
 
 if TYPE_CHECKING:
     import requests
@@ -32,6 +31,9 @@ EXPERIMENTAL = (
     "LiteLLM and models.dev price it)"
 )
 
+# Settings this source reads, as LLMFLATION_TOGETHER_<KEY>, handed to fetch() by name.
+SETTINGS = {"api_key": "a Together API key, sent as Authorization: Bearer (a secret: never logged or stored)"}
+
 # pricing field -> metric; values are USD per 1M tokens.
 FIELDS = {"input": "input", "output": "output"}
 # Documented fields that are not per-token serving prices.
@@ -43,48 +45,25 @@ NOT_TOKEN = {
 
 
 def fetch(session: requests.Session, url: str, *, timeout: float, api_key: str | None = None) -> list[Payload]:
-    """GET the model list; the key is the caller's to give (none: the API answers 401)."""
+    """GET the model list with the API key; without one nothing is asked (the API would answer 401)."""
     from llmflation.extractors import http
+    from llmflation.extractors.errors import FetchError
 
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
-    return [http.fetch(session, NAME, url, timeout=timeout, headers=headers)]
+    if not api_key:
+        raise FetchError(NAME, url, "the API needs a key: set LLMFLATION_TOGETHER_API_KEY")
+    return [http.fetch(session, NAME, url, timeout=timeout, headers={"Authorization": f"Bearer {api_key}"})]
 
 
 def parse(payload: Payload) -> ParseResult:
     """Parse the body of GET /v1/models: a JSON array (or an OpenAI-style {"data": [...]})."""
-    body = json_body(NAME, payload)
-    models = body.get("data") if isinstance(body, dict) else body
-    if not isinstance(models, list) or not models:
-        raise ParseError(NAME, payload.url, "no non-empty list of models", payload.content)
-    result = ParseResult(items=len(models))
-    for model in models:
-        _parse_model(model, result)
-    return result.require_rows(NAME, payload, f"{len(models)} models")
-
-
-def _parse_model(model: Any, result: ParseResult) -> None:
-    model_id = model.get("id") if isinstance(model, dict) else None
-    if not isinstance(model_id, str) or not model_id.strip():
-        result.rejects.append((str(model)[:80], "model without an id"))
-        return
-    pricing = model.get("pricing")
-    if not isinstance(pricing, dict):
-        result.skipped["model without a pricing object"] += 1
-        return
-    for field_name, value in pricing.items():
-        if field_name in NOT_TOKEN:
-            result.skipped[NOT_TOKEN[field_name]] += 1
-            continue
-        if field_name not in FIELDS:
-            result.skipped[f"unknown pricing field {field_name}"] += 1
-            continue
-        amount = result.amount(model_id, field_name, value, zero_reason="zero: free or not priced per token")
-        if amount is None:
-            continue
-        result.add(
-            provider=PROVIDER,
-            provider_model_id=model_id,
-            model_key=model_key(PROVIDER, model_id),
-            metric=FIELDS[field_name],
-            amount=amount,
-        )
+    return _model_list.parse_prices(
+        NAME,
+        payload,
+        provider=PROVIDER,
+        fields=FIELDS,
+        pricing_of=lambda model: model.get("pricing"),
+        no_pricing="model without a pricing object",
+        zero_reason="zero: free or not priced per token",
+        not_token=NOT_TOKEN,
+        bare_list=True,
+    )
