@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -314,3 +315,14 @@ def test_alerts_commands_and_llmflation_toml_mistakes_print_one_clear_line(wareh
         1,
         f"error: LLMFLATION_CONFIG={str(tmp_path / 'absent.toml')!r}: no such file\n",
     )
+
+
+def test_the_readme_alert_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    (block,) = [
+        b for b in re.findall(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL) if "[alerts" in b
+    ]
+    config = tmp_path / "llmflation.toml"
+    config.write_text(block)
+    settings = Settings.from_env(environ={"LLMFLATION_CONFIG": str(config)})
+    alerts = settings.alert_config(environ={"LLMFLATION_SLACK_URL": "json://127.0.0.1/x"})
+    assert list(alerts.channels) == ["team"] and [rule.channels for rule in alerts.rules] == [["team"]]

@@ -135,7 +135,8 @@ def test_a_writer_restores_a_view_or_macro_dropped_or_changed_behind_its_back(wa
 
 
 def _readme_queries() -> list[str]:
-    readme = (ROOT / "README.md").read_text()
+    """The queries of the README and of the documents in docs/."""
+    readme = "\n".join(path.read_text() for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
     commands = re.findall(r'llmflation sql "([^"]+)"', readme)
     blocks = re.findall(r"```sql\n(.*?)```", readme, re.DOTALL)
     return [query for query in commands if query != "QUERY"] + blocks
