@@ -452,12 +452,7 @@ def alerts_list(limit: int, fmt: str, db: Path | None) -> None:
     """Deliveries, newest first: channel, status, attempts, the event, next attempt or sent time, last error."""
     _query(
         Settings.from_env(db=db).db,
-        "SELECT d.created_at, d.channel, d.rule, d.status, d.attempts, e.event_type, e.provider,"
-        " coalesce(e.provider_model_id, e.model_key) AS model, e.metric, e.old_usd_per_mtok, e.new_usd_per_mtok,"
-        " e.pct_change, e.source, CASE WHEN d.status = 'sent' THEN d.sent_at ELSE d.next_attempt_at END AS at,"
-        " d.last_error, d.event_id "
-        f"FROM alert_deliveries d JOIN price_events e USING (event_id) ORDER BY d.created_at DESC, d.channel "
-        f"LIMIT {int(limit)}",
+        f"SELECT * FROM alert_history ORDER BY created_at DESC, channel LIMIT {int(limit)}",
         fmt,
         empty="no alerts yet",
     )

@@ -25,6 +25,7 @@ CENSUS_DAYS = ("2026-08-01", "2026-08-02")
 EMPTY = {
     "adoption_growth": "the saved daily Hub snapshots span 8 days, less than its shortest window (30 days)",
     "base_model_derivatives": "the saved Hub snapshots carry no base-model lineage",
+    "alert_history": "each source runs once on the saved market: every event is a baseline, none is alerted",
 }
 
 
