@@ -22,10 +22,10 @@ from llmflation.extractors.units import PriceValueError, per_mtok
 # a run loads after them are converted with the rates of the same run. An official source is a seller's own page or
 # API; a reseller's API states what the reseller itself charges (OpenRouter, the Hugging Face router); a feed is a
 # third party's table of sellers' prices (a claim about them, e.g. LiteLLM's map, models.dev).
+# Adoption data (Hub download statistics, not prices) comes last: it runs in its own flow, track_adoption.
 REFERENCE = "reference"
-KINDS = (REFERENCE, "official", "reseller", "feed")
-# Sources of adoption data (not prices); they run in their own flow, track_adoption.
-ADOPTION_SOURCES = ("huggingface",)
+ADOPTION = "adoption"
+KINDS = (REFERENCE, "official", "reseller", "feed", ADOPTION)
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def source_module(name: str) -> ModuleType:
     """Return the module of a source, or raise UnknownSourceError."""
     names = source_names()
     if name not in names:
-        known = ", ".join([*names, *ADOPTION_SOURCES])
+        known = ", ".join(names)
         raise UnknownSourceError(f"unknown source {name!r}; known sources: {known}")
     return importlib.import_module(f"llmflation.extractors.sources.{name}")
 
@@ -192,15 +192,19 @@ def is_reference(name: str) -> bool:
     return name in source_names() and getattr(source_module(name), "KIND", None) == REFERENCE
 
 
+def is_adoption(name: str) -> bool:
+    """Whether a source gives adoption data (huggingface), which runs in its own flow."""
+    return name in source_names() and getattr(source_module(name), "KIND", None) == ADOPTION
+
+
 def parse_source_list(text: str | None) -> list[str]:
     """Turn 'a,b' into a validated list of source names; None or '' means every stable (non-experimental) source of
-    prices or reference data. Adoption sources (huggingface) are accepted by name."""
+    prices or reference data. Adoption sources (huggingface) run only when named."""
     if not text:
-        return [m.NAME for m in listed_sources() if not getattr(m, "EXPERIMENTAL", False)]
+        return [m.NAME for m in listed_sources() if not m.EXPERIMENTAL and m.KIND != ADOPTION]
     names = [part.strip() for part in text.split(",") if part.strip()]
     for name in names:
-        if name not in ADOPTION_SOURCES:
-            source_module(name)
+        source_module(name)
     return list(dict.fromkeys(names))
 
 

@@ -25,8 +25,8 @@ from llmflation.extractors import deadlines, http
 from llmflation.extractors.base import Payload
 from llmflation.extractors.deadlines import Deadline, earliest, time_left
 from llmflation.extractors.errors import FetchError, ParseError
-from llmflation.extractors.hub import huggingface
 from llmflation.extractors.redact import redact, restore
+from llmflation.extractors.sources import huggingface
 from llmflation.flows import ledger, pipeline, stagers
 from llmflation.flows.ledger import RunSummary, SourceOutcome, close_unloaded
 from llmflation.flows.settings import Settings

@@ -20,9 +20,9 @@ from llmflation.flows.settings import Settings, use_own_prefect
 
 def describe_run(names: list[str], census: bool) -> str:
     """What `llmflation run` does, for the line an interrupt prints: `the price run of litellm`."""
-    from llmflation.extractors.base import ADOPTION_SOURCES
+    from llmflation.extractors.base import is_adoption
 
-    prices = [name for name in names if name not in ADOPTION_SOURCES]
+    prices = [name for name in names if not is_adoption(name)]
     parts = []
     if prices:
         parts.append(f"the price run of {', '.join(prices) if len(prices) <= 3 else f'{len(prices)} sources'}")
@@ -64,9 +64,9 @@ def prefect_session(settings: Settings, wait_s: float = 0) -> Iterator[None]:
 def run(settings: Settings, names: list[str], census: bool, observed_at: datetime | None) -> list[str]:
     """The price flow for the price sources, the adoption flow (or the census) for huggingface; prints each run's
     table and returns the statuses of the runs."""
-    from llmflation.extractors.base import ADOPTION_SOURCES
+    from llmflation.extractors.base import is_adoption
 
-    price_names = [name for name in names if name not in ADOPTION_SOURCES]
+    price_names = [name for name in names if not is_adoption(name)]
     statuses: list[str] = []
     with prefect_session(settings):
         if price_names:

@@ -16,7 +16,15 @@ import duckdb
 import requests
 
 from llmflation.extractors import http
-from llmflation.extractors.base import REFERENCE, ModelFacts, Payload, is_reference, source_module, source_names
+from llmflation.extractors.base import (
+    REFERENCE,
+    ModelFacts,
+    Payload,
+    is_adoption,
+    is_reference,
+    source_module,
+    source_names,
+)
 from llmflation.extractors.deadlines import Deadline
 from llmflation.extractors.errors import FetchError, LlmflationError, ParseError
 from llmflation.flows import alerts, interrupts, ledger, rates
@@ -272,7 +280,8 @@ def repair_archive(
         ).fetchall()
     finally:
         con.close()
-    prices = set(source_names())  # Hub listings and census pages are not fetched again: their counters move daily
+    # Hub listings and census pages are not fetched again: their counters move daily
+    prices = {name for name in source_names() if not is_adoption(name)}
     session = make_session(settings)
     restored: list[tuple[evidence.Finding, str]] = []
     failed: list[str] = []

@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from llmflation.extractors.base import ADOPTION_SOURCES, source_names
+from llmflation.extractors.base import source_names
 
 if TYPE_CHECKING:
     from llmflation.flows.alert_config import AlertConfig
@@ -101,10 +101,6 @@ class Settings(BaseSettings):
 
     def url_for(self, source: str) -> str:
         """The URL a source fetches: its LLMFLATION_<SOURCE>_URL override or its default."""
-        if source in ADOPTION_SOURCES:
-            from llmflation.extractors.hub import huggingface
-
-            return self.source_urls.get(source) or huggingface.URL
         from llmflation.extractors.base import source_module
 
         return self.source_urls.get(source) or source_module(source).URL
@@ -115,7 +111,7 @@ class Settings(BaseSettings):
         defaults."""
         env = os.environ if environ is None else environ
         config = _config_path(env)
-        variables = {name: f"LLMFLATION_{name.upper()}_URL" for name in [*source_names(), *ADOPTION_SOURCES]}
+        variables = {name: f"LLMFLATION_{name.upper()}_URL" for name in source_names()}
         urls = {name: env[variable] for name, variable in variables.items() if env.get(variable)}
         explicit = {
             "config_path": config,

@@ -441,7 +441,7 @@ def test_a_resumed_census_decodes_its_staged_batches_again_from_their_raw_pages(
 
 
 def test_stager_processes_stay_small_without_duckdb() -> None:
-    script = "import sys, warehouse.census_staging as s, extractors.hub.huggingface; print('duckdb' in sys.modules)"
+    script = "import sys, warehouse.census_staging as s, extractors.sources.huggingface; print('duckdb' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

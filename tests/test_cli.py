@@ -55,7 +55,7 @@ def test_user_errors_print_one_clear_line(warehouse: Settings, tmp_path: Path) -
         (("import", "hf-snapshots", str(garbage), "--db", str(other)), not_ours),
         (
             ("run", "--sources", "openrouter,nope", "--db", db),
-            f"error: unknown source 'nope'; known sources: {', '.join([*source_names(), 'huggingface'])}\n",
+            f"error: unknown source 'nope'; known sources: {', '.join(source_names())}\n",
         ),
         (
             ("run", "--as-of", "last tuesday", "--db", db),

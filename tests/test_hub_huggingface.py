@@ -17,7 +17,7 @@ from werkzeug import Request, Response
 
 from llmflation.extractors import http
 from llmflation.extractors.errors import FetchError, ParseError
-from llmflation.extractors.hub import huggingface as hf
+from llmflation.extractors.sources import huggingface as hf
 from tests.helpers import payload, real
 
 OWN = Path(__file__).resolve().parent / "fixtures_hub" / "huggingface"

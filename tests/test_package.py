@@ -56,9 +56,16 @@ def test_the_wheel_installs_one_package_with_its_license_and_metadata(wheel: tup
         info = f"llmflation-{llmflation.__version__}.dist-info"
         metadata = archive.read(f"{info}/METADATA").decode()
     assert {name.split("/")[0] for name in names} == {"llmflation", info}
-    for part in ("py.typed", "__main__.py", "flows/cli.py", "extractors/sources/openai.py", "warehouse/db.py"):
+    for part in (
+        "py.typed",
+        "__main__.py",
+        "flows/cli.py",
+        "flows/templates/report.html.j2",
+        "extractors/sources/openai.py",
+        "warehouse/db.py",
+    ):
         assert f"llmflation/{part}" in names
-    for data in ("views/15_offers.sql", "migrations/0001_ledger.sql", "data/landmark_prices.csv"):
+    for data in ("views/15_offers.sql", "migrations/0001_ledger.sql", "data/landmark_prices.csv", "data/contract.csv"):
         assert f"llmflation/warehouse/{data}" in names
     assert f"{info}/licenses/LICENSE" in names
     assert "License-Expression: MIT" in metadata

@@ -1,4 +1,5 @@
-"""Hugging Face Hub model listings: first-page URLs, a Link-following fetcher, parsers for live and archived data."""
+"""Hugging Face Hub model listings (adoption data, not prices): first-page URLs, a Link-following fetcher, parsers
+for live and archived data. Its runs are the adoption flow's (flows/hub.py), not the price pipeline's."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from llmflation.extractors.http import fetch
 
 NAME = "huggingface"
 URL = "https://huggingface.co/api/models"
+DESCRIPTION = "Hugging Face Hub model listings: the tracked authors, the top N by downloads and by trending"
+KIND = "adoption"
+EXPERIMENTAL = False
 # expand[] replaces the default fields, so everything a snapshot row needs is listed (tags carry base_model:...).
 EXPAND = [
     "downloads",
