@@ -239,37 +239,69 @@ FROM capabilities c JOIN cheapest p USING (model_key)
 GROUP BY ALL ORDER BY c.benchmark, score"""
 
 
+BENCHMARKS = {"mmlu": "MMLU", "gpqa_diamond": "GPQA Diamond"}
+
+
 def _price_vs_capability(con: duckdb.DuckDBPyConnection, go: Any) -> Chart:
     columns, rows = _table(con, PRICE_VS_CAPABILITY_SQL)
     figure = go.Figure()
-    benchmark = "mmlu"
-    for open_weights, name, colour, symbol in (
-        (True, "open weights", "#1CA71C", "circle"),
-        (False, "closed", "#E15F99", "diamond"),
-    ):
-        points = [r for r in rows if r[0] == benchmark and r[5] is open_weights]
-        if points:
+    shown: list[str] = []  # the benchmark of each trace, for the buttons that switch between them
+    benchmarks = [bench for bench in BENCHMARKS if any(r[0] == bench for r in rows)]
+    for bench in benchmarks:
+        for open_weights, name, colour, symbol in (
+            (True, "open weights", "#1CA71C", "circle"),
+            (False, "closed", "#E15F99", "diamond"),
+            (None, "weights not known", "#888888", "square"),
+        ):
+            points = [r for r in rows if r[0] == bench and r[5] is open_weights]
+            if not points:
+                continue
+            shown.append(bench)
             figure.add_trace(
                 go.Scatter(
                     x=[r[2] for r in points],
                     y=[r[3] for r in points],
                     text=[f"{r[1]}<br>{r[4]}" for r in points],
-                    hovertemplate="MMLU %{x}: $%{y:.4g} per 1M tokens<br>%{text}<extra></extra>",
+                    hovertemplate=BENCHMARKS[bench] + " %{x}: $%{y:.4g} per 1M tokens<br>%{text}<extra></extra>",
                     mode="markers+text",
                     texttemplate=[r[1].split("/")[-1] for r in points],
                     textposition="top center",
                     textfont={"size": 9},
                     marker={"color": colour, "symbol": symbol, "size": 9},
                     name=name,
+                    visible=bench == benchmarks[0],
                 )
             )
-    figure.update_xaxes(title="MMLU score")
+    if len(benchmarks) > 1:
+        figure.update_layout(
+            updatemenus=[
+                {
+                    "type": "buttons",
+                    "direction": "right",
+                    "x": 0,
+                    "y": 1.12,
+                    "xanchor": "left",
+                    "buttons": [
+                        {
+                            "label": BENCHMARKS[bench],
+                            "method": "update",
+                            "args": [
+                                {"visible": [trace == bench for trace in shown]},
+                                {"xaxis.title.text": f"{BENCHMARKS[bench]} score"},
+                            ],
+                        }
+                        for bench in benchmarks
+                    ],
+                }
+            ]
+        )
+    figure.update_xaxes(title=f"{BENCHMARKS[benchmarks[0]]} score" if benchmarks else "score")
     figure.update_yaxes(type="log", title="cheapest offer now, USD per 1M tokens (3:1 blend)")
     return Chart(
         "price-vs-capability",
         "Price versus capability",
-        "Every model with a published MMLU score, at its cheapest offer in force now (3:1 blend); up and left is "
-        "worse value, down and right better. The CSV holds GPQA Diamond scores too.",
+        "Every model with a published benchmark score (MMLU, or GPQA Diamond with the buttons), at its cheapest "
+        "offer in force now (3:1 blend): up and left is worse value, down and right better.",
         figure if figure.data else _empty(figure, "priced models with a score"),
         columns,
         rows,

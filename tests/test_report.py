@@ -95,6 +95,16 @@ def test_the_report_renders_in_chromium_with_its_charts_and_no_console_error(
         )
         assert [key for key, _ in charts] == ["capability", "price-vs-capability", "open-vs-closed", "adoption"]
         assert all(traces > 0 for _, traces in charts), charts
+        # price versus capability: every model with a score, one benchmark at a time
+        scored = con.execute(
+            f"SELECT benchmark, count(*) FROM ({report.PRICE_VS_CAPABILITY_SQL}) GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        plotted = driver.execute_script(
+            "const d = document.querySelector('#price-vs-capability .js-plotly-plot').data;"
+            "return [d.filter(t => t.visible === true).reduce((n, t) => n + t.x.length, 0),"
+            " d.reduce((n, t) => n + t.x.length, 0)]"
+        )
+        assert plotted == [dict(scored)["mmlu"], sum(n for _, n in scored)] and len(scored) == 2
         colours = driver.execute_script(
             "return document.querySelector('#adoption .js-plotly-plot').data.map(t => t.line.color)"
         )
