@@ -84,6 +84,12 @@ def test_the_report_renders_in_chromium_with_its_charts_and_no_console_error(
     con = duckdb.connect(str(warehouse.db), read_only=True)
     driver = _browser()
     try:
+        # offline: the browser's network is cut before the file opens, so anything it needed from outside would fail
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd(
+            "Network.emulateNetworkConditions",
+            {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0},
+        )
         driver.get(out.as_uri())
         WebDriverWait(driver, 60).until(
             lambda d: d.execute_script("return document.querySelectorAll('.js-plotly-plot .main-svg').length") > 0
