@@ -1,5 +1,5 @@
 -- Every alert delivery with its event, as `llmflation alerts list` shows them: when it was queued, channel, rule,
--- status, attempts, the event, sent time (or the next attempt), the last error (secrets removed). Public contract.
+-- status, attempts, the event, sent time (or the next attempt), the last error (credentials removed). Public contract.
 CREATE OR REPLACE VIEW alert_history AS
 SELECT d.created_at, d.channel, d.rule, d.status, d.attempts, e.event_type, e.provider,
        coalesce(e.provider_model_id, e.model_key) AS model, e.metric, e.old_usd_per_mtok, e.new_usd_per_mtok,
