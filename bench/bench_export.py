@@ -27,22 +27,6 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LLMFLATION_FIXTURES", str(ROOT.parent / "shared" / "fixtures"))
 
 
-def build_market(db: Path) -> None:
-    from llmflation.flows.settings import Settings
-    from tests.helpers import MARKET, openrouter_body, payload, real, real_glob, ts
-    from tests.ledger_helpers import run_once
-
-    settings = Settings(db=db)
-    for source, name, as_of in MARKET:
-        body = openrouter_body(real(name)) if source == "openrouter" else real(name).read_bytes()
-        assert run_once(settings, source, payload(source, body, url=f"file:{name}"), ts(as_of)).status == "ok"
-    vendors = [
-        payload("llm_prices", path.read_bytes(), url=f"file:llm-prices/data/{path.name}")
-        for path in real_glob("llm-prices/data/*.json")
-    ]
-    assert run_once(settings, "llm_prices", vendors, ts("2026-08-21T00:00")).status == "ok"
-
-
 def baseline(db: Path, out: Path) -> float:
     """Every public view to one Parquet file each, by DuckDB alone."""
     from llmflation.flows.export import public_views
@@ -63,11 +47,13 @@ def main() -> None:
     parser.add_argument("--since", default="2026-11-01", help="the --since of the incremental export timed last")
     args = parser.parse_args()
     from llmflation.flows import export
+    from llmflation.flows.settings import Settings
+    from tests.ledger_helpers import load_market
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "data" / "llmflation.duckdb"
         started = time.perf_counter()
-        build_market(db)
+        load_market(Settings(db=db))
         print(f"saved market built in {time.perf_counter() - started:.1f} s ({db.stat().st_size / 1e6:.0f} MB)")
         since = date.fromisoformat(args.since)
         base, first, second, third = [], [], [], []

@@ -141,15 +141,16 @@ def _rates(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return rates
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+def _table(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     relation = con.execute(sql, params or [])
-    names = [d[0] for d in relation.description]
-    return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
-
-
-def _table(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    relation = con.execute(sql)
     return [d[0] for d in relation.description], relation.fetchall()
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    names, rows = _table(con, sql, params)
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def _empty(figure: Any, what: str) -> Any:
@@ -355,32 +356,24 @@ def _adoption(con: duckdb.DuckDBPyConnection, go: Any) -> Chart:
     totals: dict[str, float] = {}
     for _, family, downloads, _ in rows:
         totals[family] = totals.get(family, 0) + float(downloads or 0)
-    for family, colour in zip(sorted(totals, key=lambda f: -totals[f]), PALETTE * 4, strict=False):
-        points = [r for r in rows if r[1] == family]
+    days = sorted({r[0] for r in rows})
+    stack = [
+        (family, colour, {r[0]: float(r[3] or 0) * 100 for r in rows if r[1] == family})
+        for family, colour in zip(sorted(totals, key=lambda f: -totals[f]), PALETTE * 4, strict=False)
+    ]
+    if days:  # the rest of the tracked downloads (models of no open LLM family: encoders ...), so the stack is whole
+        named = {day: sum(shares.get(day, 0) for _, _, shares in stack) for day in days}
+        stack.append(("other tracked models", "#d9d9d9", {day: max(0.0, 100 - named[day]) for day in days}))
+    for name, colour, shares in stack:
         figure.add_trace(
             go.Scatter(
-                x=[r[0] for r in points],
-                y=[float(r[3] or 0) * 100 for r in points],
-                hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}%<extra>" + family + "</extra>",
-                name=family,
+                x=list(shares),
+                y=list(shares.values()),
+                hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}%<extra>" + name + "</extra>",
+                name=name,
                 mode="lines",
                 stackgroup="share",
                 line={"width": 0.5, "color": colour},
-            )
-        )
-    # the rest of the tracked downloads (models of no open LLM family: encoders, diffusion ...), so the stack is whole
-    days = sorted({r[0] for r in rows})
-    families = {day: sum(float(r[3] or 0) for r in rows if r[0] == day) for day in days}
-    if days:
-        figure.add_trace(
-            go.Scatter(
-                x=days,
-                y=[max(0.0, 100 - families[day] * 100) for day in days],
-                hovertemplate="%{x|%Y-%m-%d}: %{y:.1f}%<extra>other tracked models</extra>",
-                name="other tracked models",
-                mode="lines",
-                stackgroup="share",
-                line={"width": 0.5, "color": "#d9d9d9"},
             )
         )
     figure.update_yaxes(title="share of tracked 30-day downloads (%)", range=[0, 100])

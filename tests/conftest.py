@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from llmflation.flows.settings import Settings
-from tests.helpers import MARKET, openrouter_body, payload, real, real_glob, ts
-from tests.ledger_helpers import openrouter_payload, run_once
+from tests.helpers import ts
+from tests.ledger_helpers import load_market, openrouter_payload, run_once
 
 
 @pytest.fixture
@@ -19,15 +19,7 @@ def settings(tmp_path: Path) -> Settings:
 def market(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A warehouse holding the whole saved market: exchange rates, official pages, resellers and feeds."""
     settings = Settings(db=tmp_path_factory.mktemp("market") / "data" / "llmflation.duckdb")
-    for source, name, as_of in MARKET:
-        body = openrouter_body(real(name)) if source == "openrouter" else real(name).read_bytes()
-        summary = run_once(settings, source, payload(source, body, url=f"file:{name}"), ts(as_of))
-        assert summary.status == "ok", summary.outcomes
-    vendors = [
-        payload("llm_prices", path.read_bytes(), url=f"file:llm-prices/data/{path.name}")
-        for path in real_glob("llm-prices/data/*.json")
-    ]
-    assert run_once(settings, "llm_prices", vendors, ts("2026-08-21T00:00")).status == "ok"
+    load_market(settings)
     return settings
 
 

@@ -10,7 +10,7 @@ from llmflation.extractors.base import Payload
 from llmflation.extractors.errors import FetchError
 from llmflation.flows import ledger, pipeline
 from llmflation.flows.settings import Settings
-from tests.helpers import payload
+from tests.helpers import MARKET, openrouter_body, payload, real, real_glob, ts
 
 
 def openrouter_payload(prices: dict[str, dict[str, str]]) -> Payload:
@@ -46,3 +46,17 @@ def query(settings: Settings, sql: str, params: list | None = None) -> list[tupl
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def load_market(settings: Settings) -> None:
+    """Load the whole saved market into settings' warehouse: exchange rates, official pages, resellers and feeds,
+    one run each at its saved time, then the llm-prices vendor files."""
+    for source, name, as_of in MARKET:
+        body = openrouter_body(real(name)) if source == "openrouter" else real(name).read_bytes()
+        summary = run_once(settings, source, payload(source, body, url=f"file:{name}"), ts(as_of))
+        assert summary.status == "ok", summary.outcomes
+    vendors = [
+        payload("llm_prices", path.read_bytes(), url=f"file:llm-prices/data/{path.name}")
+        for path in real_glob("llm-prices/data/*.json")
+    ]
+    assert run_once(settings, "llm_prices", vendors, ts("2026-08-21T00:00")).status == "ok"
