@@ -25,7 +25,7 @@ import threading
 import time
 from array import array
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -189,19 +189,16 @@ def census_worker(db_path: str, *bases: str) -> dict:
     """flows.hub.run_census into a fresh warehouse, one census day per base URL (raw pages archived, as always),
     with the time spent in its parts on each day. Timed from the call: the warehouse is created (its schema
     migrated) and the census's modules imported beforehand, as in any process that runs a census after start-up."""
-    import certifi  # noqa: F401
-    import pycurl  # noqa: F401
-
-    from llmflation.extractors import http
+    from llmflation.extractors.sources import huggingface
     from llmflation.flows import hub
     from llmflation.flows.settings import Settings
-    from llmflation.warehouse import census, census_staging, db  # noqa: F401
+    from llmflation.warehouse import census, db
 
     db.connect(db_path).close()
 
     spent: Counter[str] = Counter()
-    http.CurlClient.get = timed(http.CurlClient.get, "get", spent)
-    census.finish = timed(census.finish, "finish", spent)
+    huggingface.fetch = timed(huggingface.fetch, "get", spent)
+    census.apply = timed(census.apply, "finish", spent)
     out: dict = {}
     stop, peak = threading.Event(), [0]
 
@@ -225,7 +222,7 @@ def census_worker(db_path: str, *bases: str) -> dict:
         out[f"day{d}"] = {"s": time.perf_counter() - clock, **result, **spent}
     stop.set()
     sampler.join()
-    out["tree_rss"], out["workers"] = peak[0] / 2**20, Settings().hf_census_workers
+    out["tree_rss"], out["workers"] = peak[0] / 2**20, 1
     out["archive"] = sum(p.stat().st_size for p in (Path(db_path).parent / "raw").rglob("*.*"))
     return out
 
@@ -241,14 +238,14 @@ def timed(func, name: str, spent: Counter):
 
 def walk_worker(base: str) -> dict:
     """The cursor walk alone through the census's own client: every page fetched, nothing decoded or stored."""
-    from llmflation.extractors.http import CurlClient
+    from llmflation.extractors import http
     from llmflation.flows import hub
     from llmflation.flows.settings import Settings
 
-    client, clock, models = CurlClient(), time.perf_counter(), 0
+    session, clock, models = http.make_session(), time.perf_counter(), 0
     url = hub.census_url(Settings(source_urls={"huggingface": base}))
     while url:
-        page = client.get("huggingface", url)
+        page = http.fetch(session, "huggingface", url)
         models += page.content.count(b'"id":')
         url = page.links.get("next")
     return {"s": time.perf_counter() - clock, "models": models}
@@ -263,19 +260,18 @@ def baseline_worker(db_path: str, folder: str) -> dict:
 
 
 def storage_worker(db_path: str, n: str, days: str, step: str) -> dict:
-    """`days` daily censuses through census.Staging/finish, rows generated in-process (no HTTP)."""
+    """`days` daily censuses applied through census.apply, rows generated in-process (no HTTP, no raw pages)."""
     from llmflation.warehouse import census, db
 
     synth, spent, wall = Synth(int(n)), Counter(), time.perf_counter()
     db.connect(db_path).close()
     dl, at, lk = (array("q", bytes(8 * synth.total(int(days) - 1))) for _ in range(3))
-    now = datetime.now(UTC)
     for d in range(int(days)):
         day, total, known = DAY0 + timedelta(d), synth.total(d), synth.total(d - 1) if d else 0
-        path = Path(f"{db_path}.stage")
-        stage, rows = census.Staging(path), 0
-        stage.start(day, f"bench-{d}", "synthetic")
-        batch: list[census.Page] = []
+        con = db.connect(db_path)
+        census.begin(con, Path(db_path).parent, day, f"bench-{d}", "synthetic")
+        con.close()
+        rows, clock = [], time.perf_counter()
         for p in range(-(-total // PAGE)):
             lo, hi, fresh = p * PAGE, min(total, (p + 1) * PAGE), synth.counts(p) if p * PAGE + PAGE > known else []
             for i in range(max(lo, known), hi):
@@ -284,18 +280,13 @@ def storage_worker(db_path: str, n: str, days: str, step: str) -> dict:
                 if lo + j < hi:
                     dl[lo + j], at[lo + j], lk[lo + j] = dl[lo + j] + extra, at[lo + j] + extra, lk[lo + j] + like
             columns = ([repo_id(i) for i in range(lo, hi)], dl[lo:hi].tolist(), at[lo:hi].tolist(), lk[lo:hi].tolist())
-            batch.append(census.Page(f"synthetic?cursor={lo}", now, 200, f"{d}-{p}", 0, "", "", columns, 0))
-            rows += hi - lo
-            if rows >= int(step) or hi == total:
-                clock = time.perf_counter()
-                stage.add(batch, None if hi == total else f"synthetic?cursor={hi}")
-                spent["add_page"], batch, rows = spent["add_page"] + time.perf_counter() - clock, [], 0
+            rows.append(census.page_rows(p, columns))
+        spent["add_page"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        spent["model_days"] += census.finish(Path(db_path), stage, day, f"bench-{d}", "bench", 256)["models"]
+        spent["model_days"] += census.apply(Path(db_path), day, f"bench-{d}", rows, 256)["models"]
         spent["finish_last"] = time.perf_counter() - clock
         spent["finish"] += spent["finish_last"]
     con = db.connect(db_path)
-    con.execute("DELETE FROM fetches; DELETE FROM raw_documents")  # no raw pages here: their rows are not census
     con.execute("CHECKPOINT")
     spent["wall"] = time.perf_counter() - wall
     spent["free"] = con.execute("PRAGMA database_size").fetchone()[5] * 262144
@@ -350,7 +341,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=int, default=2_000_000)
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--storage-page", type=int, default=10_000, help="rows per Staging.add call, storage part")
     parser.add_argument("--repeat", type=int, default=3, help="census and baseline runs, in turns")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="llmflation-census-"))
@@ -384,7 +374,7 @@ def main() -> None:
     c = sorted(censuses, key=lambda r: r["day1"]["s"])[len(censuses) // 2]  # the median run, for its breakdown
     b = sorted(baselines, key=lambda r: r["s"])[len(baselines) // 2]
     w = run("walk", f"{base}?day=0")
-    st = run("storage", str(work / "storage.duckdb"), str(args.models), str(args.days), str(args.storage_page))
+    st = run("storage", str(work / "storage.duckdb"), str(args.models), str(args.days), "0")
     md, pages = st["model_days"], c["day0"]["pages"]
     per_md = st["file"] / md
     st["s"], st["models"] = st["add_page"] + st["finish"], md
@@ -394,15 +384,14 @@ def main() -> None:
         lines += [
             f"census day {d} ({label}): {r['models']:,} models in {r['s']:.1f} s; "
             + ", ".join(f"{k} {r[k]:.1f} s" for k in PARTS),
-            f"  per page: fetch {r['get'] / pages * 1e3:.2f} ms in the fetch thread; archive, decode and stage"
-            f" in {c['workers']} processes of their own; apply {r['finish']:.1f} s",
+            f"  per page: fetch {r['get'] / pages * 1e3:.2f} ms; apply {r['finish']:.1f} s",
         ]
     lines += [
         f"  raw pages archived for both days: {c['archive'] / 1e6:.1f} MB compressed",
         f"  the census's processes used {c['cpu']:.1f} s of CPU for both days in {c['wall']:.1f} s, start-up included:"
         f" {c['cpu'] / c['wall']:.2f} of the machine's {os.cpu_count()} cores on average",
-        f"storage: {args.days} days, {md:,} model-days, worker {st['wall']:.0f} s; staging {args.storage_page} rows"
-        f" at a time ({st['add_page']:.0f} s), finish {st['finish']:.0f} s (last day {st['finish_last']:.1f} s)",
+        f"storage: {args.days} days, {md:,} model-days, worker {st['wall']:.0f} s; rows built"
+        f" in {st['add_page']:.0f} s, finish {st['finish']:.0f} s (last day {st['finish_last']:.1f} s)",
         f"  file after CHECKPOINT {st['file'] / 1e6:.1f} MB, {st['free'] / 1e6:.1f} MB of it free blocks "
         f"(an empty warehouse: 1.8 MB) = {per_md:.2f} B/model-day",
         *(
@@ -430,8 +419,8 @@ def main() -> None:
         + "; the table shows the median run"
     )
     lines.append(
-        f"census/baseline, median: first census {ratios[0]:.2f}, nightly {ratios[1]:.2f} (target >= 0.5); "
-        f"peak RSS of the census {census_rss:.0f} MB, its {c['workers']} stager processes included (target < 600); "
+        f"census/baseline, median: first census {ratios[0]:.2f}, nightly {ratios[1]:.2f}; "
+        f"peak RSS of the census {census_rss:.0f} MB (target < 600); "
         f"{per_md:.2f} B/model-day at {args.days} days (target <= 3)"
     )
     print("\n".join(lines))

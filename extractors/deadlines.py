@@ -3,8 +3,7 @@
 A per-read timeout never ends a read from a server that sends one byte at a time, and urllib3's read(amt) waits
 for amt bytes. So a fetch through requests runs under a watch: a timer that, at the deadline, shuts down the sockets
 the fetch uses, which makes a blocked read return at once; urllib3's connections enlist with the watch of the fetch
-running in their thread, and retries wait no longer than the deadline leaves. libcurl (the census's client) needs no
-watch: its timeout bounds a whole transfer, and is cut to what is left.
+running in their thread, and retries wait no longer than the deadline leaves.
 
 stop_all() ends every fetch at once, as if all their deadlines had passed: an interrupted run stops within a moment
 instead of waiting for slow servers.
@@ -82,6 +81,11 @@ def stop_all() -> None:
         running = list(_watches)
     for watch in running:
         watch.expire()
+
+
+def pause(seconds: float) -> None:
+    """Sleep, but end at once when stop_all() is called (a pause for a rate limit in an interrupted run)."""
+    _stopped.wait(max(seconds, 0.0))
 
 
 def stopped() -> bool:

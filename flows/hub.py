@@ -6,13 +6,8 @@ The Prefect flow in flows/adoption.py composes these; `llmflation import` loads 
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import time
-import uuid
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,16 +16,16 @@ from urllib.parse import urljoin
 import duckdb
 import requests
 
-from llmflation.extractors import deadlines, http
 from llmflation.extractors.base import Payload
-from llmflation.extractors.deadlines import Deadline, earliest, time_left
-from llmflation.extractors.errors import FetchError, ParseError
+from llmflation.extractors.deadlines import Deadline, earliest
+from llmflation.extractors.errors import FetchError, LlmflationError, ParseError
 from llmflation.extractors.redact import redact, restore
 from llmflation.extractors.sources import huggingface
-from llmflation.flows import ledger, pipeline, stagers
+from llmflation.flows import ledger, pipeline
 from llmflation.flows.ledger import RunSummary, SourceOutcome, close_unloaded
 from llmflation.flows.settings import Settings
 from llmflation.warehouse import adoption, load
+from llmflation.warehouse import census as census_store
 from llmflation.warehouse.models import ModelSnapshot, validate_snapshots
 
 FLOW_NAME = "track-adoption"
@@ -253,106 +248,95 @@ def run_census(
     on_page: Callable[[], None] | None = None,
     until: Deadline | None = None,
 ) -> dict[str, object]:
-    """Stream every page of the full listing into the day's staging folder, resuming from its stored cursor; apply
-    it to the warehouse only when the last page has arrived. A rerun of a completed day does nothing. The walk ends
-    by its deadline (LLMFLATION_HF_CENSUS_DEADLINE) or `until` (the run's), whichever is first; each page by its own.
+    """Walk every page of the full listing, resuming where the day's census stands in the warehouse, and apply the
+    day once the last page has arrived; a rerun of a completed day does nothing. Every
+    LLMFLATION_HF_CENSUS_PAGES_PER_COMMIT pages, the batch's raw pages are archived and recorded with the cursor past
+    them in one transaction; the warehouse is open only for those moments, so other commands can use it during the
+    walk. The walk pauses when the Hub's RateLimit header says its window is spent, and ends by its deadline
+    (LLMFLATION_HF_CENSUS_DEADLINE) or `until` (the run's), whichever is first. The cursor is kept without the URL's
+    credentials; a resumed census takes them from the configured URL again."""
+    first_url = census_url(settings)
+    with ledger.connect(settings) as con:
+        done = census_store.state(con, day)
+        if done is not None and done.status == "complete":
+            return {"day": day.isoformat(), "status": "complete", "pages": done.pages, "models": done.models,
+                    "resumed": False, "note": "already complete; nothing fetched"}  # fmt: skip
+        start = census_store.begin(con, settings.data_dir, day, run_id, redact(first_url))
+        rows = [census_store.page_rows(n, huggingface.census_columns(_saved(content))[0])
+                for n, content in census_store.staged_pages(con, settings.data_dir, day)]  # fmt: skip
+        previous = census_store.last_complete(con, day)
+    resume_at = start.next_url  # the first page not staged, without credentials
+    batch: list[census_store.Page] = []
 
-    Two things overlap: a thread walks the cursor (each next URL comes from the previous page), and processes of
-    their own (LLMFLATION_HF_CENSUS_WORKERS) archive each batch of raw pages and decode them strictly, so hashing,
-    compressing and decoding never compete with the walk for the GIL; batches are applied to the cursor in page
-    order, whichever process finishes first, and their rows kept in memory as Arrow. The cursor moves past a batch
-    only once its raw pages and page records are on disk, so a staged row always has its raw page, and a resumed
-    census decodes its staged batches again from them. The cursor is kept without the URL's credentials; a resumed
-    census takes them from the configured URL again."""
-    from llmflation.warehouse import census
-
-    con = ledger.connect(settings)
-    try:
-        done = census.completed(con, day)
-    finally:
-        con.close()  # the warehouse stays free for readers until the census applies
-    if done:
-        return {
-            "day": day.isoformat(),
-            "status": "complete",
-            **done,
-            "resumed": False,
-            "note": "already complete; nothing fetched",
-        }
-    path = census.staging_path(settings.data_dir, day)
-    for earlier in path.parent.glob(f"{day.isoformat()}.duckdb*"):  # staging of releases before the folder
-        earlier.unlink()
-    stage = census.Staging(path)
-    state = stage.progress()
-    if state is None:
-        stage.start(day, run_id, redact(census_url(settings)))
-        state = stage.progress() or {}
-    resumed = bool(state["pages"])
-    first = state["pages"]  # the number of the next page to stage
-    resume_at = restore(state["next_url"], census_url(settings)) if state["next_url"] else None  # first not staged
-    deadline = earliest(Deadline.after(settings.hf_census_deadline, "census deadline"), until)
-    token = uuid.uuid4().hex[:8]  # names this attempt's batch files apart from any a killed attempt left
-    batch: list[Payload] = []
-    in_flight: deque[tuple[Future[census.Staged], list[Payload], str | None]] = deque()
-
-    def settle(block: bool) -> None:
-        """Advance the cursor past every staged batch in order (past the oldest only if block, waiting for it)."""
-        while in_flight and (block or in_flight[0][0].done()):
-            staging, pages, next_url = in_flight.popleft()
-            staged = staging.result()
-            if staged.failed_at is not None:  # resume at the page that failed, after the ones before it
-                stage.advance(staged, pages[staged.failed_at].url)  # a Payload's URL is already redacted
-                failure = ParseError(SOURCE, staged.failed_url, staged.failure)
-                _record_failed_page(settings, run_id, failure, pages[staged.failed_at])
-                raise failure
-            stage.advance(staged, redact(next_url) if next_url else None)
-            block = False
-
-    workers = settings.hf_census_workers
-    with stagers.pool(workers) as stager:
-        for _ in range(workers):  # every stager starts (and imports what it needs) while the first pages arrive
-            stager.submit(census.warm_up)
-        # a resumed census decodes the batches it had staged again, from their archived pages, before going on
-        restaged = [stager.submit(census.restage, str(settings.data_dir), str(path), name) for name in stage.batches()]
-        stage.rows = [census.from_ipc(rows.result()) for rows in restaged]
-
-        def submit(next_url: str | None) -> None:
-            nonlocal first
-            raw = [(p.url, p.fetched_at, p.status, p.content, p.content_type, p.final_url) for p in batch]
-            spooled, meta = census.spool(path, first, token, raw)
-            staging = stager.submit(census.stage_batch, str(settings.data_dir), str(path), first, token, spooled, meta)
-            in_flight.append((staging, list(batch), next_url))
-            first += len(batch)
+    def commit() -> None:
+        """Archive and record the pages in hand, the cursor moved past them."""
+        if batch:
+            with ledger.connect(settings) as con:
+                number = census_store.state(con, day).pages  # type: ignore[union-attr]
+                census_store.stage(con, settings.data_dir, day, run_id, CENSUS, batch, resume_at)
+            rows.extend(census_store.page_rows(number + k, page.columns) for k, page in enumerate(batch))
             batch.clear()
-            settle(block=len(in_flight) > 2 * workers)  # at most a few batches of raw pages held in memory
 
+    if resume_at is not None:
+        url = restore(resume_at, first_url)
+        if huggingface.origin(url) != huggingface.origin(first_url):  # never send the token, or follow, elsewhere
+            raise FetchError(SOURCE, resume_at, f"the next link leaves {huggingface.origin(first_url)}")
+        deadline = earliest(Deadline.after(settings.hf_census_deadline, "census deadline"), until)
+        pages = huggingface.fetch_pages(
+            pipeline.make_session(settings, deadline),
+            url,
+            token=settings.hf_token,
+            timeout=settings.http_timeout,
+            max_wait=settings.http_max_retry_after,
+        )
         try:
-            for page, following in _pages_ahead(settings, resume_at, idle=lambda: settle(block=False), until=deadline):
+            for payload in pages:
+                try:
+                    columns, rejected = huggingface.census_columns(payload)
+                except ParseError as exc:
+                    commit()  # the next run resumes at the page that did not parse
+                    _record_failed_page(settings, run_id, exc, payload)
+                    raise
+                following = payload.links.get("next")
+                resume_at = redact(urljoin(payload.url, following)) if following else None
+                batch.append(census_store.Page(payload, columns, rejected))
                 if on_page:
                     on_page()
-                batch.append(page)
-                resume_at = following
-                if len(batch) >= settings.hf_census_pages_per_commit or following is None:
-                    submit(following)
-            while in_flight:
-                settle(block=True)
+                if len(batch) >= settings.hf_census_pages_per_commit or resume_at is None:
+                    commit()
         except FetchError as exc:
-            if batch:
-                submit(resume_at)  # keep what arrived: the next run resumes at the page that failed
-            while in_flight:
-                settle(block=True)
+            commit()  # keep what arrived: the next run resumes at the page that failed
             _record_failed_page(settings, run_id, exc, None)
             raise
-    final = stage.progress() or {}
-    counts = census.finish(settings.db, stage, day, run_id, CENSUS, settings.hf_census_memory_mb)
+    listed = sum(page.num_rows for page in rows)
+    if previous and listed < previous[1] * settings.suspect_ratio:
+        with ledger.connect(settings) as con:
+            census_store.discard(con, day)
+        raise CensusSuspect(
+            f"the listing holds {listed} models, fewer than {settings.suspect_ratio:.0%} of the {previous[1]} of "
+            f"{previous[0]}: a broken listing, not applied; the next run starts the day over"
+        )
+    with ledger.connect(settings) as con:
+        staged = census_store.state(con, day)
+    assert staged is not None
+    counts = census_store.apply(settings.db, day, run_id, rows, settings.hf_census_memory_mb)
     return {
         "day": day.isoformat(),
         "status": "complete",
-        "pages": final.get("pages", 0),
-        "resumed": resumed,
+        "pages": staged.pages,
+        "resumed": start.pages > 0,
         **counts,
-        "rejected": final.get("rejected", 0),
+        "rejected": staged.rejected,
     }
+
+
+class CensusSuspect(LlmflationError):
+    """A fully fetched census that lists far fewer models than the last one: the listing is broken."""
+
+
+def _saved(content: bytes) -> Payload:
+    """A staged page's raw bytes, as the payload the census decodes again."""
+    return Payload(CENSUS, "", datetime.now(UTC), 200, content)
 
 
 def _record_failed_page(settings: Settings, run_id: str, exc: FetchError | ParseError, page: Payload | None) -> None:
@@ -374,8 +358,6 @@ def _record_failed_page(settings: Settings, run_id: str, exc: FetchError | Parse
 def census(settings: Settings, as_of: datetime | None = None, on_page: Callable[[], None] | None = None) -> RunSummary:
     """One census run, recorded like every run: ok with its counts, or failed with the reason and the page it
     stopped at (the next run of the same day resumes there)."""
-    from llmflation.warehouse import census as census_store
-
     with ledger.recorded(settings, [CENSUS], as_of, flow="census-adoption") as run:
         run_id, observed_at = run.run_id, run.as_of
         clock = time.monotonic()
@@ -396,16 +378,21 @@ def census(settings: Settings, as_of: datetime | None = None, on_page: Callable[
                 notes=", ".join(f"{k}={v}" for k, v in result.items()),
             )
         except (FetchError, ParseError) as exc:
-            state = census_store.Staging(census_store.staging_path(settings.data_dir, observed_at.date())).progress()
-            state = state or {"pages": 0}
+            con = ledger.connect(settings)
+            try:
+                state = census_store.state(con, observed_at.date())
+            finally:
+                con.close()
             outcome = SourceOutcome(
                 CENSUS,
                 "failed",
                 error=(
-                    f"census stopped after {state['pages']} pages: {exc.detail}; nothing applied; "
+                    f"census stopped after {state.pages if state else 0} pages: {exc.detail}; nothing applied; "
                     "run again to resume from the next page"
                 ),
             )
+        except CensusSuspect as exc:
+            outcome = SourceOutcome(CENSUS, "suspect", error=str(exc))
         outcome.duration_s = time.monotonic() - clock
         con = ledger.connect(settings)
         try:
@@ -427,73 +414,3 @@ def census(settings: Settings, as_of: datetime | None = None, on_page: Callable[
             con.close()
         run.outcomes.append(outcome)
         return run.close()
-
-
-def _pages_ahead(
-    settings: Settings,
-    url: str | None,
-    depth: int = 4,
-    idle: Callable[[], None] | None = None,
-    until: Deadline | None = None,
-) -> Iterator[tuple[Payload, str | None]]:
-    """(page, next URL) pairs, fetched in a background thread up to `depth` pages ahead, pausing when the Hub's
-    RateLimit header says the window is spent (never past `until`, by which every page ends); a fetch error is raised
-    here, in order, after the pages before it."""
-    client = http.CurlClient(
-        retries=settings.http_retries,
-        backoff=settings.http_backoff,
-        max_retry_after=settings.http_max_retry_after,
-        deadline_s=settings.http_deadline,
-        until=until,
-    )
-    pages: queue.Queue[tuple[Payload, str | None] | BaseException | None] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    headers = {"Authorization": f"Bearer {settings.hf_token}"} if settings.hf_token else None
-
-    def fetcher() -> None:
-        next_url, start = url, huggingface.origin(url) if url else ""
-        try:
-            while next_url and not stop.is_set():
-                if huggingface.origin(next_url) != start:  # never send the token, or follow a listing, elsewhere
-                    raise FetchError(SOURCE, next_url, f"the next link leaves {start}")
-                page = client.get(SOURCE, next_url, timeout=settings.http_timeout, headers=headers, other_hosts=False)
-                following = urljoin(next_url, page.links["next"]) if page.links.get("next") else None
-                _put(pages, (page, following), stop)
-                next_url = following
-                if next_url:
-                    pause = huggingface.rate_limit_pause(page.headers, max_wait=settings.http_max_retry_after)
-                    stop.wait(min(pause, time_left(until)))
-            _put(pages, None, stop)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            _put(pages, exc, stop)
-
-    thread = threading.Thread(target=fetcher, name="census-fetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            try:
-                item = pages.get(timeout=0.1)
-            except queue.Empty:
-                if idle is not None:
-                    idle()  # e.g. move the cursor past batches decoded meanwhile, while the next page is slow
-                continue
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        # an interrupted census does not wait for the page in transfer (a daemon thread: it ends with the process)
-        thread.join(timeout=0 if deadlines.stopped() else settings.http_timeout + 5)
-        if not thread.is_alive():  # a transfer still running keeps its handle
-            client.close()
-
-
-def _put(pages: queue.Queue, item: object, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            pages.put(item, timeout=0.5)
-            return
-        except queue.Full:
-            continue

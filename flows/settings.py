@@ -73,7 +73,6 @@ class Settings(BaseSettings):
     hf_census_pages_per_commit: int = Field(50, ge=1)  # a killed census refetches at most this many pages
     hf_census_memory_mb: int = Field(256, ge=64)  # DuckDB's memory limit while a census applies its changes
     hf_census_deadline: float = Field(7200.0, gt=0)  # the census's whole walk (each page: http_deadline as well)
-    hf_census_workers: int = Field(2, ge=1)  # processes that archive, decode and stage census pages
     # a secret: never in repr, logs or the warehouse; HF_TOKEN, the Hub's own name for it
     hf_token: str | None = Field(None, repr=False, validation_alias=AliasChoices("hf_token", "HF_TOKEN"))
     export_dir: Path | None = None  # where a price run brings `llmflation export` up to date after it; None: no export

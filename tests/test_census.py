@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -21,6 +20,7 @@ from werkzeug import Request, Response
 
 from llmflation.flows import hub
 from llmflation.flows.settings import Settings
+from llmflation.warehouse.db import DamagedWarehouse
 from tests.helpers import ROOT, TricklingServer, cli
 from tests.ledger_helpers import query
 
@@ -86,7 +86,10 @@ def test_census_stores_changes_not_copies(census_settings: Settings, httpserver:
         *((k + 1, m["id"], "2026-08-01") for k, m in enumerate(day1)),
         (2501, "new/model", "2026-08-02"),
     ]
-    assert not list((census_settings.data_dir / "census").iterdir())  # the staging folders are gone
+    assert query(census_settings, "SELECT day::VARCHAR, status, next_url, pages FROM hf_census_days ORDER BY day") == [
+        ("2026-08-01", "complete", None, 3),
+        ("2026-08-02", "complete", None, 3),
+    ]
     # changes are differences: the first row holds the values, later rows what moved
     rows = query(
         census_settings,
@@ -198,11 +201,10 @@ def test_sigkill_halfway_then_rerun_resumes_with_one_row_per_model(
         hub.census(settings, datetime(2026, 8, 1, tzinfo=UTC))
     """)
     child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
-    progress = census_settings.data_dir / "census" / "2026-08-01" / "progress.json"
     try:
         assert reached.wait(60), "the census never reached its fourth page"
         deadline = time.monotonic() + 60  # pages 0-2 are staged, each committed on its own, before the kill
-        while not (progress.exists() and json.loads(progress.read_text())["pages"] == 3):
+        while query(census_settings, "SELECT pages FROM hf_census_days") != [(3,)]:
             assert time.monotonic() < deadline, "pages 0-2 were never staged"
             time.sleep(0.05)
     finally:
@@ -360,9 +362,8 @@ def test_a_census_keeps_its_cursor_without_credentials_and_resumes_with_them(
     url = httpserver.url_for("/api/models?api_key=k3y-value").replace("http://", "http://user:pa55-word@")
     with_credentials = census_settings.model_copy(update={"source_urls": {"huggingface": url}})
     assert hub.census(with_credentials, datetime(2026, 8, 1, tzinfo=UTC)).status == "failed"
-    staged = with_credentials.data_dir / "census" / "2026-08-01" / "progress.json"
-    assert "k3y-value" not in staged.read_text() and "pa55-word" not in staged.read_text()
-    assert "api_key=***" in json.loads(staged.read_text())["next_url"]
+    [(cursor,)] = query(with_credentials, "SELECT next_url FROM hf_census_days WHERE status = 'fetching'")
+    assert "k3y-value" not in cursor and "pa55-word" not in cursor and "api_key=***" in cursor
     assert query(with_credentials, "SELECT http_status FROM fetches") == [(503,)]
     fake.fail.clear()
     httpserver.clear_log()
@@ -388,91 +389,63 @@ def test_a_pack_member_reads_back_alone_and_a_cut_pack_says_so(tmp_path) -> None
     assert archive.read(tmp_path, members[0]) == b'[{"id": "a/b"}]'
 
 
-def test_a_batch_the_cursor_never_moved_past_is_never_read(tmp_path) -> None:
-    from llmflation.warehouse import census
+def test_a_resumed_census_reads_its_staged_pages_back_from_the_archive_and_refuses_damaged_ones(
+    census_settings: Settings, httpserver: HTTPServer
+) -> None:
+    from llmflation.warehouse import archive
 
-    folder = tmp_path / "census" / "2026-08-01"
-    stage = census.Staging(folder)
-    stage.start(datetime(2026, 8, 1).date(), "run", "http://hub/api/models")
-    page = census.Page(
-        "u0", datetime.now(UTC), 200, "a" * 64, 10, "application/json", "raw/x", (["o/a"], [1], [2], [3]), 0
+    fake = CensusHub(_models(3500))
+    fake.fail[2000] = lambda request: Response("down", status=503)
+    httpserver.expect_request("/api/models").respond_with_handler(fake)
+    assert hub.census(census_settings, datetime(2026, 8, 1, tzinfo=UTC)).status == "failed"
+    staged = query(
+        census_settings,
+        "SELECT p.page, r.path FROM hf_census_pages p JOIN raw_documents r USING (sha256) ORDER BY p.page",
     )
-    stage.add([page], "http://hub/api/models?cursor=1000")
-    census.write_pages(
-        folder, "000001-killed", 1, [dataclasses.replace(page, url="u1", columns=(["o/b"], [4], [5], [6]))]
+    assert [page for page, _ in staged] == [0, 1]
+    assert [len(json.loads(archive.read(census_settings.data_dir, path))) for _, path in staged] == [1000, 1000]
+    pack = census_settings.data_dir / staged[0][1].split("#")[0]
+    whole = pack.read_bytes()
+    pack.write_bytes(whole[:-1] + bytes([whole[-1] ^ 1]))  # one bit of the second page flipped
+    fake.fail.clear()
+    with pytest.raises(DamagedWarehouse, match=r"^archived census page raw/census/2026-08-01/\S+ is mismatched"):
+        hub.census(census_settings, datetime(2026, 8, 1, 12, tzinfo=UTC))
+    pack.write_bytes(whole)  # repaired, the census resumes from its two staged pages and counts each model once
+    fake.requests.clear()
+    assert hub.census(census_settings, datetime(2026, 8, 1, 13, tzinfo=UTC)).status == "ok"
+    assert fake.requests == [2000, 3000]
+    assert query(census_settings, "SELECT count(*), count(DISTINCT model_id) FROM hf_census_state") == [(3500, 3500)]
+
+
+def test_a_listing_far_shorter_than_the_last_one_is_a_broken_source_not_an_exodus(
+    census_settings: Settings, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/api/models").respond_with_handler(CensusHub(_models(3000)))
+    assert hub.census(census_settings, datetime(2026, 8, 1, tzinfo=UTC)).status == "ok"
+    httpserver.clear()
+    short = CensusHub(_models(1000))  # the listing ends after one page
+    httpserver.expect_request("/api/models").respond_with_handler(short)
+    summary = hub.census(census_settings, datetime(2026, 8, 2, tzinfo=UTC))
+    assert summary.outcomes[0].status == "suspect"
+    assert summary.outcomes[0].error == (
+        "the listing holds 1000 models, fewer than 50% of the 3000 of 2026-08-01: a broken listing, not applied; "
+        "the next run starts the day over"
     )
-    assert len(list(folder.glob("pages-*.json"))) == 2  # the second batch was recorded, the cursor never moved
-    reopened = census.Staging(folder)
-    assert reopened.progress()["pages"] == 1 and reopened.progress()["next_url"].endswith("cursor=1000")
-    assert reopened.pages().column("url").to_pylist() == ["u0"]
-    assert sorted(p.name for p in folder.iterdir()) == ["pages-000000-local.json", "progress.json"]
-
-
-def test_a_census_staged_by_an_older_release_starts_over(tmp_path) -> None:
-    from llmflation.warehouse import census
-
-    folder = tmp_path / "census" / "2026-08-01"  # progress names a batch staged as Parquet, which this release drops
-    folder.mkdir(parents=True)
-    (folder / "progress.json").write_text(json.dumps({"pages": 50, "next_url": "u50", "batches": ["000000-old"]}))
-    (folder / "rows-000000-old.parquet").write_bytes(b"PAR1")
-    stage = census.Staging(folder)
-    assert stage.progress() is None and not list(folder.iterdir())
-
-
-def test_a_resumed_census_decodes_its_staged_batches_again_from_their_raw_pages(tmp_path) -> None:
-    from llmflation.warehouse import census
-
-    folder = tmp_path / "census" / "2026-08-01"
-    stage = census.Staging(folder)
-    stage.start(datetime(2026, 8, 1).date(), "run", "http://hub/api/models")
-    body = json.dumps(_models(3)).encode()
-    raw = [("http://hub/api/models", datetime.now(UTC), 200, body, "application/json", None)]
-    staged = census.stage_batch(str(tmp_path), str(folder), 0, "first", *census.spool(folder, 0, "first", raw))
-    assert not list(folder.glob("spool-*"))  # read, then deleted
-    stage.advance(staged, None)
-    assert census.Staging(folder).batches() == [staged.name]  # a reopened census keeps what progress names
-    again = census.from_ipc(census.restage(str(tmp_path), str(folder), staged.name))
-    assert again.equals(census.from_ipc(staged.rows))
-    assert again.column("repo_id").to_pylist() == [m["id"] for m in _models(3)]
-    records = folder / f"pages-{staged.name}.json"  # a page whose archived bytes are not the ones recorded
-    records.write_text(records.read_text().replace(json.loads(records.read_text())[0]["sha256"], "0" * 64))
-    with pytest.raises(RuntimeError, match="does not match its sha256"):
-        census.restage(str(tmp_path), str(folder), staged.name)
-
-
-def test_stager_processes_stay_small_without_duckdb() -> None:
-    script = "import sys, warehouse.census_staging as s, extractors.sources.huggingface; print('duckdb' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
-def test_stager_processes_do_not_import_the_parents_main_module(tmp_path) -> None:
-    """A spawned process would first run the parent's __main__ again (for `llmflation`, its script and the CLI with
-    DuckDB); a stager does not, whatever its parent's main is."""
-    main = tmp_path / "main.py"
-    main.write_text(
-        textwrap.dedent(
-            """
-            import duckdb  # the parent's main holds DuckDB, as the CLI does
-            from llmflation.flows import stagers
-
-            # in a stager: the file its __main__ was run from, if any, and whether it holds DuckDB
-            PROBE = "getattr(sys.modules['__main__'], '__file__', None), 'duckdb' in sys.modules"
-            PROBE = PROBE.replace("sys.", "__import__('sys').")
-            if __name__ == "__main__":
-                with stagers.pool(2) as pool:
-                    print([pool.submit(eval, PROBE).result() for _ in range(4)])
-            """
-        )
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, str(main)], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == str([(None, False)] * 4)
+    assert query(census_settings, "SELECT count(*) FROM hf_census_changes WHERE day = DATE '2026-08-02'") == [(0,)]
+    assert query(census_settings, "SELECT count_if(listed) FROM hf_census_state") == [(3000,)]
+    assert query(census_settings, "SELECT day::VARCHAR, status FROM hf_census_days") == [("2026-08-01", "complete")]
+    httpserver.clear()
+    whole = CensusHub(_models(3000, bump=1))
+    httpserver.expect_request("/api/models").respond_with_handler(whole)
+    assert hub.census(census_settings, datetime(2026, 8, 2, 12, tzinfo=UTC)).status == "ok"
+    assert whole.requests == [0, 1000, 2000]  # started the day over
+    assert query(census_settings, "SELECT models, unlisted FROM hf_census_days WHERE day = DATE '2026-08-02'") == [
+        (3000, 0)
+    ]
 
 
 @pytest.mark.e2e
-def test_the_cli_runs_a_census_through_prefect_with_its_stager_processes(httpserver: HTTPServer, tmp_path) -> None:
+def test_the_cli_runs_a_census_through_prefect(httpserver: HTTPServer, tmp_path) -> None:
     httpserver.expect_request("/api/models").respond_with_handler(CensusHub(_models(5500)))
     env = {"HOME": str(tmp_path), "LLMFLATION_HUGGINGFACE_URL": httpserver.url_for("/api/models")}
     args = ("run", "--sources", "huggingface", "--census", "--as-of", "2026-08-01")
@@ -484,4 +457,4 @@ def test_the_cli_runs_a_census_through_prefect_with_its_stager_processes(httpser
     assert "census" in done.stderr and "6/?" in done.stderr and "pages" in done.stderr, done.stderr  # its progress
     settings = Settings(db=tmp_path / "data" / "llmflation.duckdb")
     assert query(settings, "SELECT count(*), count(DISTINCT model_id) FROM hf_census_state") == [(5500, 5500)]
-    assert not list((tmp_path / "data" / "census").iterdir())  # the staging folder went with the apply
+    assert query(settings, "SELECT status, next_url, pages FROM hf_census_days") == [("complete", None, 6)]

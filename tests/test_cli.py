@@ -83,7 +83,7 @@ def test_bad_configuration_is_one_line(warehouse: Settings) -> None:
         "LLMFLATION_HTTP_RETRIES": ("-1", "LLMFLATION_HTTP_RETRIES='-1' must not be negative"),
         "LLMFLATION_REMOVAL_RUNS": ("2.5", "LLMFLATION_REMOVAL_RUNS='2.5' is not a whole number"),
         "LLMFLATION_RUN_DEADLINE": ("-3", "LLMFLATION_RUN_DEADLINE='-3' must be more than 0 seconds"),
-        "LLMFLATION_HF_CENSUS_WORKERS": ("0", "LLMFLATION_HF_CENSUS_WORKERS='0' must be at least 1"),
+        "LLMFLATION_HF_CENSUS_PAGES_PER_COMMIT": ("0", "LLMFLATION_HF_CENSUS_PAGES_PER_COMMIT='0' must be at least 1"),
         "LLMFLATION_HF_CENSUS_MEMORY_MB": ("32", "LLMFLATION_HF_CENSUS_MEMORY_MB='32' must be at least 64"),
     }
     for name, (value, expected) in cases.items():
@@ -292,9 +292,9 @@ def test_alerts_commands_and_llmflation_toml_mistakes_print_one_clear_line(wareh
         (
             "[alert]\nbackoff_minutes = 1\n",
             'error: llmflation.toml: unknown key "alert" (known: alerts, cron, db, export_dir, hf_authors, '
-            "hf_census_deadline, hf_census_memory_mb, hf_census_pages_per_commit, hf_census_workers, hf_page_size, "
-            "hf_top_downloads, hf_top_trending, http_backoff, http_deadline, http_max_retry_after, http_retries, "
-            "http_timeout, lock_wait, removal_runs, run_deadline, suspect_ratio, workloads)\n",
+            "hf_census_deadline, hf_census_memory_mb, hf_census_pages_per_commit, hf_page_size, hf_top_downloads, "
+            "hf_top_trending, http_backoff, http_deadline, http_max_retry_after, http_retries, http_timeout, "
+            "lock_wait, removal_runs, run_deadline, suspect_ratio, workloads)\n",
         ),
     ]
     for text, expected in cases:

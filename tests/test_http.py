@@ -23,20 +23,10 @@ def _via_requests(
     return http.fetch(session, "demo", url, **kwargs)
 
 
-def _via_curl(
-    url: str, *, retries: int = 3, backoff: float = 1.0, deadline_s: float = http.DEADLINE_S, **kwargs: object
-):
-    client = http.CurlClient(retries=retries, backoff=backoff, deadline_s=deadline_s)
-    try:
-        return client.get("demo", url, **kwargs)
-    finally:
-        client.close()
-
-
-@pytest.fixture(params=[_via_requests, _via_curl], ids=["requests", "curl"])
-def get(request: pytest.FixtureRequest):
-    """Both clients, the everyday one (requests) and the census's walk (libcurl): one policy, one set of reasons."""
-    return request.param
+@pytest.fixture
+def get():
+    """The one client, as every source and the census use it."""
+    return _via_requests
 
 
 def test_fetch_returns_payload_with_sha_and_user_agent(httpserver: HTTPServer, get) -> None:

@@ -1,111 +1,224 @@
-"""The full-Hub census applied: a fully fetched day, staged by warehouse/census_staging.py, becomes changes in the
-warehouse in one transaction.
+"""The full-Hub census in the warehouse: a day in progress, its staged pages, and the day applied as changes.
 
-Nothing reaches the warehouse until the last page has arrived; then `finish` records the raw pages, adds new repo
-ids, writes one change row per model whose counters moved (or that left or re-entered the listing), replaces the
-current state and marks the day complete, in one transaction; the staging folder goes last.
+A census day is a row of hf_census_days. While it is fetched (status 'fetching') the row holds its cursor
+(next_url, kept without credentials) and its counts so far. Each batch of pages is archived as one pack (a zstandard
+frame per page, synced) and then recorded, in the transaction that moves the cursor past it: its raw documents, its
+fetches and its place in the listing (hf_census_pages). So a killed census resumes at the first page not recorded,
+and a pack that no transaction recorded is never read (the next attempt deletes it).
+
+Nothing of a day reaches the census tables until `apply`: in one transaction it adds new repo ids, writes one change
+row per model whose counters moved (or that left or re-entered the listing), replaces the current state and marks
+the day complete.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
+import pyarrow as pa
 
-from llmflation.warehouse.census_staging import (
-    Page,
-    Staged,
-    Staging,
-    from_ipc,
-    restage,
-    spool,
-    stage_batch,
-    staging_path,
-    warm_up,
-    write_pages,
+from llmflation.extractors.base import Payload
+from llmflation.warehouse import archive
+from llmflation.warehouse.db import DamagedWarehouse, connect, transaction
+
+ROWS = pa.schema(
+    [
+        ("page", pa.int32()),
+        ("repo_id", pa.string()),
+        ("downloads_30d", pa.int64()),
+        ("downloads_all_time", pa.int64()),
+        ("likes", pa.int64()),
+    ]
 )
-from llmflation.warehouse.db import connect, transaction
-
-__all__ = [
-    "Page",
-    "Staged",
-    "Staging",
-    "completed",
-    "finish",
-    "from_ipc",
-    "restage",
-    "spool",
-    "stage_batch",
-    "staging_path",
-    "warm_up",
-    "write_pages",
-]
+Columns = tuple[list[str], list[int], list[int], list[int]]
 
 
-def completed(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, Any] | None:
-    """The completed census of a day from the warehouse, or None."""
+@dataclass(frozen=True)
+class Day:
+    """A census day as the warehouse holds it."""
+
+    status: str  # fetching, complete
+    next_url: str | None  # where a resumed census continues (None: every page is staged)
+    pages: int
+    models: int
+    rejected: int
+
+
+@dataclass
+class Page:
+    """A fetched page and what the census keeps of it: its columns and the number of items rejected."""
+
+    payload: Payload
+    columns: Columns
+    rejected: int
+
+
+def state(con: duckdb.DuckDBPyConnection, day: date) -> Day | None:
     rows = con.execute(
-        "SELECT pages, models FROM hf_census_days WHERE day = ? AND status = 'complete'", [day]
+        "SELECT status, next_url, pages, models, rejected FROM hf_census_days WHERE day = ?", [day]
     ).fetchall()
-    return {"pages": rows[0][0], "models": rows[0][1]} if rows else None
+    return Day(*rows[0]) if rows else None
 
 
-def finish(db_path: Path, stage: Staging, day: date, run_id: str, source: str, memory_mb: int) -> dict[str, int]:
-    """Apply a fully fetched census (its rows in memory, its page records in its staging folder) to the warehouse,
-    in one transaction; then delete the staging folder. Returns models listed, new models, change rows, models no
-    longer listed."""
-    state = stage.progress()
-    if state is None or not state["batches"]:
-        raise RuntimeError(f"census staging {stage.path} has no staged page")
-    rows, pages = stage.listing(), stage.pages()
-    if rows.num_rows != state["models"] or pages.num_rows != state["pages"]:
-        raise RuntimeError(
-            f"census staging {stage.path} holds {rows.num_rows} rows of {pages.num_rows} pages, "
-            f"but its progress counts {state['models']} of {state['pages']}"
+def begin(con: duckdb.DuckDBPyConnection, data_dir: Path, day: date, run_id: str, first_url: str) -> Day:
+    """The day's census as it stands, started at first_url if it never was; packs of this day that no transaction
+    recorded (a census killed between writing a pack and recording it) are deleted."""
+    if state(con, day) is None:
+        con.execute(
+            "INSERT INTO hf_census_days (day, run_id, status, next_url, pages, models, started_at, rejected, unlisted)"
+            " VALUES (?, ?, 'fetching', ?, 0, 0, ?, 0, 0)",
+            [day, run_id, first_url, datetime.now(UTC)],
         )
-    con = connect(db_path)
-    try:
-        con.execute(f"SET memory_limit = '{memory_mb}MB'")
-        con.register("stage_rows", rows)
-        con.register("stage_pages", pages)
-        del rows
-
-        def release() -> None:  # the listing is in DuckDB now: its Arrow copy goes before the joins need memory
-            con.unregister("stage_rows")
-            stage.rows.clear()
-
-        try:
-            counts = _apply(con, day, run_id, source, state, release)
-        finally:
-            release()
-            con.unregister("stage_pages")
-    finally:
-        con.close()
-    stage.remove()
-    return counts
+    folder = data_dir / pack_folder(day)
+    if folder.is_dir():
+        recorded = {
+            path
+            for (path,) in con.execute(
+                "SELECT DISTINCT split_part(path, '#', 1) FROM raw_documents WHERE starts_with(path, ?)",
+                [pack_folder(day) + "/"],
+            ).fetchall()
+        }
+        for pack in folder.iterdir():
+            if f"{pack_folder(day)}/{pack.name}" not in recorded:
+                pack.unlink()
+    day_state = state(con, day)
+    assert day_state is not None
+    return day_state
 
 
-def _apply(
+def pack_folder(day: date) -> str:
+    """Where a day's raw pages are archived, relative to the data folder: one pack per batch."""
+    return f"raw/census/{day.isoformat()}"
+
+
+def stage(
     con: duckdb.DuckDBPyConnection,
+    data_dir: Path,
     day: date,
     run_id: str,
     source: str,
-    state: dict[str, Any],
-    release: Callable[[], None] = lambda: None,
-) -> dict[str, int]:
+    pages: list[Page],
+    next_url: str | None,
+) -> None:
+    """Archive a batch of pages as one pack (synced), then record them and move the cursor to next_url, in one
+    transaction."""
+    first = state(con, day).pages  # type: ignore[union-attr]
+    pack = archive.Pack(data_dir, f"{pack_folder(day)}/{first:06d}-{uuid.uuid4().hex[:8]}.zst")
+    try:
+        members = [pack.add(page.payload.content) for page in pages]
+    except BaseException:
+        pack.discard()
+        raise
+    pack.close()
+    batch = pa.table(
+        {
+            "page": pa.array(range(first, first + len(pages)), pa.int32()),
+            "url": [p.payload.url for p in pages],
+            "final_url": pa.array([p.payload.final_url for p in pages], pa.string()),
+            "fetched_at": pa.array([p.payload.fetched_at for p in pages], pa.timestamp("us", tz="UTC")),
+            "http_status": pa.array([p.payload.status for p in pages], pa.int32()),
+            "bytes": pa.array([len(p.payload.content) for p in pages], pa.int64()),
+            "sha256": [p.payload.sha256 for p in pages],
+            "content_type": [p.payload.content_type for p in pages],
+            "path": members,
+        }
+    )
+    con.register("census_batch", batch)
+    try:
+        with transaction(con):
+            con.execute(
+                "INSERT INTO raw_documents SELECT sha256, bytes, content_type, path, fetched_at FROM census_batch "
+                "QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY page) = 1 ON CONFLICT DO NOTHING"
+            )
+            con.execute(
+                "INSERT INTO fetches (run_id, source, url, fetched_at, http_status, bytes, sha256, error, final_url) "
+                "SELECT ?, ?, url, fetched_at, http_status, bytes, sha256, NULL, final_url FROM census_batch "
+                "ORDER BY page",
+                [run_id, source],
+            )
+            con.execute("INSERT INTO hf_census_pages SELECT ?, page, sha256 FROM census_batch", [day])
+            con.execute(
+                "UPDATE hf_census_days SET next_url = ?, pages = pages + ?, models = models + ?, "
+                "rejected = rejected + ? WHERE day = ?",
+                [
+                    next_url,
+                    len(pages),
+                    sum(len(p.columns[0]) for p in pages),
+                    sum(p.rejected for p in pages),
+                    day,
+                ],
+            )
+    finally:
+        con.unregister("census_batch")
+
+
+def staged_pages(con: duckdb.DuckDBPyConnection, data_dir: Path, day: date) -> Iterator[tuple[int, bytes]]:
+    """(page number, raw bytes) of every page staged for the day, in listing order, each checked against its
+    sha256."""
+    records = con.execute(
+        "SELECT p.page, p.sha256, r.path FROM hf_census_pages p JOIN raw_documents r USING (sha256) "
+        "WHERE p.day = ? ORDER BY p.page",
+        [day],
+    ).fetchall()
+    for page, sha256, path in records:
+        damage = archive.check(data_dir, path, sha256)
+        if damage is not None:
+            raise DamagedWarehouse(f"archived census page {path} is {damage}; run `llmflation verify`")
+        yield page, archive.read(data_dir, path)
+
+
+def discard(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """Forget a day's census in progress (its fetches and raw pages stay, as evidence): the next run starts over."""
     with transaction(con):
-        con.execute(
-            "INSERT INTO raw_documents SELECT sha256, bytes, content_type, path, fetched_at FROM stage_pages "
-            "ON CONFLICT DO NOTHING"
-        )
-        con.execute(
-            "INSERT INTO fetches (run_id, source, url, fetched_at, http_status, bytes, sha256, error, final_url) "
-            "SELECT ?, ?, url, fetched_at, http_status, bytes, sha256, NULL, final_url FROM stage_pages ORDER BY page",
-            [run_id, source],
-        )
+        con.execute("DELETE FROM hf_census_pages WHERE day = ?", [day])
+        con.execute("DELETE FROM hf_census_days WHERE day = ? AND status <> 'complete'", [day])
+
+
+def last_complete(con: duckdb.DuckDBPyConnection, before: date) -> tuple[date, int] | None:
+    """The day and listed models of the latest complete census before a day."""
+    rows = con.execute(
+        "SELECT day, models FROM hf_census_days WHERE status = 'complete' AND day < ? ORDER BY day DESC LIMIT 1",
+        [before],
+    ).fetchall()
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def page_rows(page: int, columns: Columns) -> pa.RecordBatch:
+    """A page's rows as a batch of ROWS: its number, then the repo id and the three counters of every model."""
+    ids, d30, total, likes = columns
+    number = pa.Array.from_buffers(pa.int32(), len(ids), [None, pa.py_buffer(array("i", [page]) * len(ids))])
+    arrays = [number, pa.array(ids, pa.string()), pa.array(d30, pa.int64()), pa.array(total, pa.int64())]
+    return pa.RecordBatch.from_arrays([*arrays, pa.array(likes, pa.int64())], schema=ROWS)
+
+
+def apply(db_path: Path, day: date, run_id: str, rows: list[pa.RecordBatch], memory_mb: int) -> dict[str, int]:
+    """Apply a fully staged census (its rows, in page order; the list is emptied as soon as DuckDB holds them) to
+    the warehouse, in one transaction. Returns models listed, new models, change rows, models no longer listed."""
+    con = connect(db_path)
+    try:
+        con.execute(f"SET memory_limit = '{memory_mb}MB'")
+        con.register("stage_rows", pa.Table.from_batches(rows, schema=ROWS))
+
+        def release() -> None:  # the listing is in DuckDB now: its Arrow copy goes before the joins need memory
+            con.unregister("stage_rows")
+            rows.clear()
+
+        try:
+            return _apply(con, day, run_id, release)
+        finally:
+            release()
+    finally:
+        con.close()
+
+
+def _apply(con: duckdb.DuckDBPyConnection, day: date, run_id: str, release: Callable[[], None]) -> dict[str, int]:
+    with transaction(con):
         first = not con.execute("SELECT count(*) FROM (FROM hf_census_models LIMIT 1)").fetchall()[0][0]
         if first:
             new_models = _number_first(con, day, release)
@@ -150,18 +263,9 @@ def _apply(
         con.execute("ALTER TABLE hf_census_state_next RENAME TO hf_census_state")
         listed = con.execute("SELECT count(*) FROM census_seen").fetchall()[0][0]
         con.execute(
-            "INSERT INTO hf_census_days (day, run_id, status, next_url, pages, models, started_at, finished_at, "
-            "rejected, unlisted) VALUES (?, ?, 'complete', NULL, ?, ?, ?, ?, ?, ?)",
-            [
-                day,
-                run_id,
-                state["pages"],
-                listed,
-                datetime.fromisoformat(state["started_at"]),
-                datetime.now(UTC),
-                state["rejected"],
-                unlisted,
-            ],
+            "UPDATE hf_census_days SET status = 'complete', run_id = ?, next_url = NULL, models = ?, finished_at = ?,"
+            " unlisted = ? WHERE day = ?",
+            [run_id, listed, datetime.now(UTC), unlisted, day],
         )
         con.execute(f"DROP {next_kind} census_next")
         con.execute("DROP TABLE census_seen")

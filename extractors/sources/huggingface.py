@@ -7,16 +7,16 @@ import csv
 import io
 import json
 import re
-import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
+import msgspec
 import requests
 
 from llmflation.extractors.base import Payload, json_body
-from llmflation.extractors.deadlines import time_left
+from llmflation.extractors.deadlines import pause, time_left
 from llmflation.extractors.errors import FetchError, ParseError
 from llmflation.extractors.http import fetch
 
@@ -103,11 +103,9 @@ def fetch_pages(
         seen.add(page_url)
         payload = fetch(session, NAME, page_url, timeout=timeout, headers=headers, other_hosts=False)
         yield payload
-        # a pause for the rate limit never outlasts the session's deadline
-        time.sleep(
-            min(rate_limit_pause(payload.headers, max_wait=max_wait), time_left(getattr(session, "until", None)))
-        )
         page_url = urljoin(page_url, payload.links["next"]) if payload.links.get("next") else None
+        if page_url is not None:  # a pause for the rate limit never outlasts the session's deadline
+            pause(min(rate_limit_pause(payload.headers, max_wait=max_wait), time_left(getattr(session, "until", None))))
 
 
 _RATE_LIMIT = re.compile(r";\s*(r|t)\s*=\s*(\d+)")
@@ -300,3 +298,52 @@ def _item_label(item: Any, index: int) -> str:
             if isinstance(item.get(key), str) and item[key]:
                 return item[key]
     return f"item {index}"
+
+
+# The full-Hub census's view of a page: four columns, strictly checked.
+
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class CensusItem(msgspec.Struct, gc=False):
+    """What the census keeps of a listed model; every counter required, a non-negative JSON integer. Holding only a
+    string and integers, it can be in no reference cycle: the garbage collector need not track two million of them."""
+
+    id: str
+    downloads: Count
+    downloadsAllTime: Count  # the Hub's field name
+    likes: Count
+
+
+_CENSUS_PAGE = msgspec.json.Decoder(list[CensusItem])
+
+
+def census_columns(payload: Payload) -> tuple[tuple[list[str], list[int], list[int], list[int]], int]:
+    """A census page as columns (repo_ids, downloads_30d, downloads_all_time, likes) and the number of rejected
+    items (no "org/name" id, or a counter missing or not a non-negative JSON integer: 1.5 or "7" is not a count).
+    A page whose every item is well-formed (the usual case) is decoded and checked in C by msgspec; any other goes
+    item by item, so one odd item is rejected on its own; a page that is not a JSON list of models raises
+    ParseError."""
+    try:
+        items = _CENSUS_PAGE.decode(payload.content)
+        listed = len(items)
+    except msgspec.DecodeError:
+        body = json_body(NAME, payload)
+        if not isinstance(body, list):
+            detail = f"expected a JSON list of models, got {type(body).__name__}"
+            raise ParseError(NAME, payload.url, detail, payload.content) from None
+        items, listed = [item for item in map(_census_item, body) if item is not None], len(body)
+    good = [item for item in items if "/" in item.id]
+    return (
+        [item.id for item in good],
+        [item.downloads for item in good],
+        [item.downloadsAllTime for item in good],
+        [item.likes for item in good],
+    ), listed - len(good)
+
+
+def _census_item(item: Any) -> CensusItem | None:
+    try:
+        return msgspec.convert(item, CensusItem)
+    except msgspec.ValidationError:
+        return None

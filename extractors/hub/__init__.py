@@ -1,1 +1,0 @@
-"""Adoption sources: model hubs whose listings give downloads, likes and lineage."""
