@@ -202,7 +202,7 @@ def census_worker(db_path: str, *bases: str) -> dict:
     out: dict = {}
     stop, peak = threading.Event(), [0]
 
-    def sample() -> None:  # the census and its stager processes together, every 50 ms (psutil costs CPU too)
+    def sample() -> None:  # the census process and any children, every 50 ms (psutil costs CPU too)
         import psutil
 
         me = psutil.Process()
