@@ -272,8 +272,7 @@ def run_census(
         """Archive and record the pages in hand, the cursor moved past them."""
         if batch:
             with ledger.connect(settings) as con:
-                number = census_store.state(con, day).pages  # type: ignore[union-attr]
-                census_store.stage(con, settings.data_dir, day, run_id, CENSUS, batch, resume_at)
+                number = census_store.stage(con, settings.data_dir, day, run_id, CENSUS, batch, resume_at)
             rows.extend(census_store.page_rows(number + k, page.columns) for k, page in enumerate(batch))
             batch.clear()
 

@@ -105,9 +105,9 @@ def stage(
     source: str,
     pages: list[Page],
     next_url: str | None,
-) -> None:
+) -> int:
     """Archive a batch of pages as one pack (synced), then record them and move the cursor to next_url, in one
-    transaction."""
+    transaction. Returns the number of the batch's first page in the day's listing."""
     first = state(con, day).pages  # type: ignore[union-attr]
     pack = archive.Pack(data_dir, f"{pack_folder(day)}/{first:06d}-{uuid.uuid4().hex[:8]}.zst")
     try:
@@ -156,6 +156,7 @@ def stage(
             )
     finally:
         con.unregister("census_batch")
+    return first
 
 
 def staged_pages(con: duckdb.DuckDBPyConnection, data_dir: Path, day: date) -> Iterator[tuple[int, bytes]]:
